@@ -1,0 +1,45 @@
+# LeadOps: `make run` opens the app on demo data; `make test` runs every test. Both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+HOST ?= 127.0.0.1
+PORT ?= 8501
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test setup chromium lint bench clean
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --user uv 2>/dev/null || \
+		$(PYTHON) -m pip install --quiet uv 2>/dev/null || \
+		$(PYTHON) -m pip install --quiet --break-system-packages uv
+	@if command -v uv >/dev/null 2>&1; then uv sync --frozen --python $(PYTHON); \
+		else $(PYTHON) -m uv sync --frozen --python $(PYTHON); fi
+	@touch $@
+
+run: setup
+	$(VENV)/bin/leadops migrate
+	$(VENV)/bin/leadops demo --if-empty
+	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: setup chromium
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(VENV)/bin/python benchmarks/overview.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

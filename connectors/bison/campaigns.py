@@ -1,0 +1,190 @@
+"""Campaigns, their sequence steps, stats, scheduled emails and sender emails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from connectors.http import ApiError
+
+from ._base import MAX_BATCH, BisonBase, chunks, day
+from .models import (
+    ActionResult,
+    Campaign,
+    DailyStats,
+    ScheduledEmail,
+    SenderEmail,
+    SequenceStep,
+    Stats,
+)
+from .parsers import (
+    parse_action,
+    parse_campaign,
+    parse_daily_series,
+    parse_scheduled_email,
+    parse_sender_email,
+    parse_sequence_steps,
+    parse_stats,
+    to_date,
+    unwrap,
+)
+
+
+class CampaignsMixin(BisonBase):
+    def iter_campaigns(
+        self,
+        status: str | None = None,
+        *,
+        search: str | None = None,
+        tag_ids: Iterable[int] | None = None,
+    ) -> Iterator[Campaign]:
+        """Campaigns page by page (``GET /api/campaigns``); ``status`` is matched lower-case."""
+        params: dict[str, Any] = {
+            "status": status.strip().lower() if status else None,
+            "search": search,
+            "tag_ids": list(tag_ids) if tag_ids else None,
+        }
+        yield from self._iter("campaigns", params, parse_campaign)
+
+    def list_campaigns(
+        self,
+        status: str | None = None,
+        *,
+        search: str | None = None,
+        tag_ids: Iterable[int] | None = None,
+    ) -> list[Campaign]:
+        """All campaigns (every page)."""
+        return list(self.iter_campaigns(status, search=search, tag_ids=tag_ids))
+
+    def get_campaign(self, campaign_id: int) -> Campaign:
+        """One campaign with lifetime counters (``GET /api/campaigns/{id}``)."""
+        return parse_campaign(unwrap(self._api.get(f"campaigns/{int(campaign_id)}")))
+
+    def _campaign_action(self, campaign_id: int, action: str, method: str = "PATCH") -> Campaign:
+        body = self._api.request(method, f"campaigns/{int(campaign_id)}/{action}")
+        data = unwrap(body)
+        if isinstance(data, dict) and data.get("id") is not None:
+            return parse_campaign(data)
+        result = parse_action(body)
+        if not result.success:
+            raise ApiError(result.message or f"{action} failed", status=200)
+        # Some instances answer actions with {success, message}; read the campaign back.
+        return self.get_campaign(campaign_id)
+
+    def pause_campaign(self, campaign_id: int) -> Campaign:
+        """``PATCH /api/campaigns/{id}/pause``; returns the campaign (status ``paused``)."""
+        return self._campaign_action(campaign_id, "pause")
+
+    def resume_campaign(self, campaign_id: int) -> Campaign:
+        """``PATCH /api/campaigns/{id}/resume`` (also launches a draft); returns the campaign."""
+        return self._campaign_action(campaign_id, "resume")
+
+    def archive_campaign(self, campaign_id: int) -> Campaign:
+        """``PATCH /api/campaigns/{id}/archive``."""
+        return self._campaign_action(campaign_id, "archive")
+
+    def duplicate_campaign(self, campaign_id: int) -> Campaign:
+        """``POST /api/campaigns/{id}/duplicate``; returns the copy ("Copy of …").
+
+        Reported: the copy shares the original's ``sequence_id`` and a custom name
+        is ignored, so none is sent. Not retried after it may have been processed.
+        """
+        body = self._api.post(f"campaigns/{int(campaign_id)}/duplicate", idempotent=False)
+        data = unwrap(body)
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise ApiError("duplicate response did not contain the new campaign", status=200)
+        return parse_campaign(data)
+
+    def campaign_stats(
+        self, campaign_id: int, start_date: date | str, end_date: date | str
+    ) -> Stats:
+        """Totals and ``sequence_step_stats`` for a date range (``POST …/stats``, a read)."""
+        body = self._api.post(
+            f"campaigns/{int(campaign_id)}/stats",
+            {"start_date": day(start_date), "end_date": day(end_date)},
+            idempotent=True,
+        )
+        return parse_stats(body, to_date(start_date), to_date(end_date))
+
+    def campaign_daily_stats(
+        self, campaign_id: int, start_date: date | str, end_date: date | str
+    ) -> list[DailyStats]:
+        """Per-day rows (sent, replied, unique opens, interested, bounced, unsubscribed)."""
+        params = {"start_date": day(start_date), "end_date": day(end_date)}
+        body = self._api.get(f"campaigns/{int(campaign_id)}/line-area-chart-stats", params)
+        return parse_daily_series(body, campaign_id=int(campaign_id))
+
+    def get_sequence_steps(self, campaign_id: int) -> list[SequenceStep]:
+        """Steps and A/B variants (``GET /api/campaigns/v1.1/{id}/sequence-steps``).
+
+        A campaign without a sequence (drafts) answers 400 ``success: false``;
+        that is returned as an empty list.
+        """
+        try:
+            body = self._api.get(f"campaigns/v1.1/{int(campaign_id)}/sequence-steps")
+        except ApiError as exc:
+            if exc.status == 400 and "sequence" in (exc.message or "").lower():
+                return []
+            raise
+        data = unwrap(body)
+        if isinstance(data, dict) and data.get("success") is False:
+            return []
+        return parse_sequence_steps(body, int(campaign_id))
+
+    def iter_scheduled_emails(
+        self,
+        campaign_id: int,
+        *,
+        status: str | None = None,
+        scheduled_date: date | str | None = None,
+    ) -> Iterator[ScheduledEmail]:
+        """Scheduled emails of a campaign, paginated (filters sent as query parameters)."""
+        params = {
+            "status": status,
+            "scheduled_date": day(scheduled_date) if scheduled_date else None,
+        }
+        cid = int(campaign_id)
+        yield from self._iter(
+            f"campaigns/{cid}/scheduled-emails",
+            params,
+            lambda raw: parse_scheduled_email(raw, campaign_id=cid),
+        )
+
+    def list_scheduled_emails(self, campaign_id: int, **filters: Any) -> list[ScheduledEmail]:
+        return list(self.iter_scheduled_emails(campaign_id, **filters))
+
+    def iter_campaign_sender_emails(self, campaign_id: int) -> Iterator[SenderEmail]:
+        """Sender emails attached to a campaign; always paged (15/page in practice)."""
+        yield from self._iter(
+            f"campaigns/{int(campaign_id)}/sender-emails", None, parse_sender_email
+        )
+
+    def list_campaign_sender_emails(self, campaign_id: int) -> list[SenderEmail]:
+        return list(self.iter_campaign_sender_emails(campaign_id))
+
+    def attach_leads_to_campaign(
+        self,
+        campaign_id: int,
+        lead_ids: Iterable[int],
+        *,
+        allow_parallel_sending: bool = False,
+        chunk_size: int = MAX_BATCH,
+    ) -> ActionResult:
+        """``POST /api/campaigns/{id}/leads/attach-leads`` in chunks (idempotent).
+
+        Active campaigns pick new leads up within about five minutes.
+        """
+        if not 0 < chunk_size <= MAX_BATCH:
+            raise ValueError(f"chunk_size must be 1..{MAX_BATCH}")
+        result = ActionResult(success=True, message="no leads to attach")
+        for batch in chunks((int(i) for i in lead_ids), chunk_size):
+            result = self._action(
+                "POST",
+                f"campaigns/{int(campaign_id)}/leads/attach-leads",
+                {"lead_ids": batch, "allow_parallel_sending": allow_parallel_sending},
+                idempotent=True,
+            )
+            if not result.success:
+                raise ApiError(result.message or "attach-leads failed", status=200)
+        return result

@@ -1,0 +1,531 @@
+"""The shared HTTP client every HTTP connector is built on.
+
+One place for: timeouts, retries with capped exponential backoff that honours
+``Retry-After``, a client-side token-bucket rate limiter, Laravel-style page
+iteration, typed errors, and secret redaction in logs, errors and reprs.
+
+    client = make_client("https://send.agency.com/api", token)
+    for lead in client.iter_pages("leads"):
+        ...
+
+Retry policy: 429 and 503 (the request was refused, not processed) and
+connection failures (nothing was sent) are always retried. 500/502/504 and read
+timeouts are retried for idempotent methods (GET, HEAD, OPTIONS, PUT, PATCH,
+DELETE) and for any request sent with ``idempotent=True``; a POST that may have
+been processed (sending an email, duplicating a campaign) is not repeated
+unless the caller says it is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from .errors import (
+    ApiError,
+    AuthError,
+    NetworkError,
+    NotFoundError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    ValidationError,
+    extract_message,
+    parse_retry_after,
+    validation_errors,
+    validation_message,
+)
+from .redaction import install_log_redaction, register_secret, safe_url
+
+log = logging.getLogger("connectors.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+RETRY_ALWAYS_STATUSES = frozenset({429, 503})
+RETRY_IDEMPOTENT_STATUSES = frozenset({500, 502, 504})
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_RATE_PER_SEC = 20.0
+MAX_PAGES = 100_000
+
+
+def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Flatten params the way Laravel parses them.
+
+    Lists become ``key[]=a&key[]=b``, dicts ``key[sub]=v``, booleans ``1``/``0``
+    (Laravel's ``boolean`` rule rejects ``"true"``), dates ISO, ``None`` is dropped.
+    """
+    out: list[tuple[str, str]] = []
+
+    def add(key: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, Mapping):
+            for sub, inner in value.items():
+                add(f"{key}[{sub}]", inner)
+        elif isinstance(value, list | tuple | set | frozenset):
+            items = sorted(value) if isinstance(value, set | frozenset) else value
+            for index, inner in enumerate(items):
+                add(f"{key}[{index}]" if isinstance(inner, Mapping) else f"{key}[]", inner)
+        elif isinstance(value, bool):
+            out.append((key, "1" if value else "0"))
+        elif isinstance(value, datetime):
+            out.append((key, value.isoformat()))
+        elif isinstance(value, date):
+            out.append((key, value.isoformat()))
+        else:
+            out.append((key, str(value)))
+
+    for key, value in (params or {}).items():
+        add(str(key), value)
+    return out
+
+
+def _to_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list endpoint."""
+
+    items: list[Any]
+    number: int
+    last_page: int | None
+    total: int | None
+
+
+def parse_page(body: Any) -> tuple[list[Any], int | None, bool, int | None]:
+    """``(items, last_page, has_next_link, total)`` from a page body.
+
+    Accepts the Laravel envelope ``{data, links, meta}``, ``{data: [...]}`` without
+    meta (one page) and a bare list (one page).
+    """
+    if isinstance(body, list):
+        return body, None, False, len(body)
+    if isinstance(body, Mapping) and isinstance(body.get("data"), list):
+        items = body["data"]
+        meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
+        links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+        last_page = _to_int(meta.get("last_page"))
+        total = _to_int(meta.get("total"))
+        return items, last_page, bool(links.get("next")), total
+    if body is None:
+        return [], None, False, 0
+    raise ApiError(f"unexpected list response shape ({type(body).__name__})")
+
+
+class RateLimiter:
+    """Token bucket shared by every thread using one client.
+
+    ``rate_per_sec`` tokens are added per second up to ``burst``; each request
+    takes one. Callers that find the bucket empty reserve a future token and
+    sleep until it is due, so concurrent callers are served in arrival order.
+    """
+
+    def __init__(
+        self,
+        rate_per_sec: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_per_sec <= 0:
+            raise ValueError("rate_per_sec must be positive")
+        self.rate = float(rate_per_sec)
+        self.capacity = max(1.0, float(burst if burst is not None else rate_per_sec))
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = self.capacity
+        self._stamp = clock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping if needed; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+# --------------------------------------------------------------------------- client
+
+
+class ApiClient:
+    """A small, thread-safe wrapper around :class:`httpx.Client`.
+
+    Methods return decoded JSON (``None`` for an empty body) and raise
+    :class:`ApiError` subclasses. ``request_count`` counts HTTP attempts,
+    retries included; ``retry_count`` counts the retries alone.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        rate_per_sec: float | None = DEFAULT_RATE_PER_SEC,
+        burst: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_retry_after: float = 120.0,
+        secrets: Iterable[str] = (),
+        user_agent: str = "leadops",
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        install_log_redaction()
+        register_secret(token)
+        for secret in secrets:
+            register_secret(secret)
+        self.base_url = str(base_url).rstrip("/") + "/"
+        self.max_retries = int(max_retries)
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.max_retry_after = float(max_retry_after)
+        self._token = token
+        self._sleep = sleep
+        self._random = random.Random()
+        self._limiter = RateLimiter(rate_per_sec, burst) if rate_per_sec else None
+        self._count_lock = threading.Lock()
+        self._requests = 0
+        self._retries = 0
+        merged = {"Accept": "application/json", "User-Agent": user_agent}
+        merged.update(headers or {})
+        if token:
+            merged["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=merged,
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- bookkeeping -------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent by this client (each retry counts)."""
+        return self._requests
+
+    @property
+    def retry_count(self) -> int:
+        return self._retries
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return self._limiter
+
+    def reset_counts(self) -> None:
+        with self._count_lock:
+            self._requests = 0
+            self._retries = 0
+
+    def __repr__(self) -> str:
+        token = "set" if self._token else "none"
+        return f"ApiClient(base_url={safe_url(self.base_url)!r}, token={token}, requests={self._requests})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests ----------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("PUT", path, json=json, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("PATCH", path, json=json, **kw)
+
+    def delete(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("DELETE", path, json=json, **kw)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send one request with retries; return decoded JSON or raise :class:`ApiError`.
+
+        ``idempotent`` overrides the method-based guess of whether a request that
+        may have reached the server can be repeated.
+        """
+        method = method.upper()
+        retry_unsure = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
+        query = encode_params(params) if params else None
+        attempt = 0
+        while True:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            with self._count_lock:
+                self._requests += 1
+            started = time.monotonic()
+            error: ApiError
+            cause: BaseException | None = None
+            retry_after: float | None = None
+            try:
+                response = self._http.request(method, path, params=query, json=json)
+            except httpx.TimeoutException as exc:
+                cause = exc
+                url = self._url_for(path, query)
+                error = RequestTimeout(f"timed out ({type(exc).__name__})", url=url, method=method)
+                retryable = retry_unsure or isinstance(
+                    exc, httpx.ConnectTimeout | httpx.PoolTimeout
+                )
+            except httpx.TransportError as exc:
+                cause = exc
+                url = self._url_for(path, query)
+                error = NetworkError(f"{type(exc).__name__}: {exc}", url=url, method=method)
+                retryable = retry_unsure or isinstance(exc, httpx.ConnectError)
+            else:
+                status = response.status_code
+                log.debug(
+                    "%s %s -> %s (%.3fs)",
+                    method,
+                    safe_url(response.request.url),
+                    status,
+                    time.monotonic() - started,
+                )
+                if status < 300:
+                    return self._decode(response)
+                if status < 400:
+                    location = safe_url(response.headers.get("location", "?"))
+                    raise ApiError(
+                        f"unexpected redirect to {location}; is the base URL right?",
+                        status=status,
+                        url=str(response.request.url),
+                        method=method,
+                    )
+                body = _body_of(response)
+                retry_after = _retry_after_of(response, body)
+                error = self._error_for(response, body, retry_after)
+                retryable = status in RETRY_ALWAYS_STATUSES or (
+                    retry_unsure and status in RETRY_IDEMPOTENT_STATUSES
+                )
+                if retry_after is not None and retry_after > self.max_retry_after:
+                    retryable = False
+            if not retryable or attempt >= self.max_retries:
+                if cause is not None:
+                    raise error from cause
+                raise error
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            attempt += 1
+            with self._count_lock:
+                self._retries += 1
+            log.warning(
+                "retrying %s %s in %.2fs (attempt %d of %d): %s",
+                method,
+                error.url,
+                wait,
+                attempt,
+                self.max_retries,
+                error.message,
+            )
+            self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter, capped at ``backoff_max``."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    def _url_for(self, path: str, query: list[tuple[str, str]] | None) -> str:
+        url = self._http.base_url.join(path.lstrip("/"))
+        if query:
+            url = url.copy_with(query=urlencode(query).encode())
+        return str(url)
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "unknown content type")
+            raise ApiError(
+                f"expected JSON but got {kind}; is the base URL right?",
+                status=response.status_code,
+                url=str(response.request.url),
+                method=response.request.method,
+            ) from None
+
+    def _error_for(
+        self, response: httpx.Response, body: Any, retry_after: float | None
+    ) -> ApiError:
+        status = response.status_code
+        message = extract_message(body) or response.reason_phrase or "error"
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "url": str(response.request.url),
+            "method": response.request.method,
+            "body": body,
+            "retry_after": retry_after,
+        }
+        if status == 422:
+            errors = validation_errors(body)
+            return ValidationError(validation_message(errors, message), errors=errors, **kwargs)
+        if status in (401, 403):
+            return AuthError(message, **kwargs)
+        if status == 404:
+            data = body.get("data") if isinstance(body, Mapping) else None
+            missing = data.get("record_not_found") if isinstance(data, Mapping) else None
+            if isinstance(missing, Mapping) and missing:
+                detail = ", ".join(f"{k} {v}" for k, v in missing.items())
+                message = f"{message} ({detail})"
+            return NotFoundError(message, record_not_found=missing, **kwargs)
+        if status == 429:
+            return RateLimited(f"rate limited: {message}", **kwargs)
+        if status >= 500:
+            return ServerError(message, **kwargs)
+        return ApiError(message, **kwargs)
+
+    # -- pagination --------------------------------------------------------
+
+    def iter_page_batches(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        start_page: int = 1,
+        max_pages: int | None = None,
+    ) -> Iterator[Page]:
+        """Yield :class:`Page` objects for ``?page=N`` until ``meta.last_page``.
+
+        Without ``meta.last_page`` it continues while ``links.next`` is set; a bare
+        list or ``{data: [...]}`` without meta is one page. Pages are fetched
+        lazily, so breaking out of the loop stops the requests.
+        """
+        page = max(1, int(start_page))
+        fetched = 0
+        previous: tuple[Any, ...] | None = None
+        while True:
+            body = self.get(path, {**(params or {}), "page": page})
+            items, last_page, has_next, total = parse_page(body)
+            signature = _signature(items)
+            if previous is not None and signature is not None and signature == previous:
+                raise ApiError(
+                    f"pagination did not advance at page {page} (server ignores ?page?)",
+                    url=self._url_for(path, None),
+                    method="GET",
+                )
+            yield Page(items=list(items), number=page, last_page=last_page, total=total)
+            fetched += 1
+            if not items:
+                return
+            if last_page is not None:
+                if page >= last_page:
+                    return
+            elif not has_next:
+                return
+            if (max_pages is not None and fetched >= max_pages) or fetched >= MAX_PAGES:
+                return
+            previous = signature
+            page += 1
+
+    def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        start_page: int = 1,
+        max_pages: int | None = None,
+    ) -> Iterator[Any]:
+        """Yield every item across pages (see :meth:`iter_page_batches`); break to stop early."""
+        for page in self.iter_page_batches(
+            path, params, start_page=start_page, max_pages=max_pages
+        ):
+            yield from page.items
+
+
+def _signature(items: list[Any]) -> tuple[Any, ...] | None:
+    if not items:
+        return None
+
+    def key(item: Any) -> Any:
+        return item.get("id", repr(item)) if isinstance(item, Mapping) else repr(item)
+
+    return (len(items), key(items[0]), key(items[-1]))
+
+
+def _body_of(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _retry_after_of(response: httpx.Response, body: Any) -> float | None:
+    header = parse_retry_after(response.headers.get("Retry-After"))
+    if header is not None:
+        return header
+    if isinstance(body, Mapping):
+        for holder in (body, body.get("data")):
+            if isinstance(holder, Mapping) and "retry_after" in holder:
+                return parse_retry_after(holder["retry_after"])
+    return None
+
+
+def make_client(
+    base_url: str,
+    token: str | None = None,
+    *,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    rate_per_sec: float | None = DEFAULT_RATE_PER_SEC,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> ApiClient:
+    """Build the standard :class:`ApiClient` (see its docstring for ``options``).
+
+    ``rate_per_sec=None`` (or 0) disables client-side rate limiting.
+    """
+    return ApiClient(
+        base_url,
+        token,
+        timeout=timeout,
+        max_retries=max_retries,
+        rate_per_sec=rate_per_sec,
+        headers=headers,
+        transport=transport,
+        **options,
+    )

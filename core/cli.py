@@ -1,0 +1,269 @@
+"""The `leadops` command line. Every command that writes runs as a job: in this process when the
+database is free, or handed to the running app through the inbox when the app holds it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from core import audit, inbox, jobs, secrets, store
+from core import commands as _commands  # noqa: F401  (registers the jobs)
+
+app = typer.Typer(
+    help="LeadOps: operations console for a cold-email lead-generation agency.",
+    no_args_is_help=True,
+)
+workspaces_app = typer.Typer(help="Client workspaces.", no_args_is_help=True)
+app.add_typer(workspaces_app, name="workspaces")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _open_db() -> store.Database:
+    return store.get_db()
+
+
+def _print_progress(stage: str, done: int, total: int | None, message: str | None) -> None:
+    frac = f" {done}/{total}" if total else ""
+    typer.echo(f"  … {stage}{frac}{' — ' + message if message else ''}", err=True)
+
+
+def run_job(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run a job here, or hand it to the app that holds the database."""
+    actor = audit.current_actor()
+    params = {**params, "actor": actor}
+    path = store.db_path_from_env()
+    try:
+        db = _open_db()
+    except store.DatabaseBusy as busy:
+        if inbox.app_alive(path):
+            typer.echo(f"The LeadOps app has {path} open; handing the job to it.", err=True)
+            request_id = inbox.submit(path, kind, params, actor)
+
+            def show(st: dict[str, Any]) -> None:
+                if st.get("state") == "running":
+                    _print_progress(
+                        st.get("stage") or "",
+                        st.get("done") or 0,
+                        st.get("total"),
+                        st.get("message"),
+                    )
+
+            try:
+                st = inbox.wait(path, request_id, on_progress=show)
+            except TimeoutError as exc:
+                _fail(str(exc))
+            if st["state"] != "succeeded":
+                _fail(f"Failed: {st.get('error') or st['state']}")
+            return st.get("result") or {}
+        _fail(
+            f"{busy} It is not a running LeadOps app, so the job cannot be handed over. "
+            "Wait for that process to finish (or stop it) and run the command again."
+        )
+    except store.StoreError as exc:
+        _fail(str(exc))
+    try:
+        return jobs.run(db, kind, params, requested_by=actor, listener=_print_progress)
+    except jobs.JobError as exc:
+        _fail(str(exc))
+    except jobs.JobCancelled:
+        _fail("Cancelled.")
+    raise AssertionError("unreachable")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (also done automatically on every start)."""
+    try:
+        db = store.Database(store.db_path_from_env())
+    except store.DatabaseBusy as busy:
+        if inbox.app_alive(busy.path):
+            typer.echo(
+                "The LeadOps app has the database open; it applied migrations when it started."
+            )
+            return
+        _fail(str(busy))
+    applied = db.migrate()
+    typer.echo(
+        f"Applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "Schema is up to date."
+    )
+    db.close()
+
+
+@app.command()
+def demo(
+    scale: str = typer.Option(
+        "small", help="small (about 60k contacts) or full (about 1M contacts, benchmark scale)."
+    ),
+    seed: int = typer.Option(
+        42, help="Random seed; the same seed and as-of date give the same data."
+    ),
+    as_of: str = typer.Option(
+        None, "--as-of", help="The date the data is 'today' for (YYYY-MM-DD); default today."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Wipe existing clients and data first."),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Do nothing when the database already has clients."
+    ),
+) -> None:
+    """Load the demo dataset."""
+    if scale not in ("small", "full"):
+        _fail("--scale must be small or full.")
+    if as_of:
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            _fail(f"--as-of {as_of!r} is not a date like 2026-02-15.")
+    if if_empty:
+        try:
+            db = _open_db()
+        except store.StoreError:
+            db = None
+        if db is not None:
+            from core.demo import is_empty
+
+            if not is_empty(db):
+                typer.echo("The database already has clients; demo not loaded.")
+                return
+    result = run_job("demo", {"scale": scale, "seed": seed, "as_of": as_of, "replace": replace})
+    rows = result.get("rows", {})
+    typer.echo(
+        f"Demo loaded: {rows.get('workspaces', 0)} clients, {rows.get('contacts', 0):,} contacts, "
+        f"{rows.get('bison_replies', 0):,} replies."
+    )
+
+
+@app.command()
+def export(
+    name: str = typer.Argument(None, help="What to export; see --list."),
+    workspace: str = typer.Option(None, "--workspace", help="Only this client (by name)."),
+    out: Path = typer.Option(None, "--out", help="File to write; default standard output."),
+    list_: bool = typer.Option(False, "--list", help="List the exports and exit."),
+) -> None:
+    """Export a table as CSV (the same file a page's download button gives)."""
+    from core.exports import EXPORTS
+
+    if list_ or not name:
+        for e in EXPORTS.values():
+            typer.echo(f"{e.name:20} {e.description}")
+        return
+    if name not in EXPORTS:
+        _fail(f"No export named {name!r}. Run `leadops export --list` for the names.")
+    target = (
+        out.resolve()
+        if out
+        else Path(tempfile.gettempdir()) / f"leadops-export-{uuid.uuid4().hex}.csv"
+    )
+    result = run_job("export", {"name": name, "workspace": workspace, "out": str(target)})
+    if out:
+        typer.echo(f"Wrote {result['rows']:,} rows to {out}", err=True)
+    else:
+        with target.open(encoding="utf-8") as fh:
+            for chunk in iter(lambda: fh.read(1 << 16), ""):
+                sys.stdout.write(chunk)
+        target.unlink(missing_ok=True)
+
+
+@app.command()
+def status() -> None:
+    """Where the database is, its schema version, and whether the app has it open."""
+    path = store.db_path_from_env()
+    typer.echo(f"Database: {path.resolve()}")
+    beat = inbox.app_alive(path)
+    typer.echo(f"App: {'running (pid ' + str(beat['pid']) + ')' if beat else 'not running'}")
+    try:
+        db = store.Database(path, read_only=True) if path.exists() else None
+    except store.DatabaseBusy:
+        typer.echo("Schema: (database in use)")
+        return
+    if db is None:
+        typer.echo("Schema: no database yet (it is created on first start)")
+        return
+    versions = db.applied_migrations()
+    typer.echo(f"Schema: {len(versions)} migration(s), latest {max(versions) if versions else '-'}")
+    if db.table_exists("workspaces"):
+        typer.echo(f"Clients: {db.scalar('SELECT count(*) FROM workspaces')}")
+    typer.echo(f"Secrets: {secrets.describe_backend()}")
+    db.close()
+
+
+@workspaces_app.command("list")
+def workspaces_list() -> None:
+    """List client workspaces."""
+    from core import workspaces as ws
+
+    try:
+        db = _open_db()
+    except store.StoreError as exc:
+        _fail(str(exc))
+    df = ws.list_workspaces(db)
+    for r in df.iter_rows(named=True):
+        token = f"…{r['bison_token_last4']}" if r["bison_token_last4"] else "-"
+        typer.echo(
+            f"{r['id']:>4}  {r['name'][:40]:40}  tier {r['tier']:>3}  target {r['monthly_target']:>4}  "
+            f"bison {r['bison_workspace_id'] or '-':>6}  token {token:>6}  {'active' if r['active'] else 'inactive'}"
+        )
+
+
+@workspaces_app.command("add")
+def workspaces_add(
+    name: str = typer.Argument(..., help="Client name, e.g. 'Jane Doe Insurance Agency'."),
+    bison_token: str = typer.Option(
+        None,
+        "--bison-token",
+        help="The client's Email Bison workspace API token.",
+        envvar="LEADOPS_NEW_BISON_TOKEN",
+        show_envvar=False,
+    ),
+    bison_workspace_id: int = typer.Option(
+        None, "--bison-workspace-id", help="Email Bison workspace (team) id."
+    ),
+    goal: int = typer.Option(
+        None, "--goal", help="Monthly target of interested replies (default: the tier's)."
+    ),
+    tier: str = typer.Option("100", "--tier", help="Package tier."),
+    states: str = typer.Option(
+        "", "--states", help="Licensed states, comma-separated (e.g. TX,OK)."
+    ),
+) -> None:
+    """Register a client workspace; the token goes to the secret store, never the database."""
+    params: dict[str, Any] = {
+        "name": name,
+        "bison_workspace_id": bison_workspace_id,
+        "goal": goal,
+        "tier": tier,
+        "states": [s for s in states.split(",") if s.strip()],
+    }
+    if bison_token:
+        pending = f"pending.{uuid.uuid4().hex}"
+        try:
+            secrets.backend().set_password(secrets.SERVICE, pending, bison_token.strip())
+        except secrets.SecretsUnavailable as exc:
+            _fail(str(exc))
+        params["pending_token"] = pending
+    result = run_job("workspace.add", params)
+    typer.echo(
+        f"Added client {name!r} (id {result['workspace_id']})"
+        + (f", Email Bison token {result['bison_token']}" if result.get("bison_token") else "")
+    )
+
+
+def main() -> None:  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,86 @@
+"""Jobs shared by the CLI and the app (registered in core.jobs). Each takes (db, params, progress)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+from core import demo, exports, jobs, secrets, workspaces
+from core.scope import Scope
+from core.store import Database
+
+
+@jobs.job("demo")
+def demo_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
+    try:
+        counts = demo.load_demo(
+            db,
+            scale=params.get("scale", "small"),
+            seed=int(params.get("seed", 42)),
+            as_of=as_of,
+            replace=bool(params.get("replace")),
+            actor=params.get("actor", "demo"),
+            progress=lambda msg, i, n: progress.update(msg, i, n),
+        )
+    except demo.DemoError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return {"rows": counts}
+
+
+@jobs.job("export")
+def export_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    name = params["name"]
+    if name not in exports.EXPORTS:
+        raise jobs.JobError(f"No export named {name!r}. Run `leadops export --list` for the names.")
+    scope = Scope.all()
+    if params.get("workspace"):
+        ws = workspaces.find_by_name(db, params["workspace"])
+        if ws is None:
+            raise jobs.JobError(f"No client named {params['workspace']!r}.")
+        scope = Scope.only([ws["id"]])
+    out = Path(params["out"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:6]}.part")
+    progress.update("exporting", 0, None, name)
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        n = exports.export(db, name, scope, fh)
+    tmp.replace(out)
+    return {"rows": n, "out": str(out)}
+
+
+@jobs.job("workspace.add")
+def add_workspace_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """Create a client; a Bison token, if any, waits in the keyring under a pending name."""
+    data = workspaces.WorkspaceInput(
+        name=params["name"],
+        bison_workspace_id=params.get("bison_workspace_id"),
+        monthly_target=params.get("goal"),
+        tier=str(params.get("tier") or "100"),
+        licensed_states=params.get("states") or [],
+    )
+    try:
+        new_id = workspaces.create(db, data, actor=params["actor"])
+    except workspaces.WorkspaceError as exc:
+        raise jobs.JobError(str(exc)) from None
+    masked = None
+    pending = params.get("pending_token")
+    if pending:
+        token = secrets.get_secret(pending)
+        if token:
+            masked = secrets.set_secret(
+                db,
+                secrets.bison_token_name(new_id),
+                token,
+                kind="bison_token",
+                actor=params["actor"],
+            )
+        try:
+            secrets.backend().delete_password(secrets.SERVICE, pending)
+        except Exception:
+            pass
+    return {"workspace_id": new_id, "bison_token": masked}

@@ -1,0 +1,197 @@
+"""Background jobs: a registry of named jobs, each run recorded in the `jobs` table with progress.
+
+The app runs jobs in worker threads (`start`); the CLI runs them in its own process (`run`) or,
+when the app holds the database, hands them to the app through the inbox (core/inbox.py).
+Progress updates are single auto-committed statements that do not bump the data version, so a
+running job does not invalidate every page cache each second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from core.store import Database
+
+ProgressFn = Callable[[str, int, int | None, str | None], None]
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobError(RuntimeError):
+    """A job failed in a way users can act on; the message is shown as is."""
+
+
+class Progress:
+    def __init__(self, db: Database, job_id: str, listener: ProgressFn | None = None) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.listener = listener
+        self.cancel_event = threading.Event()
+
+    def update(
+        self, stage: str, done: int = 0, total: int | None = None, message: str | None = None
+    ) -> None:
+        with self.db.cursor() as cur:
+            cur.execute(
+                "UPDATE jobs SET stage = ?, done = ?, total = ?, message = ? WHERE id = ?",
+                [stage, done, total, message, self.job_id],
+            )
+        if self.listener:
+            self.listener(stage, done, total, message)
+        if self.cancel_event.is_set():
+            raise JobCancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+JobFn = Callable[[Database, dict[str, Any], Progress], dict[str, Any]]
+REGISTRY: dict[str, JobFn] = {}
+_running: dict[str, Progress] = {}
+_running_lock = threading.Lock()
+
+
+def job(kind: str) -> Callable[[JobFn], JobFn]:
+    def register(fn: JobFn) -> JobFn:
+        REGISTRY[kind] = fn
+        return fn
+
+    return register
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _create(
+    db: Database, kind: str, params: dict[str, Any], requested_by: str, job_id: str | None
+) -> str:
+    if kind not in REGISTRY:
+        raise JobError(f"Unknown job {kind!r}.")
+    job_id = job_id or uuid.uuid4().hex[:12]
+    with db.cursor() as cur:
+        cur.execute(
+            "INSERT INTO jobs (id, kind, params, workspace_id, status, requested_by) VALUES (?, ?, ?, ?, 'queued', ?)",
+            [
+                job_id,
+                kind,
+                json.dumps(params, default=str),
+                params.get("workspace_id"),
+                requested_by,
+            ],
+        )
+    return job_id
+
+
+def _execute(
+    db: Database, job_id: str, kind: str, params: dict[str, Any], progress: Progress
+) -> dict[str, Any]:
+    with _running_lock:
+        _running[job_id] = progress
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", [_now(), job_id]
+        )
+    try:
+        result = REGISTRY[kind](db, params, progress) or {}
+    except JobCancelled:
+        _finish(db, job_id, "cancelled", None, "Cancelled by a user.")
+        raise
+    except JobError as exc:
+        _finish(db, job_id, "failed", None, str(exc))
+        raise
+    except Exception as exc:
+        _finish(db, job_id, "failed", None, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        with _running_lock:
+            _running.pop(job_id, None)
+    _finish(db, job_id, "succeeded", result, None)
+    return result
+
+
+def _finish(db: Database, job_id: str, status: str, result: dict | None, error: str | None) -> None:
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = ? WHERE id = ?",
+            [
+                status,
+                json.dumps(result, default=str) if result is not None else None,
+                error,
+                _now(),
+                job_id,
+            ],
+        )
+    db.bump_version()
+
+
+def run(
+    db: Database,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    requested_by: str,
+    listener: ProgressFn | None = None,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """Run a job in this thread and return its result; raises on failure."""
+    job_id = _create(db, kind, params, requested_by, job_id)
+    return _execute(db, job_id, kind, params, Progress(db, job_id, listener))
+
+
+def start(db: Database, kind: str, params: dict[str, Any], *, requested_by: str) -> str:
+    """Run a job in a background thread; returns its id at once."""
+    job_id = _create(db, kind, params, requested_by, None)
+    progress = Progress(db, job_id)
+
+    def target() -> None:
+        try:
+            _execute(db, job_id, kind, params, progress)
+        except Exception:  # recorded in the jobs row
+            traceback.print_exc()
+
+    threading.Thread(target=target, name=f"job-{kind}-{job_id}", daemon=True).start()
+    return job_id
+
+
+def cancel(job_id: str) -> bool:
+    with _running_lock:
+        p = _running.get(job_id)
+    if p:
+        p.cancel_event.set()
+    return p is not None
+
+
+def status(db: Database, job_id: str) -> dict[str, Any] | None:
+    df = db.query("SELECT * FROM jobs WHERE id = ?", [job_id])
+    return df.row(0, named=True) if df.height else None
+
+
+def recent(db: Database, limit: int = 50) -> pl.DataFrame:
+    return db.query(
+        "SELECT id, kind, status, stage, done, total, message, error, requested_by, created_at, finished_at"
+        " FROM jobs ORDER BY created_at DESC LIMIT ?",
+        [limit],
+    )
+
+
+def mark_interrupted(db: Database) -> int:
+    """Jobs left 'running' by a process that died are marked failed at start-up."""
+    with db.cursor() as cur:
+        n = cur.execute(
+            "UPDATE jobs SET status = 'failed', error = 'Interrupted: the process running it stopped.',"
+            " finished_at = ? WHERE status IN ('running', 'queued')",
+            [_now()],
+        ).fetchall()
+    return n[0][0] if n else 0

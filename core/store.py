@@ -1,0 +1,242 @@
+"""The DuckDB store: one `Database` per file and process, per-call cursors, transactions, migrations.
+
+DuckDB lets exactly one process open a database file for writing, and while it does no other
+process can open the file at all. LeadOps handles that like this:
+
+* The app process (Streamlit) opens the file once (`get_db()`), keeps it open and runs every job
+  (pipeline stages, syncs, CLI requests) in its own worker threads, each with its own cursor.
+* A CLI command first tries to open the file itself. When the file is held by a running LeadOps
+  app, the command hands its job to the app through a durable inbox on disk (see `core/inbox.py`)
+  and waits for the result. When it is held by some other process, it exits with a clear message.
+
+Every committed write bumps `data_version`, which pages use as part of their cache keys.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_DB = Path("data") / "leadops.duckdb"
+
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+
+
+class StoreError(Exception):
+    """A problem with the store that users can act on; the message says what to do."""
+
+
+class DatabaseBusy(StoreError):
+    """The database file is held by another process (DuckDB allows one writer process)."""
+
+    def __init__(self, path: Path, pid: int | None, holder: str | None) -> None:
+        self.path = path
+        self.pid = pid
+        self.holder = holder
+        who = f"process {pid} ({holder})" if pid else "another process"
+        super().__init__(f"The database {path} is in use by {who}.")
+
+
+def fetch_one(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+) -> tuple | None:
+    """First row of a statement, fully consuming the result (DuckDB needs that before reuse)."""
+    rows = (
+        cur.execute(sql, params).fetchall() if params is not None else cur.execute(sql).fetchall()
+    )
+    return rows[0] if rows else None
+
+
+def insert_frame(cur: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -> None:
+    """Insert a polars frame into `table`, matching columns by name."""
+    if df.height == 0:
+        return
+    cur.register("_insert_frame_rows", df.to_arrow())
+    try:
+        cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _insert_frame_rows")
+    finally:
+        cur.unregister("_insert_frame_rows")
+
+
+def db_path_from_env() -> Path:
+    return Path(os.environ.get("LEADOPS_DB") or DEFAULT_DB)
+
+
+class Database:
+    """Owns one DuckDB connection to one file. Thread-safe: every call uses its own cursor."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:  # the file lock is held elsewhere
+            m = _LOCK_RE.search(str(exc))
+            if m or "lock" in str(exc).lower():
+                raise DatabaseBusy(
+                    self.path,
+                    int(m.group("pid")) if m else None,
+                    m.group("exe") if m else None,
+                ) from None
+            raise StoreError(f"Cannot open the database {self.path}: {exc}") from None
+        self._version_lock = threading.Lock()
+        self._data_version = 0
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor for this thread, closed afterwards."""
+        if self._closed:
+            raise StoreError("The database is closed.")
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run writes that belong together atomically; commit on success, roll back on error."""
+        with self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        self.bump_version()
+
+    def bump_version(self) -> None:
+        with self._version_lock:
+            self._data_version += 1
+
+    @property
+    def data_version(self) -> int:
+        """Changes whenever a write commits in this process; part of every page cache key."""
+        return self._data_version
+
+    # -- reads and single writes -------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        with self.cursor() as cur:
+            rel = cur.sql(sql, params=params)
+            return rel.pl() if rel is not None else pl.DataFrame()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        with self.cursor() as cur:
+            row = fetch_one(cur, sql, params)
+            return row[0] if row else None
+
+    def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        with self.cursor() as cur:
+            return (cur.execute(sql, params) if params is not None else cur.execute(sql)).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
+        """One write statement in its own transaction."""
+        with self.transaction() as cur:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            )
+        )
+
+    # -- migrations --------------------------------------------------------------------------
+
+    def applied_migrations(self) -> list[int]:
+        if not self.table_exists("schema_migrations"):
+            return []
+        return [r[0] for r in self.rows("SELECT version FROM schema_migrations ORDER BY version")]
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not applied yet, each in its own transaction. Returns their names."""
+        with self.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+        done = set(self.applied_migrations())
+        applied: list[str] = []
+        for version, path in list_migrations():
+            if version in done:
+                continue
+            with self.transaction() as cur:
+                if path.suffix == ".sql":
+                    cur.execute(path.read_text())
+                else:
+                    _load_module(path).migrate(cur)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    [version, path.stem],
+                )
+            applied.append(path.stem)
+        return applied
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._con.close()
+
+
+def list_migrations() -> list[tuple[int, Path]]:
+    out = []
+    for p in sorted(MIGRATIONS_DIR.iterdir()):
+        m = re.match(r"^(\d{4})_.+\.(sql|py)$", p.name)
+        if m:
+            out.append((int(m.group(1)), p))
+    versions = [v for v, _ in out]
+    if len(versions) != len(set(versions)):
+        raise StoreError("Two migrations share a number; renumber one of them.")
+    return out
+
+
+def _load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(f"leadops_migration_{path.stem}", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# -- the process-wide database -----------------------------------------------------------------
+
+_dbs: dict[Path, Database] = {}
+_dbs_lock = threading.Lock()
+
+
+def get_db(path: str | Path | None = None) -> Database:
+    """The process's one migrated `Database` for `path` (default `LEADOPS_DB`)."""
+    p = Path(path) if path else db_path_from_env()
+    key = p.resolve()
+    with _dbs_lock:
+        db = _dbs.get(key)
+        if db is None or db._closed:
+            db = Database(p)
+            db.migrate()
+            _dbs[key] = db
+        return db
+
+
+def close_all() -> None:
+    with _dbs_lock:
+        for db in _dbs.values():
+            db.close()
+        _dbs.clear()

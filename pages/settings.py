@@ -1,0 +1,320 @@
+"""Settings: client workspaces, package tiers, Email Bison tokens, general settings, audit log."""
+
+import streamlit as st
+
+from core import audit, secrets, settings, workspaces
+from core.geo_data import STATES
+from pages import ui
+
+st.title("Settings")
+database = ui.db()
+tab_clients, tab_tiers, tab_tokens, tab_general, tab_audit = st.tabs(
+    ["Clients", "Package tiers", "Email Bison tokens", "General", "Audit log"]
+)
+STATE_CODES = sorted(STATES)
+
+
+def _flash() -> None:
+    msg = st.session_state.pop("settings_flash", None)
+    if msg:
+        st.success(msg)
+
+
+def _money(label: str, cents: int, key: str) -> int:
+    return int(
+        round(
+            st.number_input(
+                label, min_value=0.0, value=cents / 100, step=5.0, format="%.2f", key=key
+            )
+            * 100
+        )
+    )
+
+
+# -- clients ---------------------------------------------------------------------------------
+with tab_clients:
+    _flash()
+    tiers = ui.cached(workspaces.tiers, None)
+    tier_names = tiers["tier"].to_list()
+    clients = ui.cached(workspaces.list_workspaces, None)
+    if clients.height == 0:
+        st.info("No clients yet. Add the first one below.")
+    else:
+        ui.table(
+            clients,
+            name="clients",
+            column_config={
+                "price_per_lead": st.column_config.NumberColumn("Price/lead", format="dollar"),
+                "retainer": st.column_config.NumberColumn("Retainer", format="dollar"),
+                "bison_token_last4": st.column_config.TextColumn("Bison token (last 4)"),
+            },
+        )
+
+    with st.expander("Add a client", icon=":material/person_add:", expanded=clients.height == 0):
+        with st.form("add-client", clear_on_submit=False):
+            name = st.text_input(
+                "Client name", placeholder="Jane Doe Insurance Agency", max_chars=200
+            )
+            email = st.text_input("Contact email")
+            states = st.multiselect("Licensed states", STATE_CODES)
+            c1, c2 = st.columns(2)
+            tier = c1.selectbox(
+                "Package tier", tier_names, help="Monthly target of interested replies"
+            )
+            billing = c2.radio(
+                "Billing",
+                ["per_lead", "retainer"],
+                horizontal=True,
+                format_func=lambda b: "Per lead" if b == "per_lead" else "Retainer",
+            )
+            c3, c4 = st.columns(2)
+            price = _money("Price per lead ($)", 6000, "new-price")
+            retainer = _money("Monthly retainer ($)", 0, "new-retainer")
+            bison_id = c3.text_input(
+                "Email Bison workspace id", help="The team id in Email Bison (optional)."
+            )
+            if st.form_submit_button("Add client", type="primary"):
+                try:
+                    new_id = workspaces.create(
+                        database,
+                        workspaces.WorkspaceInput(
+                            name=name,
+                            contact_email=email or None,
+                            licensed_states=states,
+                            tier=tier,
+                            billing_type=billing,
+                            price_per_lead_cents=price,
+                            retainer_cents=retainer,
+                            bison_workspace_id=bison_id or None,
+                        ),
+                        actor=ui.actor(),
+                    )
+                    st.session_state["settings_flash"] = f"Added {name.strip()} (id {new_id})."
+                    st.rerun()
+                except workspaces.WorkspaceError as exc:
+                    st.error(str(exc))
+
+    if clients.height:
+        with st.expander("Edit a client", icon=":material/edit:"):
+            ids = clients["id"].to_list()
+            names = dict(zip(ids, clients["name"].to_list(), strict=True))
+            wid = st.selectbox("Client", ids, format_func=lambda i: names[i], key="edit-client")
+            current = workspaces.get(database, wid)
+            with st.form(f"edit-client-{wid}"):
+                name = st.text_input("Client name", current["name"], max_chars=200)
+                email = st.text_input("Contact email", current["contact_email"] or "")
+                states = st.multiselect(
+                    "Licensed states",
+                    STATE_CODES,
+                    default=[s for s in current["licensed_states"] if s in STATES],
+                )
+                c1, c2 = st.columns(2)
+                tier = c1.selectbox(
+                    "Package tier",
+                    tier_names,
+                    index=tier_names.index(current["tier"]) if current["tier"] in tier_names else 0,
+                )
+                target = c2.number_input(
+                    "Monthly target (interested replies)",
+                    min_value=1,
+                    value=int(current["monthly_target"]),
+                )
+                billing = st.radio(
+                    "Billing",
+                    ["per_lead", "retainer"],
+                    index=0 if current["billing_type"] == "per_lead" else 1,
+                    horizontal=True,
+                    format_func=lambda b: "Per lead" if b == "per_lead" else "Retainer",
+                )
+                price = _money(
+                    "Price per lead ($)", current["price_per_lead_cents"], f"price-{wid}"
+                )
+                retainer = _money("Monthly retainer ($)", current["retainer_cents"], f"ret-{wid}")
+                cap = st.number_input(
+                    "Home value cap ($)",
+                    min_value=0,
+                    value=int(current["home_value_cap"]),
+                    step=50_000,
+                )
+                hnw = st.checkbox(
+                    "High-net-worth client (receives contacts above other clients' caps)",
+                    current["high_net_worth"],
+                )
+                bison_id = st.text_input(
+                    "Email Bison workspace id",
+                    ""
+                    if current["bison_workspace_id"] is None
+                    else str(current["bison_workspace_id"]),
+                )
+                if st.form_submit_button("Save changes", type="primary"):
+                    try:
+                        diff = workspaces.update(
+                            database,
+                            wid,
+                            {
+                                "name": name,
+                                "contact_email": email or None,
+                                "licensed_states": states,
+                                "tier": tier,
+                                "monthly_target": target,
+                                "billing_type": billing,
+                                "price_per_lead_cents": price,
+                                "retainer_cents": retainer,
+                                "home_value_cap": cap,
+                                "high_net_worth": hnw,
+                                "bison_workspace_id": bison_id or None,
+                            },
+                            actor=ui.actor(),
+                        )
+                        st.session_state["settings_flash"] = (
+                            f"Saved: {', '.join(diff)}." if diff else "Nothing changed."
+                        )
+                        st.rerun()
+                    except workspaces.WorkspaceError as exc:
+                        st.error(str(exc))
+            if current["active"]:
+                confirm = st.checkbox(
+                    f"I want to deactivate {current['name']} (its data stays; it leaves the board and the schedules)",
+                    key=f"confirm-deact-{wid}",
+                )
+                if st.button(
+                    "Deactivate client",
+                    disabled=not confirm,
+                    key=f"deact-{wid}",
+                    icon=":material/block:",
+                ):
+                    workspaces.update(database, wid, {"active": False}, actor=ui.actor())
+                    st.session_state["settings_flash"] = f"Deactivated {current['name']}."
+                    st.rerun()
+            elif st.button("Reactivate client", key=f"react-{wid}", icon=":material/restart_alt:"):
+                workspaces.update(database, wid, {"active": True}, actor=ui.actor())
+                st.session_state["settings_flash"] = f"Reactivated {current['name']}."
+                st.rerun()
+
+# -- package tiers ---------------------------------------------------------------------------
+with tab_tiers:
+    st.caption(
+        "Each tier's monthly target of interested replies implies a volume plan: refined contacts "
+        "uploaded a month and emails sent a day. The Overview measures clients against these."
+    )
+    tiers = ui.cached(workspaces.tiers, None)
+    edited = st.data_editor(
+        tiers.select("tier", "monthly_target", "refined_contacts", "emails_per_day").to_pandas(),
+        hide_index=True,
+        num_rows="dynamic",
+        column_config={
+            "tier": st.column_config.TextColumn("Tier", required=True, max_chars=40),
+            "monthly_target": st.column_config.NumberColumn(
+                "Monthly target", min_value=1, step=1, required=True
+            ),
+            "refined_contacts": st.column_config.NumberColumn(
+                "Refined contacts / month", min_value=1, step=1, required=True
+            ),
+            "emails_per_day": st.column_config.NumberColumn(
+                "Emails / day", min_value=1, step=1, required=True
+            ),
+        },
+        key="tiers-editor",
+    )
+    if st.button("Save tiers", type="primary"):
+        try:
+            changed = 0
+            before = {r["tier"]: r for r in tiers.iter_rows(named=True)}
+            for r in edited.to_dict("records"):
+                if not r.get("tier"):
+                    continue
+                vals = {
+                    k: int(r[k]) for k in ("monthly_target", "refined_contacts", "emails_per_day")
+                }
+                old = before.get(str(r["tier"]))
+                if old and all(old[k] == v for k, v in vals.items()):
+                    continue
+                workspaces.update_tier(database, str(r["tier"]), **vals, actor=ui.actor())
+                changed += 1
+            st.success(f"Saved {changed} tier(s)." if changed else "Nothing changed.")
+        except (workspaces.WorkspaceError, TypeError, ValueError) as exc:
+            st.error(f"Not saved: {exc}")
+    ui.table(tiers, name="package-tiers", key="tiers-table")
+
+# -- tokens ----------------------------------------------------------------------------------
+with tab_tokens:
+    st.caption(
+        "Each client's Email Bison API token is kept in the secret store "
+        f"({secrets.describe_backend()}), never in the database. After saving, only its last 4 characters are shown."
+    )
+    clients = ui.cached(workspaces.list_workspaces, None)
+    if clients.height == 0:
+        st.info("Add a client first.")
+    else:
+        st.dataframe(
+            clients.select("name", "bison_workspace_id", "bison_token_last4"),
+            hide_index=True,
+            column_config={"bison_token_last4": st.column_config.TextColumn("Token (last 4)")},
+        )
+        with st.form("token-form", clear_on_submit=True):
+            ids = clients["id"].to_list()
+            names = dict(zip(ids, clients["name"].to_list(), strict=True))
+            wid = st.selectbox("Client", ids, format_func=lambda i: names[i])
+            token = st.text_input("Email Bison API token", type="password", placeholder="12|AbCd…")
+            if st.form_submit_button("Save token", type="primary"):
+                if not token.strip():
+                    st.error("Token: paste the client's Email Bison API token.")
+                else:
+                    try:
+                        masked = secrets.set_secret(
+                            database,
+                            secrets.bison_token_name(wid),
+                            token,
+                            kind="bison_token",
+                            actor=ui.actor(),
+                        )
+                        st.success(f"Saved the token for {names[wid]}: {masked}")
+                    except secrets.SecretsUnavailable as exc:
+                        st.error(str(exc))
+
+# -- general ---------------------------------------------------------------------------------
+with tab_general:
+    values = settings.get_all(database)
+    with st.form("general-settings"):
+        new = {}
+        for s in settings.REGISTRY.values():
+            if s.type is bool:
+                new[s.name] = st.checkbox(s.name, values[s.name], help=s.help)
+            elif s.type in (int, float):
+                new[s.name] = st.number_input(
+                    s.name,
+                    value=values[s.name],
+                    help=s.help,
+                    min_value=s.type(s.minimum) if s.minimum is not None else None,
+                    max_value=s.type(s.maximum) if s.maximum is not None else None,
+                )
+            else:
+                new[s.name] = st.text_input(s.name, values[s.name], help=s.help)
+            st.caption(s.help)
+        if st.form_submit_button("Save settings", type="primary"):
+            try:
+                changed = [n for n, v in new.items() if v != values[n]]
+                for n in changed:
+                    settings.set_value(database, n, new[n], actor=ui.actor())
+                st.success(f"Saved {', '.join(changed)}." if changed else "Nothing changed.")
+            except settings.SettingError as exc:
+                st.error(str(exc))
+
+# -- audit -----------------------------------------------------------------------------------
+with tab_audit:
+    c1, c2 = st.columns(2)
+    entity = c1.selectbox(
+        "Entity",
+        [None, "workspace", "package_tier", "secret", "setting", "database"],
+        format_func=lambda e: "All" if e is None else e,
+    )
+    search = c2.text_input("Action contains", max_chars=100)
+    log = audit.recent(database, limit=1000, entity=entity, action_contains=search or None)
+    ui.table(
+        log,
+        name="audit-log",
+        key="audit",
+        column_config={
+            "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss")
+        },
+    )

@@ -1,0 +1,86 @@
+"""Every page renders without an exception, on the demo data and on an empty database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+PAGES = ["pages/overview.py", "pages/settings.py"]
+
+
+def run_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_demo_data(demo_db, page):
+    at = run_page(page)
+    assert at.title[0].value in ("Overview", "Settings")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_an_empty_database(empty_db, page):
+    run_page(page)
+
+
+def test_overview_shows_kpis_and_board(demo_db):
+    at = run_page()
+    labels = [m.label for m in at.metric]
+    assert any(label.startswith("Interested MTD") for label in labels)
+    assert at.dataframe[0].value.shape[0] == 12  # one row per active client
+    # picking one client narrows every table
+    at.selectbox(key="workspace_id").set_value(3).run()
+    assert not at.exception
+    assert at.dataframe[0].value.shape[0] == 1
+
+
+def test_empty_overview_offers_the_demo(empty_db):
+    at = run_page()
+    assert "No clients yet" in at.info[0].value
+    at.button[0].click().run()
+    assert not at.exception
+    assert empty_db.scalar("SELECT count(*) FROM workspaces") == 12
+    assert at.dataframe[0].value.shape[0] == 12
+
+
+def test_settings_add_client_form_reports_bad_input_and_keeps_it(empty_db):
+    at = run_page("pages/settings.py")
+    at.text_input[0].input("")  # name missing
+    at.button(key="FormSubmitter:add-client-Add client").click().run()
+    assert any("Name" in e.value for e in at.error)
+    at.text_input[0].input("Sunbelt Insurance Group")
+    at.text_input[1].input("not-an-email")
+    at.button(key="FormSubmitter:add-client-Add client").click().run()
+    assert any("Contact email" in e.value for e in at.error)
+    assert at.text_input[0].value == "Sunbelt Insurance Group"  # what was typed is kept
+    at.text_input[1].input("ops@sunbelt.com")
+    at.button(key="FormSubmitter:add-client-Add client").click().run()
+    assert not at.exception
+    assert (
+        empty_db.scalar("SELECT count(*) FROM workspaces WHERE name = 'Sunbelt Insurance Group'")
+        == 1
+    )
+    assert empty_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'workspace.create'") == 1
+
+
+def test_settings_token_is_shown_only_as_last_four(demo_db):
+    at = run_page("pages/settings.py")
+    token = "77|TopSecretTokenValueXYZ1"
+    pw = [t for t in at.text_input if t.label == "Email Bison API token"][0]
+    pw.input(token)
+    at.button(key="FormSubmitter:token-form-Save token").click().run()
+    assert not at.exception
+    assert any("…XYZ1" in s.value for s in at.success)
+    rendered = str([e for e in at.main])
+    assert token not in rendered
+    assert demo_db.scalar("SELECT count(*) FROM secret_refs WHERE last4 = 'XYZ1'") == 1
