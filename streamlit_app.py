@@ -19,8 +19,15 @@ except StoreError as exc:
 pages = {
     "Daily": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+        st.Page(
+            "pages/sending_accounts.py",
+            title="Sending accounts",
+            icon=":material/forward_to_inbox:",
+        ),
     ],
     "Admin": [
+        st.Page("pages/data_sync.py", title="Data sync", icon=":material/sync:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 }
@@ -40,7 +47,8 @@ with st.sidebar:
         help="Show one client's data on every page, or the whole agency.",
     )
 
-nav.run()
+with ui.router_running():
+    nav.run()
 
 fresh = ui.cached(overview.data_freshness, None)
 now = dt.datetime.now(dt.UTC)

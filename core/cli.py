@@ -22,6 +22,16 @@ app = typer.Typer(
 )
 workspaces_app = typer.Typer(help="Client workspaces.", no_args_is_help=True)
 app.add_typer(workspaces_app, name="workspaces")
+sync_app = typer.Typer(help="Sync data from external systems.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+bison_app = typer.Typer(help="Email Bison administration.", no_args_is_help=True)
+app.add_typer(bison_app, name="bison")
+try:  # the webhook receiver
+    from core.webhooks_cli import app as webhooks_app
+
+    app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
+except ImportError:  # pragma: no cover
+    pass
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -258,6 +268,54 @@ def workspaces_add(
         f"Added client {name!r} (id {result['workspace_id']})"
         + (f", Email Bison token {result['bison_token']}" if result.get("bison_token") else "")
     )
+
+
+@sync_app.command("bison")
+def sync_bison(
+    workspace: str = typer.Option(None, "--workspace", help="Only this client (by name)."),
+    full: bool = typer.Option(False, "--full", help="Re-read everything instead of what changed."),
+) -> None:
+    """Sync campaigns, sequences, stats, replies, leads, sending accounts and tags from Email Bison."""
+    result = run_job("sync.bison", {"workspace": workspace, "full": full})
+    for name, r in result.get("workspaces", {}).items():
+        counts = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items())
+        line = f"{name}: {r['status']} in {r['seconds']} s, {r['requests']} requests ({counts})"
+        typer.secho(
+            line + (f" — {r['error']}" if r["error"] else ""),
+            fg=None if r["status"] == "succeeded" else typer.colors.RED,
+        )
+    for s in result.get("skipped", []):
+        typer.secho(f"skipped {s}", fg=typer.colors.YELLOW)
+    if result.get("failed"):
+        raise typer.Exit(1)
+
+
+@bison_app.command("tokens")
+def bison_tokens(
+    generate: bool = typer.Option(False, "--generate", help="Mint missing workspace tokens."),
+    workspace: str = typer.Option(None, "--workspace", help="Only this client."),
+    all_: bool = typer.Option(False, "--all", help="Every active client (the default)."),
+    super_admin_token: str = typer.Option(
+        None, "--super-admin-token", help="Kept in the secret store for next time."
+    ),
+) -> None:
+    """Mint Email Bison API tokens for clients that have a Bison workspace id but no token."""
+    if not generate:
+        _fail("Say --generate to mint missing workspace tokens.")
+    if workspace and all_:
+        _fail("Use --workspace NAME or --all, not both.")
+    if super_admin_token:
+        try:
+            secrets.backend().set_password(
+                secrets.SERVICE, "bison.super_admin", super_admin_token.strip()
+            )
+        except secrets.SecretsUnavailable as exc:
+            _fail(str(exc))
+    result = run_job("bison.tokens", {"workspace": workspace})
+    for line in result.get("minted", []):
+        typer.echo(f"minted  {line}")
+    for line in result.get("skipped", []):
+        typer.echo(f"skipped {line}")
 
 
 def main() -> None:  # pragma: no cover

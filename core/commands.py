@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import demo, exports, jobs, secrets, workspaces
+from core import bison_admin, bison_sync, demo, exports, jobs, secrets, workspaces
 from core.scope import Scope
 from core.store import Database
 
@@ -84,3 +84,43 @@ def add_workspace_job(
         except Exception:
             pass
     return {"workspace_id": new_id, "bison_token": masked}
+
+
+@jobs.job("sync.bison")
+def sync_bison_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    ids = None
+    if params.get("workspace"):
+        ws = workspaces.find_by_name(db, params["workspace"])
+        if ws is None:
+            raise jobs.JobError(f"No client named {params['workspace']!r}.")
+        ids = [ws["id"]]
+    elif params.get("workspace_id"):
+        ids = [int(params["workspace_id"])]
+    progress.update("starting", 0, None, "Email Bison")
+    try:
+        return bison_sync.sync_bison(
+            db,
+            workspace_ids=ids,
+            full=bool(params.get("full")),
+            triggered_by=params.get("actor", "system"),
+            progress=lambda msg, i, n: progress.update("syncing", i, n, msg),
+        )
+    except (bison_sync.SyncError, ValueError) as exc:
+        raise jobs.JobError(str(exc)) from None
+
+
+@jobs.job("bison.tokens")
+def bison_tokens_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    ids = None
+    if params.get("workspace"):
+        ws = workspaces.find_by_name(db, params["workspace"])
+        if ws is None:
+            raise jobs.JobError(f"No client named {params['workspace']!r}.")
+        ids = [ws["id"]]
+    progress.update("minting tokens")
+    try:
+        return bison_admin.generate_missing_tokens(db, ids, actor=params.get("actor", "system"))
+    except (bison_admin.BisonAdminError, ValueError) as exc:
+        raise jobs.JobError(str(exc)) from None

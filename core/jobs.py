@@ -150,15 +150,46 @@ def run(
     return _execute(db, job_id, kind, params, Progress(db, job_id, listener))
 
 
-def start(db: Database, kind: str, params: dict[str, Any], *, requested_by: str) -> str:
-    """Run a job in a background thread; returns its id at once."""
+def running(db: Database, kind: str, workspace_id: int | None = None) -> str | None:
+    """The id of a job of this kind (for this workspace, or for all) running in this process."""
+    with _running_lock:
+        ids = list(_running)
+    if not ids:
+        return None
+    rows = db.rows(
+        f"SELECT id, workspace_id FROM jobs WHERE kind = ? AND status IN ('queued', 'running')"
+        f" AND id IN ({', '.join('?' for _ in ids)})",
+        [kind, *ids],
+    )
+    for job_id, wid in rows:
+        if workspace_id is None or wid is None or wid == workspace_id:
+            return job_id
+    return None
+
+
+def start(
+    db: Database, kind: str, params: dict[str, Any], *, requested_by: str, exclusive: bool = True
+) -> str:
+    """Run a job in a background thread; returns its id at once.
+
+    With `exclusive`, a second job of the same kind for the same workspace (or for all) is
+    refused while one runs, with a message saying so.
+    """
+    if exclusive:
+        other = running(db, kind, params.get("workspace_id"))
+        if other:
+            raise JobError(f"A {kind} job is already running (job {other}); wait for it to finish.")
     job_id = _create(db, kind, params, requested_by, None)
     progress = Progress(db, job_id)
+    with _running_lock:
+        _running[job_id] = progress
 
     def target() -> None:
         try:
             _execute(db, job_id, kind, params, progress)
-        except Exception:  # recorded in the jobs row
+        except (JobError, JobCancelled):  # expected; recorded in the jobs row
+            pass
+        except Exception:  # recorded in the jobs row; the trace goes to the server log
             traceback.print_exc()
 
     threading.Thread(target=target, name=f"job-{kind}-{job_id}", daemon=True).start()

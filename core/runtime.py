@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import threading
+import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
-from core import jobs
+from core import jobs, settings
 from core.inbox import InboxWorker
 from core.store import Database, get_db
 
 _lock = threading.Lock()
 _workers: dict[str, InboxWorker] = {}
+_schedulers: dict[str, Scheduler] = {}
+
+
+class Scheduler(threading.Thread):
+    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up."""
+
+    def __init__(self, db: Database, check_every: float = 30.0) -> None:
+        super().__init__(name="leadops-scheduler", daemon=True)
+        self.db = db
+        self.check_every = check_every
+        self.stop_event = threading.Event()
+
+    def due(self) -> bool:
+        if not os.environ.get("LEADOPS_BISON_URL"):
+            return False
+        if not self.db.scalar(
+            "SELECT count(*) FROM secret_refs WHERE name LIKE 'bison.workspace.%'"
+        ):
+            return False
+        minutes = settings.get(self.db, "bison_sync_interval_minutes")
+        last = self.db.scalar(
+            "SELECT max(started_at) FROM sync_runs WHERE source = 'bison' AND triggered_by = 'schedule'"
+        )
+        return last is None or (dt.datetime.now(dt.UTC) - last).total_seconds() >= minutes * 60
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.check_every):
+            try:
+                if self.due() and not jobs.running(self.db, "sync.bison"):
+                    jobs.start(
+                        self.db, "sync.bison", {"actor": "schedule"}, requested_by="schedule"
+                    )
+            except Exception:  # the next check tries again
+                traceback.print_exc()
 
 
 def start_app_runtime() -> Database:
@@ -25,6 +62,9 @@ def start_app_runtime() -> Database:
             worker.beat()
             worker.start()
             _workers[key] = worker
+            scheduler = Scheduler(db)
+            scheduler.start()
+            _schedulers[key] = scheduler
     return db
 
 
@@ -32,4 +72,7 @@ def stop_app_runtime() -> None:
     with _lock:
         for w in _workers.values():
             w.stop()
+        for s in _schedulers.values():
+            s.stop_event.set()
         _workers.clear()
+        _schedulers.clear()

@@ -152,10 +152,11 @@ def set_secret(db: Database, name: str, value: str, *, kind: str, actor: str) ->
 
 
 def get_secret(name: str) -> str | None:
+    kr = backend()  # first: a changed configuration empties the cache
     with _lock:
         if name in _cache:
             return _cache[name]
-    value = backend().get_password(SERVICE, name)
+    value = kr.get_password(SERVICE, name)
     if value is not None:
         with _lock:
             _cache[name] = value

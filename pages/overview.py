@@ -9,6 +9,7 @@ import streamlit as st
 from core import demo, jobs, overview
 from pages import ui
 
+ui.ensure_router()
 st.title("Overview")
 sc = ui.scope()
 today = ui.today()

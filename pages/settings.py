@@ -6,6 +6,7 @@ from core import audit, secrets, settings, workspaces
 from core.geo_data import STATES
 from pages import ui
 
+ui.ensure_router()
 st.title("Settings")
 database = ui.db()
 tab_clients, tab_tiers, tab_tokens, tab_general, tab_audit = st.tabs(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable
+import runpy
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,10 +16,37 @@ import polars as pl
 import streamlit as st
 
 from core import settings
-from core.exports import frame_to_csv
+from core.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
 from core.runtime import start_app_runtime
 from core.scope import Scope
 from core.store import Database
+
+_router = threading.local()
+ROUTER = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+@contextmanager
+def router_running() -> Iterator[None]:
+    """Marks this script run as going through the router (streamlit_app.py)."""
+    _router.active = True
+    try:
+        yield
+    finally:
+        _router.active = False
+
+
+def ensure_router() -> None:
+    """Run this page inside the router (navigation, client picker, sign-in), never on its own.
+
+    Because a `pages/` folder exists, Streamlit starts each server in its old multipage mode,
+    in which the first deep link (e.g. /campaigns) runs that page's script directly. A page
+    calls this first; if the router is not running, the router runs here (it routes to the
+    same page, keeping the URL and any widget values of this run) and this direct run stops.
+    """
+    if getattr(_router, "active", False):
+        return
+    runpy.run_path(str(ROUTER), run_name="__main__")
+    st.stop()
 
 
 def db() -> Database:

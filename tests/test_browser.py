@@ -16,7 +16,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("LEADOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-PAGES = [("", "Overview"), ("settings", "Settings")]
+# A deep link first: a fresh server must still route it through the app's navigation.
+PAGES = [
+    ("data_sync", "Data sync"),
+    ("", "Overview"),
+    ("campaigns", "Campaigns"),
+    ("sending_accounts", "Sending accounts"),
+    ("settings", "Settings"),
+]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -121,6 +128,8 @@ def test_page_loads_in_chromium(app_url, browser, path, title):
         '[data-testid="stException"]'
     ).all_inner_texts()
     assert page.locator("h1").first.inner_text().strip() == title
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Overview" in nav and "Settings" in nav and "streamlit app" not in nav.lower(), nav
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{path or 'overview'}.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -136,9 +145,10 @@ def test_client_picker_and_csv_download(app_url, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1400}, accept_downloads=True)
     page.goto(app_url)
     wait_for_script(page)
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download CSV").first.click()
     text = Path(dl.value.path()).read_text()
-    assert text.startswith("client,tier,target,interested_mtd")
-    assert len(text.strip().splitlines()) == 13
+    assert text.startswith("client,tier,target,interested_mtd"), text[:300]
+    assert len(text.strip().splitlines()) == 13, text[:300]
     page.close()

@@ -9,7 +9,13 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ["pages/overview.py", "pages/settings.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/campaigns.py",
+    "pages/sending_accounts.py",
+    "pages/data_sync.py",
+    "pages/settings.py",
+]
 
 
 def run_page(page: str | None = None) -> AppTest:
@@ -25,7 +31,13 @@ def run_page(page: str | None = None) -> AppTest:
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_on_demo_data(demo_db, page):
     at = run_page(page)
-    assert at.title[0].value in ("Overview", "Settings")
+    assert at.title[0].value in (
+        "Overview",
+        "Campaigns",
+        "Sending accounts",
+        "Data sync",
+        "Settings",
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -84,3 +96,24 @@ def test_settings_token_is_shown_only_as_last_four(demo_db):
     rendered = str([e for e in at.main])
     assert token not in rendered
     assert demo_db.scalar("SELECT count(*) FROM secret_refs WHERE last4 = 'XYZ1'") == 1
+
+
+def test_sync_now_runs_a_job_and_reports_its_outcome(demo_db, monkeypatch):
+    """With no Email Bison token the sync fails fast; the page says why instead of crashing."""
+    import time
+
+    monkeypatch.setenv("LEADOPS_BISON_URL", "http://127.0.0.1:9")
+    at = run_page("pages/data_sync.py")
+    [b for b in at.button if b.label == "Sync now"][0].click().run()
+    assert not at.exception
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        at.run()
+        if any("has an Email Bison token" in e.value for e in at.error):
+            break
+        time.sleep(0.2)
+    assert any("has an Email Bison token" in e.value for e in at.error), [e.value for e in at.error]
+    assert (
+        demo_db.scalar("SELECT count(*) FROM jobs WHERE kind = 'sync.bison' AND status = 'failed'")
+        == 1
+    )

@@ -1,0 +1,567 @@
+"""Incremental sync of Email Bison into the store, one client workspace at a time.
+
+Per workspace and resource a cursor lives in `sync_cursors` and is committed in the same
+transaction as the rows it covers, so a sync killed half-way and run again neither duplicates
+nor loses anything (rows are upserted by (workspace_id, id)). What a no-change sync asks for:
+
+* campaigns: the list (lifetime counters and `updated_at`). A campaign whose signature (status,
+  counters, updated_at) equals the stored one has no new steps, stats or sending accounts, so
+  nothing more is fetched for it. Changed campaigns get their sequence steps with variants,
+  sending accounts, per-day series since their last synced day and per-step stats per day.
+* replies: newest first until the highest stored id (`cursor`), plus the first page of
+  interested replies, to see replies marked interested later.
+* leads: those updated since the last sync's date (the API filters by date only).
+* sending accounts and tags: the full lists (they are short and have no change filter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from connectors.bison import BisonClient
+from connectors.http import redact
+from core import secrets, settings
+from core.store import Database, insert_frame
+from core.sync_store import (
+    CAMPAIGN_SCHEMA,
+    DAILY_SCHEMA,
+    LEAD_SCHEMA,
+    REPLY_SCHEMA,
+    SENDER_SCHEMA,
+    STEP_SCHEMA,
+    STEP_STATS_SCHEMA,
+    TS,
+    frame,
+    get_cursor,
+    set_cursor,
+    upsert,
+)
+
+SOURCE = "bison"
+ClientFactory = Callable[[str], BisonClient]
+
+
+class SyncError(RuntimeError):
+    pass
+
+
+@dataclass
+class Target:
+    workspace_id: int
+    name: str
+    token: str
+
+
+def _capitalise_folder(folder: str | None) -> str | None:
+    return folder.capitalize() if folder else None
+
+
+def campaign_signature(c) -> str:
+    return json.dumps(
+        [
+            c.status,
+            c.emails_sent,
+            c.replied,
+            c.interested,
+            c.bounced,
+            c.unsubscribed,
+            c.total_leads,
+            c.updated_at.isoformat() if c.updated_at else None,
+        ]
+    )
+
+
+# -- one workspace ---------------------------------------------------------------------------
+
+
+class WorkspaceSync:
+    def __init__(
+        self,
+        db: Database,
+        target: Target,
+        client: BisonClient,
+        *,
+        full: bool,
+        today: dt.date,
+        write_lock: threading.Lock,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.t = target
+        self.client = client
+        self.full = full
+        self.today = today
+        self.lock = write_lock
+        self.counts: dict[str, int] = {}
+        self.now = dt.datetime.now(dt.UTC)
+        self.progress = progress or (lambda msg: None)
+        conf = settings.get_all(db)
+        self.daily_backfill = int(conf["bison_daily_backfill_days"])
+        self.stats_backfill = int(conf["bison_stats_backfill_days"])
+
+    def add(self, key: str, n: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def write(self, fn: Callable[[Any], None]) -> None:
+        """One transaction, serialised with the other workspaces' writes."""
+        with self.lock, self.db.transaction() as cur:
+            fn(cur)
+
+    def run(self) -> dict[str, int]:
+        self.campaigns()
+        self.replies()
+        self.leads()
+        self.senders()
+        self.tags()
+        return self.counts
+
+    # campaigns and everything hanging off a changed campaign
+    def campaigns(self) -> None:
+        wid = self.t.workspace_id
+        self.progress("campaigns")
+        listed = list(self.client.iter_campaigns())
+        rows = [
+            {
+                "workspace_id": wid,
+                "id": c.id,
+                "uuid": c.uuid,
+                "name": c.name,
+                "type": c.type,
+                "status": (c.status or "").lower(),
+                "emails_sent": c.emails_sent,
+                "opened": c.opened,
+                "unique_opens": c.unique_opens,
+                "replied": c.replied,
+                "unique_replies": c.unique_replies,
+                "bounced": c.bounced,
+                "unsubscribed": c.unsubscribed,
+                "interested": c.interested,
+                "total_leads_contacted": c.total_leads_contacted,
+                "total_leads": c.total_leads,
+                "max_emails_per_day": c.max_emails_per_day,
+                "max_new_leads_per_day": c.max_new_leads_per_day,
+                "created_at": c.created_at,
+                "updated_at": c.updated_at,
+                "synced_at": self.now,
+            }
+            for c in listed
+        ]
+        stored = dict(
+            self.db.rows(
+                "SELECT resource, cursor_value FROM sync_cursors WHERE source = ? AND workspace_id = ?"
+                " AND resource LIKE 'campaign:%'",
+                [SOURCE, wid],
+            )
+        )
+        listed_ids = [c.id for c in listed]
+
+        def write_list(cur) -> None:
+            upsert(cur, "bison_campaigns", frame(rows, CAMPAIGN_SCHEMA), ["workspace_id", "id"])
+            if listed_ids:  # campaigns gone from Email Bison are kept, marked deleted
+                cur.execute(
+                    "UPDATE bison_campaigns SET status = 'deleted', synced_at = ? WHERE workspace_id = ?"
+                    f" AND status <> 'deleted' AND id NOT IN ({', '.join(str(int(i)) for i in listed_ids)})",
+                    [self.now, wid],
+                )
+
+        self.write(write_list)
+        self.add("campaigns", len(rows))
+        for c in listed:
+            prev = json.loads(stored.get(f"campaign:{c.id}") or "null")
+            sig = campaign_signature(c)
+            if not self.full and prev and prev.get("sig") == sig:
+                continue
+            self.campaign_detail(c, prev, sig)
+
+    def campaign_detail(self, c, prev: dict | None, sig: str) -> None:
+        wid = self.t.workspace_id
+        self.progress(f"campaign {c.name}")
+        last_day = (
+            dt.date.fromisoformat(prev["last_day"])
+            if prev and prev.get("last_day") and not self.full
+            else None
+        )
+        steps = self.client.get_sequence_steps(c.id)
+        senders = list(self.client.iter_campaign_sender_emails(c.id))
+        created = (
+            c.created_at.date()
+            if c.created_at
+            else self.today - dt.timedelta(days=self.daily_backfill)
+        )
+        start = max(
+            last_day - dt.timedelta(days=1)
+            if last_day
+            else self.today - dt.timedelta(days=self.daily_backfill),
+            created,
+        )
+        start = min(start, self.today)
+        daily = self.client.campaign_daily_stats(c.id, start, self.today) if steps else []
+        stats_from = max(
+            last_day - dt.timedelta(days=1)
+            if last_day
+            else self.today - dt.timedelta(days=self.stats_backfill - 1),
+            created,
+        )
+        step_rows = []
+        if steps:
+            d = min(stats_from, self.today)
+            while d <= self.today:
+                stats = self.client.campaign_stats(c.id, d, d)
+                step_rows += [
+                    {
+                        "workspace_id": wid,
+                        "campaign_id": c.id,
+                        "step_id": s.sequence_step_id,
+                        "day": d,
+                        "sent": s.sent,
+                        "opened": s.unique_opens,
+                        "replied": s.unique_replies,
+                        "interested": s.interested,
+                        "bounced": s.bounced,
+                        "unsubscribed": s.unsubscribed,
+                    }
+                    for s in stats.sequence_step_stats
+                ]
+                d += dt.timedelta(days=1)
+        step_frame = frame(
+            [
+                {
+                    "workspace_id": wid,
+                    "id": s.id,
+                    "campaign_id": c.id,
+                    "step_order": s.order,
+                    "email_subject": s.email_subject,
+                    "email_body": s.email_body,
+                    "wait_in_days": s.wait_in_days,
+                    "variant": s.variant,
+                    "variant_of_step_id": s.variant_of_step_id,
+                    "thread_reply": s.thread_reply,
+                    "active": s.active,
+                    "synced_at": self.now,
+                }
+                for s in steps
+            ],
+            STEP_SCHEMA,
+        )
+        daily_frame = frame(
+            [
+                {
+                    "workspace_id": wid,
+                    "campaign_id": c.id,
+                    "day": r.day,
+                    "sent": r.sent,
+                    "opens": r.opens,
+                    "replies": r.replied,
+                    "interested": r.interested,
+                    "bounced": r.bounced,
+                    "unsubscribed": r.unsubscribed,
+                }
+                for r in daily
+            ],
+            DAILY_SCHEMA,
+        )
+        sender_ids = sorted({s.id for s in senders})
+
+        def write(cur) -> None:
+            cur.execute(
+                "DELETE FROM bison_sequence_steps WHERE workspace_id = ? AND campaign_id = ?",
+                [wid, c.id],
+            )
+            insert_frame(cur, "bison_sequence_steps", step_frame)
+            upsert(cur, "bison_campaign_daily", daily_frame, ["workspace_id", "campaign_id", "day"])
+            upsert(
+                cur,
+                "bison_step_stats",
+                frame(step_rows, STEP_STATS_SCHEMA),
+                ["workspace_id", "step_id", "day"],
+            )
+            cur.execute(
+                "DELETE FROM bison_campaign_sender_emails WHERE workspace_id = ? AND campaign_id = ?",
+                [wid, c.id],
+            )
+            if sender_ids:
+                cur.executemany(
+                    "INSERT INTO bison_campaign_sender_emails VALUES (?, ?, ?)",
+                    [[wid, c.id, s] for s in sender_ids],
+                )
+            set_cursor(
+                cur,
+                wid,
+                f"campaign:{c.id}",
+                json.dumps({"sig": sig, "last_day": self.today.isoformat()}),
+            )
+
+        self.write(write)
+        self.add("sequence_steps", step_frame.height)
+        self.add("daily_rows", daily_frame.height)
+        self.add("step_stats", len(step_rows))
+
+    def _reply_rows(self, replies) -> list[dict[str, Any]]:
+        wid = self.t.workspace_id
+        return [
+            {
+                "workspace_id": wid,
+                "id": r.id,
+                "uuid": r.uuid,
+                "campaign_id": r.campaign_id,
+                "lead_id": r.lead_id,
+                "sender_email_id": r.sender_email_id,
+                "scheduled_email_id": r.scheduled_email_id,
+                "folder": _capitalise_folder(r.folder),
+                "subject": r.subject,
+                "text_body": r.text_body,
+                "from_name": r.from_name,
+                "from_email": r.from_email,
+                "to_email": r.to_email,
+                "interested": r.interested,
+                "automated_reply": r.automated_reply,
+                "read": r.read,
+                "type": r.type,
+                "category": "interested"
+                if r.interested
+                else ("auto_reply" if r.automated_reply else None),
+                "date_received": r.date_received or r.created_at or self.now,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+                "synced_at": self.now,
+            }
+            for r in replies
+            if (r.folder or "").lower() != "sent"
+        ]
+
+    def replies(self) -> None:
+        wid = self.t.workspace_id
+        self.progress("replies")
+        cursor = None if self.full else get_cursor(self.db, wid, "replies")
+        new = list(self.client.iter_replies(stop_at_id=int(cursor) if cursor else None))
+        # replies marked interested after they were synced: the newest interested page tells
+        known_interested = {
+            r[0]
+            for r in self.db.rows(
+                "SELECT id FROM bison_replies WHERE workspace_id = ? AND interested", [wid]
+            )
+        }
+        flipped = []
+        if cursor:
+            for r in self.client.iter_replies(status="interested", max_pages=1):
+                if r.id not in known_interested and r.id <= int(cursor):
+                    flipped.append(r)
+        rows = self._reply_rows(new + flipped)
+        top = max([r.id for r in new], default=int(cursor) if cursor else 0)
+
+        def write(cur) -> None:
+            upsert(cur, "bison_replies", frame(rows, REPLY_SCHEMA), ["workspace_id", "id"])
+            set_cursor(cur, wid, "replies", str(top))
+
+        self.write(write)
+        self.add("replies", len(rows))
+
+    def leads(self) -> None:
+        wid = self.t.workspace_id
+        self.progress("leads")
+        cursor = None if self.full else get_cursor(self.db, wid, "leads")
+        leads = list(
+            self.client.iter_leads(updated_since=cursor) if cursor else self.client.iter_leads()
+        )
+        rows = [
+            {
+                "workspace_id": wid,
+                "id": lead.id,
+                "email": lead.email,
+                "first_name": lead.first_name,
+                "last_name": lead.last_name,
+                "company": lead.company,
+                "status": lead.status,
+                "campaign_status": lead.campaign_status,
+                "emails_sent": lead.emails_sent,
+                "replies": lead.replies,
+                "custom_variables": json.dumps(lead.custom_variables)
+                if lead.custom_variables
+                else None,
+                "created_at": lead.created_at,
+                "updated_at": lead.updated_at,
+                "synced_at": self.now,
+            }
+            for lead in leads
+        ]
+
+        def write(cur) -> None:
+            upsert(cur, "bison_leads", frame(rows, LEAD_SCHEMA), ["workspace_id", "id"])
+            set_cursor(cur, wid, "leads", self.now.date().isoformat())
+
+        self.write(write)
+        self.add("leads", len(rows))
+
+    def senders(self) -> None:
+        wid = self.t.workspace_id
+        self.progress("sending accounts")
+        rows = [
+            {
+                "workspace_id": wid,
+                "id": s.id,
+                "email": s.email,
+                "name": s.name,
+                "type": s.type,
+                "status": (s.status or "").lower() or None,
+                "daily_limit": s.daily_limit,
+                "warmup_enabled": s.warmup_enabled,
+                "emails_sent_count": s.emails_sent_count,
+                "total_replied_count": s.total_replied_count,
+                "bounced_count": s.bounced_count,
+                "unsubscribed_count": s.unsubscribed_count,
+                "interested_leads_count": s.interested_leads_count,
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
+                "synced_at": self.now,
+            }
+            for s in self.client.iter_sender_emails()
+        ]
+        self.write(
+            lambda cur: upsert(
+                cur, "bison_sender_emails", frame(rows, SENDER_SCHEMA), ["workspace_id", "id"]
+            )
+        )
+        self.add("sender_emails", len(rows))
+
+    def tags(self) -> None:
+        wid = self.t.workspace_id
+        tags = self.client.list_tags()
+        tag_frame = pl.DataFrame(
+            {
+                "workspace_id": [wid] * len(tags),
+                "id": [t.id for t in tags],
+                "name": [t.name for t in tags],
+                "is_default": [bool(getattr(t, "default", False)) for t in tags],
+                "synced_at": [self.now] * len(tags),
+            },
+            schema={
+                "workspace_id": pl.Int32,
+                "id": pl.Int64,
+                "name": pl.Utf8,
+                "is_default": pl.Boolean,
+                "synced_at": TS,
+            },
+        )
+
+        def write(cur) -> None:
+            cur.execute("DELETE FROM bison_tags WHERE workspace_id = ?", [wid])
+            insert_frame(cur, "bison_tags", tag_frame)
+
+        self.write(write)
+        self.add("tags", tag_frame.height)
+
+
+# -- the whole sync --------------------------------------------------------------------------
+
+
+def targets(db: Database, workspace_ids: list[int] | None = None) -> tuple[list[Target], list[str]]:
+    """Active workspaces to sync and, for the ones that cannot be, why."""
+    where = (
+        "active"
+        if workspace_ids is None
+        else f"id IN ({', '.join(str(int(i)) for i in workspace_ids) or 'NULL'})"
+    )
+    out, problems = [], []
+    for wid, name in db.rows(f"SELECT id, name FROM workspaces WHERE {where} ORDER BY name"):
+        token = secrets.get_secret(secrets.bison_token_name(wid))
+        if token:
+            out.append(Target(wid, name, token))
+        else:
+            problems.append(
+                f"{name}: no Email Bison token (add it under Settings → Email Bison tokens)."
+            )
+    return out, problems
+
+
+def default_client_factory(token: str) -> BisonClient:
+    return BisonClient(token=token)
+
+
+def sync_bison(
+    db: Database,
+    *,
+    workspace_ids: list[int] | None = None,
+    full: bool = False,
+    triggered_by: str = "system",
+    client_factory: ClientFactory | None = None,
+    concurrency: int | None = None,
+    today: dt.date | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Sync the given workspaces (default: every active one with a token), a bounded number at once."""
+    factory = client_factory or default_client_factory
+    chosen, problems = targets(db, workspace_ids)
+    if not chosen and len(problems) == 1:
+        raise SyncError(problems[0])
+    if not chosen and problems:
+        raise SyncError(
+            f"None of the {len(problems)} clients has an Email Bison token; add them under Settings → "
+            "Email Bison tokens or mint them with `leadops bison tokens --generate`."
+        )
+    ingested = _ingest_webhooks(db)
+    today = today or dt.datetime.now(dt.UTC).date()
+    lock = threading.Lock()
+    done = {"n": 0}
+    results: dict[str, Any] = {}
+
+    def one(t: Target) -> None:
+        run_id = db.scalar(
+            "INSERT INTO sync_runs (source, workspace_id, status, triggered_by) VALUES (?, ?, 'running', ?) RETURNING id",
+            [SOURCE, t.workspace_id, triggered_by],
+        )
+        started = time.perf_counter()
+        client = factory(t.token)
+        status, error, counts = "succeeded", None, {}
+        try:
+            ws = WorkspaceSync(db, t, client, full=full, today=today, write_lock=lock)
+            counts = ws.run()
+        except Exception as exc:  # one client's failure never stops the others
+            status, error = "failed", redact(f"{type(exc).__name__}: {exc}")
+            counts = locals().get("ws").counts if "ws" in locals() else {}
+        finally:
+            requests = client.request_count
+            client.close()
+        with lock, db.transaction() as cur:
+            cur.execute(
+                "UPDATE sync_runs SET finished_at = now(), status = ?, counts = ?, requests = ?, error = ? WHERE id = ?",
+                [status, json.dumps(counts), requests, error, run_id],
+            )
+        results[t.name] = {
+            "status": status,
+            "counts": counts,
+            "requests": requests,
+            "error": error,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        done["n"] += 1
+        if progress:
+            progress(f"{t.name}: {status}", done["n"], len(chosen))
+
+    n = concurrency or int(settings.get(db, "bison_sync_concurrency"))
+    with ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="bison-sync") as pool:
+        list(pool.map(one, chosen))
+    failed = [name for name, r in results.items() if r["status"] != "succeeded"]
+    return {
+        "workspaces": results,
+        "skipped": problems,
+        "failed": failed,
+        "webhooks": ingested,
+        "requests": sum(r["requests"] for r in results.values()),
+    }
+
+
+def _ingest_webhooks(db: Database) -> dict[str, int] | None:
+    try:
+        from core import webhooks
+    except ImportError:  # pragma: no cover - the receiver is optional
+        return None
+    return webhooks.ingest(db)

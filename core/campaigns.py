@@ -1,0 +1,235 @@
+"""Campaigns and sending accounts: the queries behind their pages, and actions through Email Bison."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from connectors.bison import BisonClient
+from connectors.http import ApiError
+from core import audit, secrets
+from core.scope import Scope
+from core.store import Database
+
+ACTIONS = ("pause", "resume", "duplicate")
+
+
+class CampaignActionError(RuntimeError):
+    pass
+
+
+def list_campaigns(
+    db: Database, scope: Scope, *, status: str | None = None, search: str | None = None
+) -> pl.DataFrame:
+    where, params = [scope.filter("c.workspace_id")], []
+    if status:
+        where.append("c.status = ?")
+        params.append(status)
+    if search:
+        where.append("c.name ILIKE ?")
+        params.append(f"%{search}%")
+    return db.query(
+        f"""
+        SELECT c.workspace_id, c.id, w.name AS client, c.name AS campaign, c.status, c.total_leads AS leads,
+               c.total_leads_contacted AS contacted, c.emails_sent AS sent, c.unique_opens AS opens,
+               c.replied AS replies, c.interested, c.bounced, c.unsubscribed,
+               round(c.bounced / nullif(c.emails_sent, 0), 4) AS bounce_rate,
+               round(c.replied / nullif(c.emails_sent, 0), 4) AS reply_rate,
+               round(c.interested / nullif(c.replied, 0), 4) AS interested_rate,
+               c.updated_at, c.synced_at
+        FROM bison_campaigns c JOIN workspaces w ON w.id = c.workspace_id
+        WHERE {" AND ".join(where)}
+        ORDER BY CASE c.status WHEN 'active' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, w.name, c.name
+        """,
+        params,
+    )
+
+
+def campaign_statuses(db: Database, scope: Scope) -> list[str]:
+    return [
+        r[0]
+        for r in db.rows(
+            f"SELECT DISTINCT status FROM bison_campaigns WHERE {scope.filter()} ORDER BY 1"
+        )
+    ]
+
+
+def campaign_daily(
+    db: Database, scope: Scope, workspace_id: int, campaign_id: int, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    if not scope.allows(workspace_id):
+        return pl.DataFrame()
+    return db.query(
+        "SELECT day, sent, opens, replies, interested, bounced, unsubscribed FROM bison_campaign_daily"
+        " WHERE workspace_id = ? AND campaign_id = ? AND day BETWEEN ? AND ? ORDER BY day",
+        [workspace_id, campaign_id, start, end],
+    )
+
+
+def campaign_steps(db: Database, scope: Scope, workspace_id: int, campaign_id: int) -> pl.DataFrame:
+    """Steps with their variants (variant letter A = original), with stats summed over all days."""
+    if not scope.allows(workspace_id):
+        return pl.DataFrame()
+    return db.query(
+        """
+        WITH agg AS (
+            SELECT s.step_order AS step, s.variant AS is_variant, s.id AS step_id, s.email_subject AS subject,
+                   s.wait_in_days, s.thread_reply, s.active,
+                   coalesce(sum(t.sent), 0)::BIGINT AS sent, coalesce(sum(t.replied), 0)::BIGINT AS replies,
+                   coalesce(sum(t.interested), 0)::BIGINT AS interested
+            FROM bison_sequence_steps s
+            LEFT JOIN bison_step_stats t ON t.workspace_id = s.workspace_id AND t.step_id = s.id
+            WHERE s.workspace_id = ? AND s.campaign_id = ?
+            GROUP BY ALL
+        )
+        SELECT step, chr(CAST(64 + row_number() OVER (PARTITION BY step ORDER BY is_variant, step_id) AS INTEGER)) AS variant,
+               step_id, subject, wait_in_days, thread_reply, active, sent, replies, interested,
+               round(replies / nullif(sent, 0), 4) AS reply_rate, round(interested / nullif(sent, 0), 4) AS interested_rate
+        FROM agg ORDER BY step, variant
+        """,
+        [workspace_id, campaign_id],
+    )
+
+
+def campaign_senders(
+    db: Database, scope: Scope, workspace_id: int, campaign_id: int
+) -> pl.DataFrame:
+    if not scope.allows(workspace_id):
+        return pl.DataFrame()
+    return db.query(
+        "SELECT s.email, s.status, s.daily_limit, s.emails_sent_count AS sent, s.bounced_count AS bounced"
+        " FROM bison_campaign_sender_emails l JOIN bison_sender_emails s"
+        " ON s.workspace_id = l.workspace_id AND s.id = l.sender_email_id"
+        " WHERE l.workspace_id = ? AND l.campaign_id = ? ORDER BY s.email",
+        [workspace_id, campaign_id],
+    )
+
+
+def sender_accounts(db: Database, scope: Scope, *, bounce_threshold: float = 0.03) -> pl.DataFrame:
+    """Every sending account with its client, use, warm-up and health flags."""
+    return db.query(
+        f"""
+        WITH camp AS (
+            SELECT l.workspace_id, l.sender_email_id, count(*) AS campaigns,
+                   count(*) FILTER (WHERE c.status = 'active') AS active_campaigns
+            FROM bison_campaign_sender_emails l
+            JOIN bison_campaigns c ON c.workspace_id = l.workspace_id AND c.id = l.campaign_id
+            WHERE {scope.filter("l.workspace_id")} GROUP BY ALL
+        )
+        SELECT s.workspace_id, s.id, w.name AS client, s.email, s.name, s.status, s.daily_limit,
+               s.warmup_enabled, s.warmup_score, s.emails_sent_count AS sent, s.total_replied_count AS replies,
+               s.bounced_count AS bounced, round(s.bounced_count / nullif(s.emails_sent_count, 0), 4) AS bounce_rate,
+               coalesce(camp.campaigns, 0) AS campaigns, coalesce(camp.active_campaigns, 0) AS active_campaigns,
+               concat_ws(', ',
+                 CASE WHEN s.status = 'disconnected' THEN 'disconnected' END,
+                 CASE WHEN s.status = 'disconnected' AND camp.active_campaigns > 0 THEN 'in active campaigns' END,
+                 CASE WHEN s.bounced_count / nullif(s.emails_sent_count, 0) > $threshold THEN 'bounce rate high' END,
+                 CASE WHEN s.warmup_score < 70 THEN 'warm-up low' END) AS flags,
+               s.synced_at
+        FROM bison_sender_emails s JOIN workspaces w ON w.id = s.workspace_id
+        LEFT JOIN camp ON camp.workspace_id = s.workspace_id AND camp.sender_email_id = s.id
+        WHERE {scope.filter("s.workspace_id")}
+        ORDER BY (flags = '') , w.name, s.email
+        """,
+        {"threshold": bounce_threshold},
+    )
+
+
+def sender_summary(db: Database, scope: Scope) -> dict[str, Any]:
+    row = db.rows(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE status = 'connected'), count(*) FILTER (WHERE status = 'disconnected'),
+               coalesce(sum(daily_limit) FILTER (WHERE status = 'connected'), 0),
+               round(sum(bounced_count) / nullif(sum(emails_sent_count), 0), 4), round(avg(warmup_score), 1)
+        FROM bison_sender_emails WHERE {scope.filter()}
+        """
+    )[0]
+    keys = ["accounts", "connected", "disconnected", "daily_capacity", "bounce_rate", "avg_warmup"]
+    return dict(zip(keys, row, strict=True))
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def _client_for(workspace_id: int, factory: Callable[[str], BisonClient] | None) -> BisonClient:
+    token = secrets.get_secret(secrets.bison_token_name(workspace_id))
+    if not token:
+        raise CampaignActionError(
+            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
+        )
+    return (factory or (lambda t: BisonClient(token=t)))(token)
+
+
+def campaign_action(
+    db: Database,
+    scope: Scope,
+    workspace_id: int,
+    campaign_id: int,
+    action: str,
+    *,
+    actor: str,
+    client_factory: Callable[[str], BisonClient] | None = None,
+) -> dict[str, Any]:
+    """Pause, resume or duplicate a campaign in Email Bison, refresh its row and audit it."""
+    if action not in ACTIONS:
+        raise CampaignActionError(f"Unknown action {action!r}.")
+    if not scope.allows(workspace_id):
+        raise CampaignActionError("That campaign belongs to a client you cannot act for.")
+    before = db.query(
+        "SELECT id, name, status FROM bison_campaigns WHERE workspace_id = ? AND id = ?",
+        [workspace_id, campaign_id],
+    )
+    if before.height == 0:
+        raise CampaignActionError(f"No campaign {campaign_id} for this client.")
+    client = _client_for(workspace_id, client_factory)
+    try:
+        fn = {
+            "pause": client.pause_campaign,
+            "resume": client.resume_campaign,
+            "duplicate": client.duplicate_campaign,
+        }[action]
+        c = fn(int(campaign_id))
+    except ApiError as exc:
+        raise CampaignActionError(f"Email Bison refused to {action} the campaign: {exc}") from None
+    finally:
+        client.close()
+    row = {
+        "workspace_id": workspace_id,
+        "id": c.id,
+        "uuid": c.uuid,
+        "name": c.name,
+        "type": c.type,
+        "status": (c.status or "").lower(),
+        "emails_sent": c.emails_sent,
+        "replied": c.replied,
+        "interested": c.interested,
+        "bounced": c.bounced,
+        "unsubscribed": c.unsubscribed,
+        "total_leads": c.total_leads,
+        "total_leads_contacted": c.total_leads_contacted,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO bison_campaigns (workspace_id, id, uuid, name, type, status, emails_sent, replied, interested,"
+            " bounced, unsubscribed, total_leads, total_leads_contacted, created_at, updated_at)"
+            " VALUES ($workspace_id, $id, $uuid, $name, $type, $status, $emails_sent, $replied, $interested, $bounced,"
+            " $unsubscribed, $total_leads, $total_leads_contacted, $created_at, $updated_at)"
+            " ON CONFLICT (workspace_id, id) DO UPDATE SET status = excluded.status, name = excluded.name,"
+            " updated_at = excluded.updated_at, synced_at = now()",
+            row,
+        )
+        audit.record(
+            cur,
+            actor=actor,
+            action=f"campaign.{action}",
+            entity="campaign",
+            entity_id=f"{workspace_id}:{campaign_id}",
+            before=before.row(0, named=True),
+            after={"id": c.id, "name": c.name, "status": row["status"]},
+        )
+    return row

@@ -1,0 +1,168 @@
+"""Campaigns: every client's Email Bison campaigns, a campaign's day-by-day and sequence, actions."""
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import campaigns
+from pages import ui
+
+ui.ensure_router()
+st.title("Campaigns")
+sc = ui.scope()
+today = ui.today()
+
+c1, c2 = st.columns([1, 2])
+statuses = ui.cached(campaigns.campaign_statuses, sc)
+status = c1.selectbox(
+    "Status", [None, *statuses], format_func=lambda s: "All" if s is None else s.capitalize()
+)
+search = c2.text_input("Search campaign names", max_chars=200)
+table = ui.cached(campaigns.list_campaigns, sc, status=status, search=search or None)
+
+if table.height == 0:
+    st.info(
+        "No campaigns yet. Campaigns appear here after an Email Bison sync "
+        "(**Data sync** page, or `leadops sync bison`)."
+        if not (status or search)
+        else "No campaign matches the filters."
+    )
+    st.stop()
+
+totals = table.select("sent", "replies", "interested", "bounced").sum().row(0, named=True)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Campaigns", f"{table.height:,}", help="Matching the filters", border=True)
+m2.metric("Emails sent", ui.fmt_int(totals["sent"]), border=True)
+m3.metric(
+    "Reply rate",
+    ui.pct(totals["replies"] / totals["sent"] if totals["sent"] else None, 2),
+    border=True,
+)
+m4.metric(
+    "Bounce rate",
+    ui.pct(totals["bounced"] / totals["sent"] if totals["sent"] else None, 2),
+    border=True,
+)
+
+event = st.dataframe(
+    table.drop("workspace_id", "id", "synced_at"),
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="campaign-table",
+    column_config={
+        "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
+        "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
+        "interested_rate": st.column_config.NumberColumn("Interested/replies", format="percent"),
+        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm"),
+    },
+)
+st.download_button(
+    "Download CSV",
+    data=lambda: ui.frame_to_csv(table),
+    file_name=f"campaigns-{today:%Y%m%d}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)
+st.caption("Select a row to see the campaign's day-by-day, its sequence and sending accounts.")
+
+rows = event.selection.rows if event and event.selection else []
+if not rows:
+    st.stop()
+sel = table.row(rows[0], named=True)
+wid, cid = sel["workspace_id"], sel["id"]
+st.divider()
+st.subheader(sel["campaign"])
+st.caption(f"{sel['client']} · status **{sel['status']}** · Email Bison id {cid}")
+
+flash = st.session_state.pop("campaign_flash", None)
+if flash:
+    st.success(flash)
+
+
+@st.dialog("Confirm")
+def confirm(action: str) -> None:
+    st.write(f"{action.capitalize()} **{sel['campaign']}** for {sel['client']} in Email Bison?")
+    if action == "pause":
+        st.caption("Sending stops until the campaign is resumed.")
+    if st.button(f"Yes, {action}", type="primary"):
+        try:
+            result = campaigns.campaign_action(
+                ui.db(), ui.scope(), wid, cid, action, actor=ui.actor()
+            )
+            st.session_state["campaign_flash"] = (
+                f"Done: {result['name']} is now {result['status']}."
+            )
+        except campaigns.CampaignActionError as exc:
+            st.session_state["campaign_flash"] = None
+            st.error(str(exc))
+            return
+        st.rerun()
+
+
+b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+if b1.button("Pause", icon=":material/pause:", disabled=sel["status"] != "active", key="pause"):
+    confirm("pause")
+if b2.button(
+    "Resume", icon=":material/play_arrow:", disabled=sel["status"] != "paused", key="resume"
+):
+    confirm("resume")
+if b3.button("Duplicate", icon=":material/content_copy:", key="duplicate"):
+    confirm("duplicate")
+
+tab_days, tab_seq, tab_senders = st.tabs(
+    ["Day by day", "Sequence and variants", "Sending accounts"]
+)
+with tab_days:
+    daily = ui.cached(campaigns.campaign_daily, sc, wid, cid, today - dt.timedelta(days=60), today)
+    if daily.height:
+        fig = go.Figure()
+        fig.add_bar(x=daily["day"], y=daily["sent"], name="Sent", marker_color="#c7d2fe")
+        fig.add_scatter(
+            x=daily["day"], y=daily["replies"], name="Replies", yaxis="y2", mode="lines"
+        )
+        fig.add_scatter(
+            x=daily["day"], y=daily["interested"], name="Interested", yaxis="y2", mode="lines"
+        )
+        fig.add_scatter(
+            x=daily["day"],
+            y=daily["bounced"],
+            name="Bounced",
+            yaxis="y2",
+            mode="lines",
+            line_dash="dot",
+        )
+        fig.update_layout(
+            height=320,
+            margin=dict(l=10, r=10, t=10, b=10),
+            legend=dict(orientation="h", y=1.1),
+            yaxis=dict(title="Sent", rangemode="tozero"),
+            yaxis2=dict(overlaying="y", side="right", rangemode="tozero"),
+        )
+        st.plotly_chart(fig, width="stretch")
+    ui.table(
+        daily,
+        name=f"campaign-{cid}-daily",
+        key="daily",
+        column_config={"day": st.column_config.DateColumn("Day", format="ddd MMM D")},
+    )
+with tab_seq:
+    steps = ui.cached(campaigns.campaign_steps, sc, wid, cid)
+    st.caption(
+        "Each step's variants (A is the original); stats summed over the synced days. Copy Lab tests which wins."
+    )
+    ui.table(
+        steps,
+        name=f"campaign-{cid}-steps",
+        key="steps",
+        column_config={
+            "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
+            "interested_rate": st.column_config.NumberColumn("Interested rate", format="percent"),
+            "subject": st.column_config.TextColumn("Subject", width="large"),
+        },
+    )
+with tab_senders:
+    senders = ui.cached(campaigns.campaign_senders, sc, wid, cid)
+    ui.table(senders, name=f"campaign-{cid}-senders", key="senders")

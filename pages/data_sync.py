@@ -1,0 +1,84 @@
+"""Data sync: when each client last synced from Email Bison, the run history, and Sync now."""
+
+import streamlit as st
+
+from core import jobs, sync_status
+from pages import ui
+
+ui.ensure_router()
+st.title("Data sync")
+sc = ui.scope()
+database = ui.db()
+
+status = ui.cached(sync_status.last_sync_per_workspace, sc)
+st.subheader("Email Bison")
+ui.table(
+    status.drop("workspace_id"),
+    name="sync-status",
+    key="status",
+    column_config={
+        "last_success": st.column_config.DatetimeColumn(
+            "Last successful sync", format="MMM D, HH:mm"
+        ),
+        "token_last4": st.column_config.TextColumn("Token (last 4)"),
+    },
+)
+
+running = st.session_state.get("sync_job")
+c1, c2 = st.columns([1, 3])
+full = c2.checkbox(
+    "Full re-sync (re-read everything)", help="Normally only what changed is fetched."
+)
+if c1.button("Sync now", type="primary", icon=":material/sync:", disabled=bool(running)):
+    params = {"full": full, "actor": ui.actor()}
+    if st.session_state.get("workspace_id"):
+        params["workspace_id"] = st.session_state["workspace_id"]
+    try:
+        st.session_state["sync_job"] = jobs.start(
+            database, "sync.bison", params, requested_by=ui.actor()
+        )
+        st.rerun()
+    except jobs.JobError as exc:
+        st.warning(str(exc))
+
+
+@st.fragment(run_every=1.0 if running else None)
+def progress() -> None:
+    job_id = st.session_state.get("sync_job")
+    if not job_id:
+        return
+    job = jobs.status(database, job_id)
+    if job is None:
+        return
+    if job["status"] in ("queued", "running"):
+        frac = (job["done"] / job["total"]) if job["total"] else 0.0
+        st.progress(min(frac, 1.0), text=f"{job['stage'] or 'starting'} — {job['message'] or ''}")
+        if st.button("Cancel", key="cancel-sync"):
+            jobs.cancel(job_id)
+        return
+    st.session_state.pop("sync_job", None)
+    st.session_state["sync_flash"] = (
+        ("success", "Sync finished.")
+        if job["status"] == "succeeded"
+        else ("error", f"Sync {job['status']}: {job['error']}")
+    )
+    st.rerun()
+
+
+progress()
+flash = st.session_state.pop("sync_flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+st.subheader("Run history")
+history = ui.cached(sync_status.run_history, sc, 300)
+ui.table(
+    history,
+    name="sync-runs",
+    key="history",
+    column_config={
+        "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
+        "finished_at": st.column_config.DatetimeColumn("Finished", format="MMM D, HH:mm:ss"),
+        "counts": st.column_config.TextColumn("Rows per resource", width="large"),
+    },
+)
