@@ -1,10 +1,10 @@
-"""LeadOps: the router. Page config, navigation, the client picker and the data-freshness footer."""
+"""LeadOps: the router. Sign-in, navigation by role, the client picker and the data-freshness footer."""
 
 import datetime as dt
 
 import streamlit as st
 
-from core import overview, workspaces
+from core import access, overview, workspaces
 from core.store import StoreError
 from pages import ui
 
@@ -16,36 +16,44 @@ except StoreError as exc:
     st.error(f"LeadOps cannot open its database. {exc}")
     st.stop()
 
-pages = {
-    "Daily": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
-        st.Page(
-            "pages/sending_accounts.py",
-            title="Sending accounts",
-            icon=":material/forward_to_inbox:",
-        ),
-    ],
-    "Admin": [
-        st.Page("pages/data_sync.py", title="Data sync", icon=":material/sync:"),
-        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
-    ],
-}
-nav = st.navigation(pages)
+user = ui.sign_in()  # stops the script with a sign-in or refusal screen when needed
+
+PAGES = [
+    ("Daily", "overview", "Overview", ":material/dashboard:"),
+    ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
+    ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
+    ("Admin", "data_sync", "Data sync", ":material/sync:"),
+    ("Admin", "audit_log", "Audit log", ":material/history:"),
+    ("Admin", "settings", "Settings", ":material/settings:"),
+]
+sections: dict[str, list] = {}
+for section, key, title, icon in PAGES:
+    if user.can_see(key):
+        sections.setdefault(section, []).append(
+            st.Page(f"pages/{key}.py", title=title, icon=icon, default=key == "overview")
+        )
+nav = st.navigation(sections)
 
 with st.sidebar:
-    clients = ui.cached(workspaces.names, None)
-    options = [None] + [wid for wid, _ in clients if ui.user_scope().allows(wid)]
-    labels = {wid: name for wid, name in clients}
-    current = st.session_state.get("workspace_id")
-    st.selectbox(
-        "Client",
-        options,
-        index=options.index(current) if current in options else 0,
-        format_func=lambda wid: "All clients" if wid is None else labels.get(wid, str(wid)),
-        key="workspace_id",
-        help="Show one client's data on every page, or the whole agency.",
-    )
+    clients = [
+        (wid, name) for wid, name in ui.cached(workspaces.names, None) if user.scope.allows(wid)
+    ]
+    if user.role == "client":
+        st.session_state["workspace_id"] = clients[0][0] if clients else None
+        st.caption(clients[0][1] if clients else "No client workspace")
+    else:
+        options = [None] + [wid for wid, _ in clients]
+        labels = dict(clients)
+        current = st.session_state.get("workspace_id")
+        st.selectbox(
+            "Client",
+            options,
+            index=options.index(current) if current in options else 0,
+            format_func=lambda wid: "All clients" if wid is None else labels.get(wid, str(wid)),
+            key="workspace_id",
+            help="Show one client's data on every page, or the whole agency.",
+        )
+    ui.account_box(user)
 
 with ui.router_running():
     nav.run()
@@ -54,10 +62,10 @@ fresh = ui.cached(overview.data_freshness, None)
 now = dt.datetime.now(dt.UTC)
 parts = []
 for r in fresh.iter_rows(named=True):
-    age = now - r["last_success"]
-    hours = age.total_seconds() / 3600
+    hours = (now - r["last_success"]).total_seconds() / 3600
     parts.append(f"{r['source']}: {f'{hours * 60:.0f} min' if hours < 2 else f'{hours:.0f} h'} ago")
 st.divider()
 st.caption(
     "Data freshness — last successful sync: " + (" · ".join(parts) if parts else "no syncs yet")
 )
+_ = access  # roles are defined in core.access

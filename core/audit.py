@@ -71,8 +71,12 @@ def recent(
     entity: str | None = None,
     actor: str | None = None,
     action_contains: str | None = None,
+    since: dt.datetime | None = None,
 ) -> pl.DataFrame:
     where, params = ["true"], []
+    if since is not None:
+        where.append("occurred_at >= ?")
+        params.append(since)
     if entity:
         where.append("entity = ?")
         params.append(entity)

@@ -10,7 +10,7 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import audit, secrets
+from core import access, audit, secrets
 from core.scope import Scope
 from core.store import Database
 
@@ -165,18 +165,19 @@ def _client_for(workspace_id: int, factory: Callable[[str], BisonClient] | None)
 
 def campaign_action(
     db: Database,
-    scope: Scope,
+    user: access.User,
     workspace_id: int,
     campaign_id: int,
     action: str,
     *,
-    actor: str,
     client_factory: Callable[[str], BisonClient] | None = None,
 ) -> dict[str, Any]:
     """Pause, resume or duplicate a campaign in Email Bison, refresh its row and audit it."""
+    access.require(user, "campaign.act")
+    actor = user.email
     if action not in ACTIONS:
         raise CampaignActionError(f"Unknown action {action!r}.")
-    if not scope.allows(workspace_id):
+    if not user.scope.allows(workspace_id):
         raise CampaignActionError("That campaign belongs to a client you cannot act for.")
     before = db.query(
         "SELECT id, name, status FROM bison_campaigns WHERE workspace_id = ? AND id = ?",

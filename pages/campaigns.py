@@ -8,7 +8,7 @@ import streamlit as st
 from core import campaigns
 from pages import ui
 
-ui.ensure_router()
+ui.ensure_router("campaigns")
 st.title("Campaigns")
 sc = ui.scope()
 today = ui.today()
@@ -74,8 +74,8 @@ if not rows:
 sel = table.row(rows[0], named=True)
 wid, cid = sel["workspace_id"], sel["id"]
 st.divider()
-st.subheader(sel["campaign"])
-st.caption(f"{sel['client']} · status **{sel['status']}** · Email Bison id {cid}")
+st.subheader(ui.md(sel["campaign"]))
+st.caption(f"{ui.md(sel['client'])} · status **{ui.md(sel['status'])}** · Email Bison id {cid}")
 
 flash = st.session_state.pop("campaign_flash", None)
 if flash:
@@ -84,7 +84,9 @@ if flash:
 
 @st.dialog("Confirm")
 def confirm(action: str) -> None:
-    st.write(f"{action.capitalize()} **{sel['campaign']}** for {sel['client']} in Email Bison?")
+    st.write(
+        f"{action.capitalize()} **{ui.md(sel['campaign'])}** for {ui.md(sel['client'])} in Email Bison?"
+    )
     if action == "pause":
         st.caption("Sending stops until the campaign is resumed.")
     if st.button(f"Yes, {action}", type="primary"):
@@ -95,9 +97,9 @@ def confirm(action: str) -> None:
             st.session_state["campaign_flash"] = (
                 f"Done: {result['name']} is now {result['status']}."
             )
-        except campaigns.CampaignActionError as exc:
+        except (campaigns.CampaignActionError, PermissionError) as exc:
             st.session_state["campaign_flash"] = None
-            st.error(str(exc))
+            st.error(ui.md(exc))
             return
         st.rerun()
 

@@ -5,7 +5,7 @@ import streamlit as st
 from core import jobs, sync_status
 from pages import ui
 
-ui.ensure_router()
+ui.ensure_router("data_sync")
 st.title("Data sync")
 sc = ui.scope()
 database = ui.db()
@@ -29,7 +29,13 @@ c1, c2 = st.columns([1, 3])
 full = c2.checkbox(
     "Full re-sync (re-read everything)", help="Normally only what changed is fetched."
 )
-if c1.button("Sync now", type="primary", icon=":material/sync:", disabled=bool(running)):
+if c1.button(
+    "Sync now",
+    type="primary",
+    icon=":material/sync:",
+    disabled=bool(running) or not ui.can("sync.run"),
+    help=None if ui.can("sync.run") else "Your role cannot start syncs.",
+):
     params = {"full": full, "actor": ui.actor()}
     if st.session_state.get("workspace_id"):
         params["workspace_id"] = st.session_state["workspace_id"]

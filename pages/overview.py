@@ -9,7 +9,7 @@ import streamlit as st
 from core import demo, jobs, overview
 from pages import ui
 
-ui.ensure_router()
+ui.ensure_router("overview")
 st.title("Overview")
 sc = ui.scope()
 today = ui.today()
@@ -22,8 +22,10 @@ if board.height == 0:
         "No clients yet. Add your first client under **Settings → Clients**, or load the demo "
         "dataset to look around: twelve insurance agents with territories, campaigns, replies and invoices."
     )
-    if ui.cached(demo.is_empty, None) and st.button(
-        "Load demo data", type="primary", icon=":material/play_arrow:"
+    if (
+        ui.can("demo.load")
+        and ui.cached(demo.is_empty, None)
+        and st.button("Load demo data", type="primary", icon=":material/play_arrow:")
     ):
         with st.spinner("Loading the demo dataset…"):
             jobs.run(

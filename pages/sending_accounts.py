@@ -5,7 +5,7 @@ import streamlit as st
 from core import campaigns
 from pages import ui
 
-ui.ensure_router()
+ui.ensure_router("sending_accounts")
 st.title("Sending accounts")
 sc = ui.scope()
 summary = ui.cached(campaigns.sender_summary, sc)

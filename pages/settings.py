@@ -1,17 +1,19 @@
 """Settings: client workspaces, package tiers, Email Bison tokens, general settings, audit log."""
 
+import plotly.express as px
 import streamlit as st
 
-from core import audit, secrets, settings, workspaces
+from core import access, credentials, secrets, settings, workspaces
 from core.geo_data import STATES
 from pages import ui
 
-ui.ensure_router()
+ui.ensure_router("settings")
 st.title("Settings")
 database = ui.db()
-tab_clients, tab_tiers, tab_tokens, tab_general, tab_audit = st.tabs(
-    ["Clients", "Package tiers", "Email Bison tokens", "General", "Audit log"]
+tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_general = st.tabs(
+    ["Clients", "Package tiers", "Email Bison tokens", "Credentials", "Users", "General"]
 )
+user = ui.current_user()
 STATE_CODES = sorted(STATES)
 
 
@@ -90,10 +92,12 @@ with tab_clients:
                         ),
                         actor=ui.actor(),
                     )
-                    st.session_state["settings_flash"] = f"Added {name.strip()} (id {new_id})."
+                    st.session_state["settings_flash"] = (
+                        f"Added {ui.md(name.strip())} (id {new_id})."
+                    )
                     st.rerun()
                 except workspaces.WorkspaceError as exc:
-                    st.error(str(exc))
+                    st.error(ui.md(exc))
 
     if clients.height:
         with st.expander("Edit a client", icon=":material/edit:"):
@@ -172,7 +176,7 @@ with tab_clients:
                         )
                         st.rerun()
                     except workspaces.WorkspaceError as exc:
-                        st.error(str(exc))
+                        st.error(ui.md(exc))
             if current["active"]:
                 confirm = st.checkbox(
                     f"I want to deactivate {current['name']} (its data stays; it leaves the board and the schedules)",
@@ -185,11 +189,11 @@ with tab_clients:
                     icon=":material/block:",
                 ):
                     workspaces.update(database, wid, {"active": False}, actor=ui.actor())
-                    st.session_state["settings_flash"] = f"Deactivated {current['name']}."
+                    st.session_state["settings_flash"] = f"Deactivated {ui.md(current['name'])}."
                     st.rerun()
             elif st.button("Reactivate client", key=f"react-{wid}", icon=":material/restart_alt:"):
                 workspaces.update(database, wid, {"active": True}, actor=ui.actor())
-                st.session_state["settings_flash"] = f"Reactivated {current['name']}."
+                st.session_state["settings_flash"] = f"Reactivated {ui.md(current['name'])}."
                 st.rerun()
 
 # -- package tiers ---------------------------------------------------------------------------
@@ -234,7 +238,7 @@ with tab_tiers:
                 changed += 1
             st.success(f"Saved {changed} tier(s)." if changed else "Nothing changed.")
         except (workspaces.WorkspaceError, TypeError, ValueError) as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {ui.md(exc)}")
     ui.table(tiers, name="package-tiers", key="tiers-table")
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -269,9 +273,9 @@ with tab_tokens:
                             kind="bison_token",
                             actor=ui.actor(),
                         )
-                        st.success(f"Saved the token for {names[wid]}: {masked}")
+                        st.success(f"Saved the token for {ui.md(names[wid])}: {masked}")
                     except secrets.SecretsUnavailable as exc:
-                        st.error(str(exc))
+                        st.error(ui.md(exc))
 
 # -- general ---------------------------------------------------------------------------------
 with tab_general:
@@ -299,23 +303,133 @@ with tab_general:
                     settings.set_value(database, n, new[n], actor=ui.actor())
                 st.success(f"Saved {', '.join(changed)}." if changed else "Nothing changed.")
             except settings.SettingError as exc:
-                st.error(str(exc))
+                st.error(ui.md(exc))
 
-# -- audit -----------------------------------------------------------------------------------
-with tab_audit:
-    c1, c2 = st.columns(2)
-    entity = c1.selectbox(
-        "Entity",
-        [None, "workspace", "package_tier", "secret", "setting", "database"],
-        format_func=lambda e: "All" if e is None else e,
+# -- credentials vault -----------------------------------------------------------------------
+with tab_vault:
+    st.caption(
+        "Every other secret LeadOps uses: Stripe, Debounce, CRM tokens, the master database password, "
+        "lead-list source accounts per state. Values go to the secret store and are shown once, as their last 4 characters."
     )
-    search = c2.text_input("Action contains", max_chars=100)
-    log = audit.recent(database, limit=1000, entity=entity, action_contains=search or None)
+    creds = ui.cached(credentials.list_credentials, None)
     ui.table(
-        log,
-        name="audit-log",
-        key="audit",
+        creds,
+        name="credentials",
+        key="creds",
         column_config={
-            "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss")
+            "last_tested_at": st.column_config.DatetimeColumn("Last test", format="MMM D, HH:mm"),
+            "last_test_ok": st.column_config.CheckboxColumn("Test OK"),
         },
     )
+    with st.form("vault-add", clear_on_submit=True):
+        st.markdown("**Add or replace a credential**")
+        c1, c2 = st.columns(2)
+        kind = c1.selectbox(
+            "Kind", list(credentials.KINDS), format_func=lambda k: credentials.KINDS[k]
+        )
+        cname = c2.text_input("Name", placeholder="stripe.main or source.tx-1", max_chars=81)
+        label = c1.text_input("Label (optional)", max_chars=200)
+        username = c2.text_input("Username (optional)", max_chars=200)
+        cstates = st.multiselect("States covered (lead-list sources)", STATE_CODES)
+        value = st.text_input("Secret", type="password")
+        if st.form_submit_button("Save credential", type="primary"):
+            try:
+                masked = credentials.save(
+                    database,
+                    user,
+                    cname,
+                    kind,
+                    value,
+                    label=label,
+                    username=username,
+                    states=cstates,
+                )
+                st.success(f"Saved {ui.md(cname.strip().lower())}: {masked}")
+            except (
+                credentials.CredentialError,
+                secrets.SecretsUnavailable,
+                PermissionError,
+            ) as exc:
+                st.error(ui.md(exc))
+    if creds.height:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        chosen = c1.selectbox("Credential", creds["name"].to_list(), key="vault-pick")
+        if c2.button("Test", icon=":material/network_check:", key="vault-test"):
+            ok, message = credentials.test(database, user, chosen)
+            (st.success if ok else st.warning)(message)
+        confirm = st.checkbox(f"I want to delete {ui.md(chosen)}", key="vault-confirm")
+        if c3.button("Delete", icon=":material/delete:", disabled=not confirm, key="vault-delete"):
+            credentials.delete(database, user, chosen)
+            st.session_state["settings_flash"] = f"Deleted {ui.md(chosen)}."
+            st.rerun()
+    st.markdown("**Lead-list source coverage by state**")
+    cov = ui.cached(credentials.state_coverage, None)
+    fig = px.choropleth(
+        cov.to_pandas(),
+        locations="state",
+        locationmode="USA-states",
+        scope="usa",
+        color="accounts",
+        hover_name="name",
+        hover_data={"covered_by": True, "state": False},
+        color_continuous_scale="Blues",
+        range_color=(0, max(1, int(cov["accounts"].max() or 1))),
+    )
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=0, b=0))
+    st.plotly_chart(fig, width="stretch")
+    gaps = cov.filter(cov["accounts"] == 0)["state"].to_list()
+    st.caption(f"States with no source account: {', '.join(gaps) if gaps else 'none'}")
+
+# -- users -----------------------------------------------------------------------------------
+with tab_users:
+    st.caption(
+        "Who may sign in, and as what: **admin** (everything), **operator** (campaigns, syncs, the daily work; "
+        "no credentials, users or settings), **viewer** (reads and exports), **client** (one client's own data)."
+    )
+    users = ui.cached(access.list_users, None)
+    ui.table(
+        users,
+        name="users",
+        key="users",
+        column_config={
+            "invited_at": st.column_config.DatetimeColumn("Invited", format="MMM D, YYYY"),
+            "last_seen_at": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
+        },
+    )
+    all_clients = workspaces.names(database)
+    client_names = dict(all_clients)
+    with st.form("invite", clear_on_submit=True):
+        st.markdown("**Invite someone**")
+        c1, c2, c3 = st.columns(3)
+        email = c1.text_input("Email", max_chars=320)
+        role = c2.selectbox("Role", access.ROLES, index=1)
+        ws_for = c3.selectbox(
+            "Client (for client users)",
+            [None] + [w for w, _ in all_clients],
+            format_func=lambda w: "—" if w is None else client_names[w],
+        )
+        if st.form_submit_button("Invite", type="primary"):
+            try:
+                access.invite(database, user, email, role, workspace_id=ws_for)
+                st.success(
+                    f"Invited {ui.md(email.strip().lower())} as {role}. They sign in with that address."
+                )
+            except (access.UserError, PermissionError) as exc:
+                st.error(ui.md(exc))
+    if users.height:
+        c1, c2, c3 = st.columns([2, 1, 1])
+        who = c1.selectbox("User", users["email"].to_list(), key="user-pick")
+        new_role = c2.selectbox("New role", access.ROLES, key="user-role")
+        if c3.button("Change role", key="user-change"):
+            try:
+                access.update(database, user, who, role=new_role)
+                st.rerun()
+            except (access.UserError, PermissionError) as exc:
+                st.error(ui.md(exc))
+        active = users.filter(users["email"] == who)["active"].to_list()[0]
+        if st.button("Deactivate" if active else "Reactivate", key="user-active"):
+            try:
+                access.update(database, user, who, active=not active)
+                st.rerun()
+            except (access.UserError, PermissionError) as exc:
+                st.error(ui.md(exc))

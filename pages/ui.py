@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 import runpy
 import threading
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
-from core import settings
+from core import access, settings
 from core.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
 from core.runtime import start_app_runtime
 from core.scope import Scope
@@ -35,7 +36,7 @@ def router_running() -> Iterator[None]:
         _router.active = False
 
 
-def ensure_router() -> None:
+def ensure_router(page: str | None = None) -> None:
     """Run this page inside the router (navigation, client picker, sign-in), never on its own.
 
     Because a `pages/` folder exists, Streamlit starts each server in its old multipage mode,
@@ -44,6 +45,9 @@ def ensure_router() -> None:
     same page, keeping the URL and any widget values of this run) and this direct run stops.
     """
     if getattr(_router, "active", False):
+        if page and not current_user().can_see(page):
+            st.error("Your role does not include this page.")
+            st.stop()
         return
     runpy.run_path(str(ROUTER), run_name="__main__")
     st.stop()
@@ -53,14 +57,107 @@ def db() -> Database:
     return start_app_runtime()
 
 
+LOCAL_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _hide_page_list() -> None:
+    """Register the pages without listing them, for the screens shown before access is granted.
+
+    Until a script run calls st.navigation, Streamlit lists every file in pages/ in the sidebar.
+    """
+    st.navigation(
+        [st.Page(f"pages/{key}.py", default=key == "overview") for key in access.PAGES],
+        position="hidden",
+    )
+
+
+def sign_in() -> access.User:
+    """The signed-in user, or stop with the sign-in screen (or a refusal) when there is none.
+
+    With `[auth]` in .streamlit/secrets.toml, users sign in through OIDC and must have been
+    invited (Settings → Users). Without it, LeadOps runs in single-user local mode, and only
+    when bound to this machine.
+    """
+    if not auth_configured():
+        address = str(st.get_option("server.address") or "")
+        if address not in LOCAL_ADDRESSES:
+            _hide_page_list()
+            st.error(
+                f"LeadOps is bound to {address or 'all addresses'} without sign-in configured. "
+                "Either bind it to 127.0.0.1 (the default), or configure OpenID Connect sign-in: add an "
+                "[auth] section to .streamlit/secrets.toml (redirect_uri, cookie_secret, client_id, "
+                "client_secret, server_metadata_url) and invite users under Settings → Users. See README, Sign-in."
+            )
+            st.stop()
+        st.session_state["user"] = access.LOCAL_ADMIN
+        return access.LOCAL_ADMIN
+    if not st.user.is_logged_in:
+        _hide_page_list()
+        st.title("LeadOps")
+        st.write("Sign in with your company account to continue.")
+        if st.button("Sign in", type="primary", icon=":material/login:"):
+            st.login()
+        st.stop()
+    user = access.resolve(db(), st.user.get("email"), st.user.get("name"))
+    if user is None:
+        _hide_page_list()
+        st.title("LeadOps")
+        st.error(
+            f"You are signed in as {md(st.user.get('email'))}, but you have no access to LeadOps. "
+            "Ask an admin to invite you (Settings → Users)."
+        )
+        if st.button("Sign out"):
+            st.logout()
+        st.stop()
+    if st.session_state.get("seen") != user.email:
+        access.touch(db(), user.email)
+        st.session_state["seen"] = user.email
+    st.session_state["user"] = user
+    return user
+
+
+def current_user() -> access.User:
+    return st.session_state.get("user") or access.LOCAL_ADMIN
+
+
+def account_box(user: access.User) -> None:
+    if user.local:
+        st.warning(
+            "Local single-user mode: no sign-in, full access. Only this machine can reach it.",
+            icon=":material/lock_open:",
+        )
+        return
+    st.caption(f"Signed in as **{md(user.email)}** ({user.role})")
+    if st.button("Sign out", icon=":material/logout:"):
+        st.logout()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#<>~$:|])")
+
+
+def md(text: object) -> str:
+    """User- or source-supplied text made safe to put inside Markdown: shown as typed, never rendered."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
 def actor() -> str:
-    user = st.session_state.get("user_email")
-    return user or "local:admin"
+    return current_user().email if not current_user().local else "local:admin"
+
+
+def can(action: str) -> bool:
+    return current_user().can(action)
 
 
 def user_scope() -> Scope:
     """Everything the signed-in user may see (all clients in local mode)."""
-    return Scope.all()
+    return current_user().scope
 
 
 def scope() -> Scope:

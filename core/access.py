@@ -1,0 +1,241 @@
+"""Who may do what: roles, the pages and actions each role has, users and their workspace scope.
+
+Roles:
+* admin    — everything.
+* operator — runs the work: campaigns, sending accounts, syncs (and, as they arrive, pipeline,
+             territories, replies); no credentials, users, settings or revenue.
+* viewer   — reads every operational page and exports; changes nothing.
+* client   — one workspace: its own overview and campaigns, nothing of other clients.
+
+Pages hide what a role may not use, and the core enforces it again: a user's `scope` limits every
+query to the workspaces they may see, and `require` guards every write.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from core import audit
+from core.scope import Scope
+from core.store import Database
+
+ROLES = ("admin", "operator", "viewer", "client")
+
+PAGES: dict[str, tuple[str, ...]] = {
+    "overview": ("admin", "operator", "viewer", "client"),
+    "campaigns": ("admin", "operator", "viewer", "client"),
+    "sending_accounts": ("admin", "operator", "viewer"),
+    "data_sync": ("admin", "operator", "viewer"),
+    "audit_log": ("admin",),
+    "settings": ("admin",),
+}
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "export": ("admin", "operator", "viewer", "client"),
+    "campaign.act": ("admin", "operator"),
+    "sync.run": ("admin", "operator"),
+    "demo.load": ("admin",),
+    "workspace.manage": ("admin",),
+    "settings.manage": ("admin",),
+    "users.manage": ("admin",),
+    "secrets.manage": ("admin",),
+    "audit.view": ("admin",),
+}
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PermissionDenied(PermissionError):
+    pass
+
+
+class UserError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    role: str
+    workspace_id: int | None = None
+    name: str | None = None
+    local: bool = False
+
+    @property
+    def scope(self) -> Scope:
+        if self.role == "client":
+            return Scope.only([self.workspace_id] if self.workspace_id is not None else [])
+        return Scope.all()
+
+    def can(self, action: str) -> bool:
+        return self.role in ACTIONS.get(action, ())
+
+    def can_see(self, page: str) -> bool:
+        return self.role in PAGES.get(page, ())
+
+
+LOCAL_ADMIN = User(email="local", role="admin", name="Local user", local=True)
+
+
+def require(user: User, action: str) -> None:
+    if not user.can(action):
+        raise PermissionDenied(f"Your role ({user.role}) may not {action.replace('.', ' ')}.")
+
+
+def _admin_emails() -> set[str]:
+    return {
+        e.strip().lower()
+        for e in os.environ.get("LEADOPS_ADMIN_EMAILS", "").split(",")
+        if e.strip()
+    }
+
+
+def resolve(db: Database, email: str | None, name: str | None = None) -> User | None:
+    """The active user for a signed-in email; bootstrap admins from LEADOPS_ADMIN_EMAILS."""
+    if not email:
+        return None
+    email = email.strip().lower()
+    rows = db.rows("SELECT role, workspace_id, name, active FROM users WHERE email = ?", [email])
+    if not rows and email in _admin_emails():
+        with db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO users (email, name, role, invited_by) VALUES (?, ?, 'admin', 'LEADOPS_ADMIN_EMAILS')"
+                " ON CONFLICT DO NOTHING",
+                [email, name],
+            )
+            audit.record(
+                cur,
+                actor="system",
+                action="user.bootstrap",
+                entity="user",
+                entity_id=email,
+                after={"role": "admin"},
+            )
+        rows = [("admin", None, name, True)]
+    if not rows or not rows[0][3]:
+        return None
+    role, wid, stored_name, _ = rows[0]
+    return User(email=email, role=role, workspace_id=wid, name=stored_name or name)
+
+
+def touch(db: Database, email: str) -> None:
+    """Record that a user was seen (once per session; not audited, not a data change)."""
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET last_seen_at = now() WHERE email = ?", [email.lower()])
+
+
+def list_users(db: Database) -> pl.DataFrame:
+    return db.query(
+        "SELECT u.email, u.name, u.role, w.name AS client, u.active, u.invited_by, u.invited_at, u.last_seen_at"
+        " FROM users u LEFT JOIN workspaces w ON w.id = u.workspace_id ORDER BY u.active DESC, u.email"
+    )
+
+
+def _validate(
+    db: Database, email: str, role: str, workspace_id: int | None
+) -> tuple[str, int | None]:
+    email = (email or "").strip().lower()
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise UserError(f"Email: {email!r} is not an email address.")
+    if role not in ROLES:
+        raise UserError(f"Role: must be one of {', '.join(ROLES)}.")
+    if role == "client":
+        if workspace_id is None or not db.scalar(
+            "SELECT count(*) FROM workspaces WHERE id = ?", [workspace_id]
+        ):
+            raise UserError(
+                "Client: a client user belongs to exactly one client workspace; pick it."
+            )
+    else:
+        workspace_id = None
+    return email, workspace_id
+
+
+def invite(
+    db: Database,
+    by: User,
+    email: str,
+    role: str,
+    *,
+    workspace_id: int | None = None,
+    name: str | None = None,
+) -> str:
+    require(by, "users.manage")
+    email, workspace_id = _validate(db, email, role, workspace_id)
+    if db.scalar("SELECT count(*) FROM users WHERE email = ?", [email]):
+        raise UserError(f"Email: {email} already has access; change their role instead.")
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO users (email, name, role, workspace_id, invited_by) VALUES (?, ?, ?, ?, ?)",
+            [email, name or None, role, workspace_id, by.email],
+        )
+        audit.record(
+            cur,
+            actor=by.email,
+            action="user.invite",
+            entity="user",
+            entity_id=email,
+            after={"role": role, "workspace_id": workspace_id},
+        )
+    return email
+
+
+def update(
+    db: Database,
+    by: User,
+    email: str,
+    *,
+    role: str | None = None,
+    workspace_id: int | None = None,
+    active: bool | None = None,
+) -> dict:
+    require(by, "users.manage")
+    email = email.strip().lower()
+    cur_row = db.query("SELECT role, workspace_id, active FROM users WHERE email = ?", [email])
+    if cur_row.height == 0:
+        raise UserError(f"No user {email}.")
+    before = cur_row.row(0, named=True)
+    new_role = role or before["role"]
+    _, new_ws = _validate(
+        db, email, new_role, workspace_id if workspace_id is not None else before["workspace_id"]
+    )
+    after = {
+        "role": new_role,
+        "workspace_id": new_ws,
+        "active": before["active"] if active is None else active,
+    }
+    if email == by.email and (after["role"] != "admin" or not after["active"]):
+        raise UserError("You cannot remove your own admin access; ask another admin.")
+    if before["role"] == "admin" and (after["role"] != "admin" or not after["active"]):
+        admins = db.scalar(
+            "SELECT count(*) FROM users WHERE role = 'admin' AND active AND email <> ?", [email]
+        )
+        if not admins and not _admin_emails():
+            raise UserError("This is the last active admin; make someone else admin first.")
+    diff = {k: v for k, v in after.items() if before[k] != v}
+    if not diff:
+        return {}
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE users SET role = ?, workspace_id = ?, active = ? WHERE email = ?",
+            [after["role"], after["workspace_id"], after["active"], email],
+        )
+        action = (
+            "user.deactivate"
+            if diff == {"active": False}
+            else ("user.activate" if diff == {"active": True} else "user.update")
+        )
+        audit.record(
+            cur,
+            actor=by.email,
+            action=action,
+            entity="user",
+            entity_id=email,
+            before={k: before[k] for k in diff},
+            after=diff,
+        )
+    return diff
