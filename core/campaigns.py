@@ -234,3 +234,53 @@ def campaign_action(
             after={"id": c.id, "name": c.name, "status": row["status"]},
         )
     return row
+
+
+def scheduled_emails(
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    campaign_id: int,
+    *,
+    limit: int = 300,
+    client_factory: Callable[[str], BisonClient] | None = None,
+) -> pl.DataFrame:
+    """A campaign's scheduled emails, read live from Email Bison (they change by the minute)."""
+    if not user.scope.allows(workspace_id):
+        raise CampaignActionError("That campaign belongs to a client you cannot see.")
+    client = _client_for(workspace_id, client_factory)
+    rows = []
+    try:
+        for e in client.iter_scheduled_emails(int(campaign_id)):
+            rows.append(
+                {
+                    "scheduled_for": e.scheduled_date,
+                    "status": e.status,
+                    "lead": e.lead_email,
+                    "subject": e.email_subject,
+                    "sent_at": e.sent_at,
+                    "replies": e.replies,
+                    "interested": e.interested,
+                }
+            )
+            if len(rows) >= limit:
+                break
+    except ApiError as exc:
+        raise CampaignActionError(
+            f"Email Bison did not return the scheduled emails: {exc}"
+        ) from None
+    finally:
+        client.close()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "scheduled_for": pl.Datetime("us", "UTC"),
+            "status": pl.Utf8,
+            "lead": pl.Utf8,
+            "subject": pl.Utf8,
+            "sent_at": pl.Datetime("us", "UTC"),
+            "replies": pl.Int64,
+            "interested": pl.Boolean,
+        },
+        orient="row",
+    )

@@ -155,7 +155,8 @@ def daily_stats(cur, rng, sc: Scale, ws, camps: pl.DataFrame, steps: pl.DataFram
         """
         UPDATE bison_campaigns c SET emails_sent = s.sent, opened = s.opened, unique_opens = s.opened,
             replied = s.replied, unique_replies = s.replied, bounced = s.bounced, unsubscribed = s.unsub,
-            interested = s.interested, total_leads_contacted = s.contacted
+            interested = s.interested, total_leads_contacted = s.contacted,
+            total_leads = CAST(s.contacted * 1.15 AS BIGINT)
         FROM (SELECT workspace_id, campaign_id, sum(sent) sent, sum(opened) opened, sum(replied) replied,
                      sum(bounced) bounced, sum(unsubscribed) unsub, sum(interested) interested,
                      sum(sent) FILTER (WHERE step_id IN (SELECT id FROM bison_sequence_steps WHERE step_order = 1)) contacted

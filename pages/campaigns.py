@@ -114,8 +114,8 @@ if b2.button(
 if b3.button("Duplicate", icon=":material/content_copy:", key="duplicate"):
     confirm("duplicate")
 
-tab_days, tab_seq, tab_senders = st.tabs(
-    ["Day by day", "Sequence and variants", "Sending accounts"]
+tab_days, tab_seq, tab_senders, tab_sched = st.tabs(
+    ["Day by day", "Sequence and variants", "Sending accounts", "Scheduled emails"]
 )
 with tab_days:
     daily = ui.cached(campaigns.campaign_daily, sc, wid, cid, today - dt.timedelta(days=60), today)
@@ -168,3 +168,26 @@ with tab_seq:
 with tab_senders:
     senders = ui.cached(campaigns.campaign_senders, sc, wid, cid)
     ui.table(senders, name=f"campaign-{cid}-senders", key="senders")
+with tab_sched:
+    st.caption("What Email Bison will send next for this campaign, read live (first 300).")
+    if st.button("Load scheduled emails", icon=":material/schedule:", key="load-scheduled"):
+        try:
+            with st.spinner("Asking Email Bison…"):
+                st.session_state[f"scheduled-{wid}-{cid}"] = campaigns.scheduled_emails(
+                    ui.db(), ui.current_user(), wid, cid
+                )
+        except campaigns.CampaignActionError as exc:
+            st.error(ui.md(exc))
+    sched = st.session_state.get(f"scheduled-{wid}-{cid}")
+    if sched is not None:
+        ui.table(
+            sched,
+            name=f"campaign-{cid}-scheduled",
+            key="scheduled",
+            column_config={
+                "scheduled_for": st.column_config.DatetimeColumn(
+                    "Scheduled for", format="MMM D, HH:mm"
+                ),
+                "sent_at": st.column_config.DatetimeColumn("Sent", format="MMM D, HH:mm"),
+            },
+        )

@@ -234,3 +234,34 @@ def test_workspaces_sync_concurrently_with_a_bound(setup):
     )
     assert status["last_status"].to_list() == ["succeeded", "succeeded"]
     assert dt.datetime.now(dt.UTC) - status["last_success"].max() < dt.timedelta(minutes=5)
+
+
+def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
+    from core import access, campaigns
+
+    db, fake, ids, factory = setup
+    bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)
+    wid = ids[0]
+    cid = db.scalar(
+        "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'", [wid]
+    )
+    ops = access.User("ops@agency.com", "operator")
+    row = campaigns.campaign_action(db, ops, wid, cid, "pause", client_factory=factory)
+    assert row["status"] == "paused"
+    assert (
+        db.scalar(
+            "SELECT status FROM bison_campaigns WHERE workspace_id = ? AND id = ?", [wid, cid]
+        )
+        == "paused"
+    )
+    assert (
+        campaigns.campaign_action(db, ops, wid, cid, "resume", client_factory=factory)["status"]
+        == "active"
+    )
+    log = db.query("SELECT actor, action FROM audit_log WHERE entity = 'campaign' ORDER BY id")
+    assert log.rows() == [
+        ("ops@agency.com", "campaign.pause"),
+        ("ops@agency.com", "campaign.resume"),
+    ]
+    sched = campaigns.scheduled_emails(db, ops, wid, cid, client_factory=factory, limit=25)
+    assert 0 < sched.height <= 25 and sched["status"].null_count() == 0
