@@ -47,14 +47,14 @@ mtd, prev = k["mtd"], k["prev_mtd"]
 week, prev_week = k["week"], k["prev_week"]
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
-    f"Interested MTD (target {target:,})",
+    "Interested MTD",
     f"{mtd['interested']:,}",
     ui.delta_pct(mtd["interested"], prev["interested"]),
     help="Interested replies this month against the clients' total target; delta against the same days last month.",
     border=True,
 )
 c2.metric(
-    "Pace vs expected",
+    f"Pace to target {target:,}",
     ui.pct(mtd["interested"] / expected if expected else None, 0),
     f"{mtd['interested'] - expected:+,.0f} leads",
     help=f"Expected by today: {expected:,.0f} ({today.day}/{days_in_month} of the month's target).",
