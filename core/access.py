@@ -28,6 +28,7 @@ ROLES = ("admin", "operator", "viewer", "client")
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
     "campaigns": ("admin", "operator", "viewer", "client"),
+    "copy_lab": ("admin", "operator", "viewer"),
     "sending_accounts": ("admin", "operator", "viewer"),
     "data_sync": ("admin", "operator", "viewer"),
     "audit_log": ("admin",),

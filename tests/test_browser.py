@@ -21,7 +21,9 @@ PAGES = [
     ("data_sync", "Data sync"),
     ("", "Overview"),
     ("campaigns", "Campaigns"),
+    ("copy_lab", "Copy Lab"),
     ("sending_accounts", "Sending accounts"),
+    ("audit_log", "Audit log"),
     ("settings", "Settings"),
 ]
 CHROMIUM_ARGS = [

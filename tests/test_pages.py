@@ -12,8 +12,10 @@ APP = str(ROOT / "streamlit_app.py")
 PAGES = [
     "pages/overview.py",
     "pages/campaigns.py",
+    "pages/copy_lab.py",
     "pages/sending_accounts.py",
     "pages/data_sync.py",
+    "pages/audit_log.py",
     "pages/settings.py",
 ]
 
@@ -34,8 +36,10 @@ def test_page_renders_on_demo_data(demo_db, page):
     assert at.title[0].value in (
         "Overview",
         "Campaigns",
+        "Copy Lab",
         "Sending accounts",
         "Data sync",
+        "Audit log",
         "Settings",
     )
 

@@ -1,0 +1,569 @@
+"""Copy Lab statistics: confidence intervals, A/B tests, multiple-testing corrections and power.
+
+Every function is pure and vectorised. The numeric ones accept Python scalars (and then return
+Python floats/bools), numpy arrays or polars Series (and then return numpy arrays), or polars
+expressions (and then return polars expressions, to be used inside `select`/`with_columns`).
+
+Conventions, chosen so that empty or degenerate data never raises and never looks like evidence:
+
+* `wilson_interval` with n = 0 returns (0, 1): with no sends any rate is possible.
+* `two_proportion_ztest` returns z = 0, p = 1 when either arm has no sends or when both arms are
+  all-success or all-failure (the pooled standard error is 0): there is nothing to test.
+* `sends_for_power` returns +inf when the two rates are equal (no sample size can detect a
+  difference of zero) and NaN when a rate is outside [0, 1] or missing.
+* `holm` / `benjamini_hochberg` leave NaN p-values as NaN and adjust the others among themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = [
+    "adjust_pvalues",
+    "benjamini_hochberg",
+    "holm",
+    "normal_approx_ok",
+    "normal_quantile",
+    "normal_two_sided_p",
+    "normalise_subject",
+    "score_copy",
+    "sends_for_power",
+    "two_proportion_ztest",
+    "wilson_interval",
+]
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+# -- backends: the same formula on numpy arrays or on polars expressions ------------------------
+
+
+def _is_expr(*args: Any) -> bool:
+    return any(isinstance(a, pl.Expr) for a in args)
+
+
+def _is_scalar(*args: Any) -> bool:
+    return all(np.ndim(a) == 0 and not isinstance(a, pl.Series | pl.Expr) for a in args)
+
+
+def _as_float(a: Any) -> np.ndarray:
+    if isinstance(a, pl.Series):
+        return a.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def _as_expr(a: Any) -> pl.Expr:
+    return (a if isinstance(a, pl.Expr) else pl.lit(a)).cast(pl.Float64)
+
+
+def _out(value: np.ndarray, scalar: bool) -> Any:
+    if scalar:
+        v = np.asarray(value).reshape(-1)[0]
+        return bool(v) if isinstance(v, np.bool_) else float(v)
+    return value
+
+
+def normal_quantile(q: float) -> float:
+    """The standard normal quantile Φ⁻¹(q) (a scalar; Wichura's AS241, about 1e-16 accurate)."""
+    return NormalDist().inv_cdf(q)
+
+
+# -- the normal tail ----------------------------------------------------------------------------
+
+
+def _erfc_nonneg(x: np.ndarray) -> np.ndarray:
+    """erfc(x) for x ≥ 0, to about 1e-13 relative accuracy, vectorised.
+
+    For x < 2 the all-positive series erf(x) = 2/√π · e^(−x²) · Σₙ (2x²)ⁿ · x / (1·3·…·(2n+1))
+    is summed (32 terms) and erfc = 1 − erf. For x ≥ 2 the Laplace continued fraction
+    erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))) is evaluated 40 levels deep.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    small = x < 2.0
+    xs = x[small]
+    if xs.size:
+        term = xs.copy()
+        total = xs.copy()
+        two_x2 = 2.0 * xs * xs
+        for n in range(1, 32):
+            term *= two_x2
+            term /= 2 * n + 1
+            total += term
+        out[small] = 1.0 - 2.0 / _SQRT_PI * np.exp(-xs * xs) * total
+    xl = x[~small]
+    if xl.size:
+        t = xl.copy()
+        for k in range(40, 0, -1):
+            t = xl + (k / 2.0) / t
+        out[~small] = np.exp(-xl * xl) / (_SQRT_PI * t)
+    return out
+
+
+def _two_sided_p_np(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    out = np.full(z.shape, np.nan)
+    ok = ~np.isnan(z)
+    out[ok] = np.minimum(1.0, _erfc_nonneg(np.abs(z[ok]) / math.sqrt(2.0)))
+    return out
+
+
+def normal_two_sided_p(z: Any) -> Any:
+    """Two-sided p-value of a standard normal statistic: p = 2·(1 − Φ(|z|)) = erfc(|z|/√2)."""
+    if _is_expr(z):
+        return _as_expr(z).map_batches(
+            lambda s: pl.Series(s.name, _two_sided_p_np(_as_float(s))), return_dtype=pl.Float64
+        )
+    return _out(_two_sided_p_np(_as_float(z)), _is_scalar(z))
+
+
+# -- Wilson score interval ----------------------------------------------------------------------
+
+
+def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval for a binomial proportion.
+
+    With p̂ = x/n and z = Φ⁻¹(1 − α/2), α = 1 − confidence:
+
+        centre = (p̂ + z²/(2n)) / (1 + z²/n)
+        half   = z · √(p̂(1 − p̂)/n + z²/(4n²)) / (1 + z²/n)
+        (low, high) = (centre − half, centre + half), clipped to [0, 1]
+
+    0% gives low = 0 and 100% gives high = 1 exactly. n = 0 gives (0, 1).
+    Returns a pair of floats, of numpy arrays, or of polars expressions, like the input.
+    """
+    z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+    z2 = z * z
+    if _is_expr(successes, n):
+        x, nn = _as_expr(successes), _as_expr(n)
+        p = x / nn
+        denom = 1.0 + z2 / nn
+        centre = (p + z2 / (2.0 * nn)) / denom
+        half = z * (p * (1.0 - p) / nn + z2 / (4.0 * nn * nn)).sqrt() / denom
+        empty = nn <= 0
+        low = pl.when(empty).then(0.0).when(x <= 0).then(0.0).otherwise(centre - half)
+        high = pl.when(empty).then(1.0).when(x >= nn).then(1.0).otherwise(centre + half)
+        return low.clip(0.0, 1.0), high.clip(0.0, 1.0)
+    scalar = _is_scalar(successes, n)
+    x, nn = np.broadcast_arrays(_as_float(successes), _as_float(n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / nn
+        denom = 1.0 + z2 / nn
+        centre = (p + z2 / (2.0 * nn)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn)) / denom
+        low = np.clip(np.where(x <= 0, 0.0, centre - half), 0.0, 1.0)
+        high = np.clip(np.where(x >= nn, 1.0, centre + half), 0.0, 1.0)
+    empty = nn <= 0
+    low = np.where(empty, 0.0, low)
+    high = np.where(empty, 1.0, high)
+    return _out(low, scalar), _out(high, scalar)
+
+
+# -- two-proportion z-test ----------------------------------------------------------------------
+
+
+def two_proportion_ztest(x1: Any, n1: Any, x2: Any, n2: Any) -> tuple[Any, Any]:
+    """Pooled two-proportion z-test of arm 1 (the variant) against arm 2 (the original).
+
+        p₁ = x₁/n₁, p₂ = x₂/n₂, p̄ = (x₁ + x₂)/(n₁ + n₂)
+        SE = √(p̄(1 − p̄)(1/n₁ + 1/n₂)),  z = (p₁ − p₂)/SE,  p = 2·(1 − Φ(|z|))
+
+    z > 0 means the variant's rate is higher. When n₁ = 0, n₂ = 0 or SE = 0 (both arms at 0% or
+    both at 100%) the test is degenerate and returns z = 0, p = 1.
+    """
+    if _is_expr(x1, n1, x2, n2):
+        a, na, b, nb = (_as_expr(v) for v in (x1, n1, x2, n2))
+        pooled = (a + b) / (na + nb)
+        se = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt()
+        bad = (na <= 0) | (nb <= 0) | (pooled <= 0) | (pooled >= 1)
+        z = pl.when(bad).then(0.0).otherwise((a / na - b / nb) / se)
+        return z, normal_two_sided_p(z)
+    scalar = _is_scalar(x1, n1, x2, n2)
+    a, na, b, nb = np.broadcast_arrays(*(_as_float(v) for v in (x1, n1, x2, n2)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (a + b) / (na + nb)
+        se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb))
+        bad = (na <= 0) | (nb <= 0) | ~(se > 0)
+        z = np.where(bad, 0.0, (a / na - b / nb) / se)
+    return _out(z, scalar), _out(_two_sided_p_np(z), scalar)
+
+
+# -- multiple-testing corrections ---------------------------------------------------------------
+
+
+def _grouped_cummax(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Running maximum of `values` restarting at every group (`groups` sorted, contiguous).
+
+    A Hillis–Steele scan: log₂(largest group) vectorised passes, each taking the maximum with
+    the value d places back when it lies in the same group (d = 1, 2, 4, …). Exact.
+    """
+    out = values.copy()
+    if out.size == 0:
+        return out
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    largest = int(np.diff(np.r_[first, out.size]).max())
+    d = 1
+    while d < largest:
+        same = groups[d:] == groups[:-d]
+        out[d:] = np.where(same, np.maximum(out[d:], out[:-d]), out[d:])
+        d *= 2
+    return out
+
+
+def adjust_pvalues(pvalues: Any, groups: Any = None, method: str = "holm") -> np.ndarray:
+    """Holm or Benjamini–Hochberg adjusted p-values, separately within each group.
+
+    `groups` (integer labels, any order; None = one family) says which p-values are corrected
+    together, e.g. the variants of one sequence step. NaN p-values stay NaN and are not counted.
+    Vectorised over all groups at once (one sort, no loop per group).
+    """
+    if method not in ("holm", "bh", "fdr_bh", "benjamini_hochberg"):
+        raise ValueError(f"Unknown correction {method!r}; use 'holm' or 'bh'.")
+    p = np.asarray(_as_float(pvalues), dtype=np.float64).reshape(-1)
+    g = np.zeros(p.size, dtype=np.int64) if groups is None else np.asarray(groups).reshape(-1)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size == 0:
+        return out
+    order = ok[np.lexsort((p[ok], g[ok]))]
+    ps, gs = p[order], g[order]
+    first = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    sizes = np.diff(np.r_[first, gs.size])
+    m = np.repeat(sizes, sizes).astype(np.float64)
+    i = (np.arange(gs.size) - np.repeat(first, sizes) + 1).astype(np.float64)
+    if method == "holm":
+        adj = _grouped_cummax(np.minimum((m - i + 1.0) * ps, 1.0), gs)
+    else:
+        # running minimum from the end = running maximum of the negation, walking backwards
+        adj = -_grouped_cummax(-np.minimum(m / i * ps, 1.0)[::-1], gs[::-1])[::-1]
+    out[order] = adj
+    return out
+
+
+def holm(pvalues: Any) -> Any:
+    """Holm step-down adjusted p-values (family-wise error rate).
+
+    With the m p-values sorted ascending p₍₁₎ ≤ … ≤ p₍ₘ₎:
+        p̃₍ᵢ₎ = min(1, max_{j ≤ i} (m − j + 1) · p₍ⱼ₎)
+    NaN entries stay NaN and do not count in m. The result is monotone in the p-values and ≥ p.
+    On a polars expression it returns an expression (use `.over(...)` for one family per group).
+    """
+    if _is_expr(pvalues):
+        return _as_expr(pvalues).map_batches(
+            lambda s: pl.Series(s.name, adjust_pvalues(s, method="holm")),
+            return_dtype=pl.Float64,
+        )
+    return adjust_pvalues(pvalues, method="holm")
+
+
+def benjamini_hochberg(pvalues: Any) -> Any:
+    """Benjamini–Hochberg adjusted p-values (false discovery rate).
+
+    With the m p-values sorted ascending:  p̃₍ᵢ₎ = min(1, min_{j ≥ i} m/j · p₍ⱼ₎).
+    NaN entries stay NaN and do not count in m. Polars expressions as for `holm`.
+    """
+    if _is_expr(pvalues):
+        return _as_expr(pvalues).map_batches(
+            lambda s: pl.Series(s.name, adjust_pvalues(s, method="bh")), return_dtype=pl.Float64
+        )
+    return adjust_pvalues(pvalues, method="bh")
+
+
+# -- power --------------------------------------------------------------------------------------
+
+
+def sends_for_power(
+    p_base: Any, p_variant: Any, alpha: float = 0.05, power: float = 0.80, *, ceil: bool = True
+) -> Any:
+    """Sends per arm for a two-sided pooled z-test to detect p_variant vs p_base.
+
+    Normal approximation, pooled variance under H₀ and unpooled under H₁ (Fleiss, without
+    continuity correction; the same as statsmodels' `samplesize_proportions_2indep_onetail`):
+
+        p̄ = (p₁ + p₂)/2,  σ₀ = √(2 p̄(1 − p̄)),  σ₁ = √(p₁(1 − p₁) + p₂(1 − p₂))
+        n = ((z_{1−α/2} · σ₀ + z_{power} · σ₁) / (p₁ − p₂))²
+
+    Rounded up to whole sends unless `ceil=False`. Equal rates give +inf; rates outside [0, 1]
+    or missing give NaN. "More sends needed" is then max(0, n − sends so far).
+    """
+    za = normal_quantile(1.0 - alpha / 2.0)
+    zb = normal_quantile(power)
+    if _is_expr(p_base, p_variant):
+        p2, p1 = _as_expr(p_base), _as_expr(p_variant)
+        pbar = (p1 + p2) / 2.0
+        s0 = (2.0 * pbar * (1.0 - pbar)).sqrt()
+        s1 = (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt()
+        n = ((za * s0 + zb * s1) / (p1 - p2)) ** 2
+        n = n.ceil() if ceil else n
+        bad = (p1 < 0) | (p1 > 1) | (p2 < 0) | (p2 > 1)
+        return (
+            pl.when(bad).then(float("nan")).when(p1 == p2).then(float("inf")).otherwise(n)
+        ).fill_null(float("nan"))
+    scalar = _is_scalar(p_base, p_variant)
+    p2, p1 = np.broadcast_arrays(_as_float(p_base), _as_float(p_variant))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pbar = (p1 + p2) / 2.0
+        s0 = np.sqrt(2.0 * pbar * (1.0 - pbar))
+        s1 = np.sqrt(p1 * (1.0 - p1) + p2 * (1.0 - p2))
+        n = ((za * s0 + zb * s1) / (p1 - p2)) ** 2
+        n = np.ceil(n) if ceil else n
+        bad = ~((p1 >= 0) & (p1 <= 1) & (p2 >= 0) & (p2 <= 1))
+        n = np.where(bad, np.nan, np.where(p1 == p2, np.inf, n))
+    return _out(n, scalar)
+
+
+# -- small samples ------------------------------------------------------------------------------
+
+
+def normal_approx_ok(
+    successes: Any,
+    n: Any,
+    successes2: Any = None,
+    n2: Any = None,
+    *,
+    min_count: float = 5,
+) -> Any:
+    """Whether the normal approximation is reasonable: n·p̂ ≥ 5 and n·(1 − p̂) ≥ 5.
+
+    n·p̂ is the number of successes and n·(1 − p̂) the number of failures. With a second arm
+    (`successes2`, `n2`) both arms must pass. False where n = 0.
+    """
+    if _is_expr(successes, n, successes2, n2):
+        x, nn = _as_expr(successes), _as_expr(n)
+        ok = (nn > 0) & (x >= min_count) & ((nn - x) >= min_count)
+        if successes2 is not None:
+            ok = ok & normal_approx_ok(successes2, n2, min_count=min_count)
+        return ok.fill_null(False)
+    scalar = _is_scalar(successes, n) and (successes2 is None or _is_scalar(successes2, n2))
+    x, nn = np.broadcast_arrays(_as_float(successes), _as_float(n))
+    ok = (nn > 0) & (x >= min_count) & ((nn - x) >= min_count)
+    if successes2 is not None:
+        ok = ok & np.asarray(normal_approx_ok(successes2, n2, min_count=min_count), dtype=bool)
+    return _out(ok, scalar)
+
+
+# -- subject lines ------------------------------------------------------------------------------
+
+_TOKEN_RE = r"\{[^{}]*\}|[^{}]+|[{}]"
+
+
+def _normalise_expr(text: pl.Expr) -> pl.Expr:
+    el = pl.element()
+    is_brace = el.str.starts_with("{") & el.str.ends_with("}") & (el.str.len_chars() > 1)
+    options = (
+        el.str.strip_chars("{}")
+        .str.split("|")
+        .list.eval(pl.element().str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars())
+        .list.unique()
+        .list.sort()
+        .list.join("|")
+    )
+    token = (
+        pl.when(is_brace & el.str.contains("|", literal=True))
+        .then(pl.concat_str(pl.lit("{"), options, pl.lit("}")))
+        .when(is_brace)
+        .then(el.str.to_uppercase().str.replace_all(r"\s+", ""))
+        .otherwise(el.str.to_lowercase())
+    )
+    joined = text.fill_null("").str.extract_all(_TOKEN_RE).list.eval(token).list.join("")
+    return (
+        joined.str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .str.replace(r"^(?:re\s*:\s*)+", "")
+        .str.strip_chars()
+    )
+
+
+def normalise_subject(text: Any) -> Any:
+    """A case-, whitespace- and spintax-insensitive key for a subject line.
+
+    * text outside braces is lower-cased and runs of whitespace become one space;
+    * spintax `{a|B| c}` becomes its distinct options, lower-cased, trimmed, sorted and joined:
+      `{a|b|c}`, so `{b|a}` and `{A | b}` give the same key;
+    * variables such as `{first_name}` are kept as upper-case tokens: `{FIRST_NAME}`;
+    * leading "Re:" prefixes (any number, any case) are removed.
+
+    Accepts a str (returns a str; None gives ""), a polars Series (returns a Series) or a polars
+    expression (returns an expression).
+    """
+    if isinstance(text, pl.Expr):
+        return _normalise_expr(text)
+    if isinstance(text, pl.Series):
+        return pl.select(_normalise_expr(pl.lit(text.cast(pl.Utf8)))).to_series().alias(text.name)
+    s = pl.Series("s", [text], dtype=pl.Utf8)
+    return pl.select(_normalise_expr(pl.lit(s))).item()
+
+
+# -- templates and deliverability ---------------------------------------------------------------
+
+# Words and phrases that spam filters and recipients associate with unsolicited offers. Matched
+# case-insensitively as whole words in the subject and body.
+SPAM_TRIGGER_WORDS = (
+    "free",
+    "100% free",
+    "no obligation",
+    "no cost",
+    "no fees",
+    "risk-free",
+    "risk free",
+    "guarantee",
+    "guaranteed",
+    "act now",
+    "call now",
+    "apply now",
+    "buy now",
+    "order now",
+    "click here",
+    "click below",
+    "limited time",
+    "urgent",
+    "winner",
+    "congratulations",
+    "best rates",
+    "best price",
+    "lowest price",
+    "cheapest",
+    "save big",
+    "cash",
+    "earn money",
+    "extra income",
+    "double your",
+    "once in a lifetime",
+    "special promotion",
+    "offer expires",
+    "this isn't spam",
+    "not spam",
+    "dear friend",
+    "100%",
+    "$$$",
+)
+
+# Deductions from 100 (each capped): (points each, cap).
+PENALTIES = {
+    "spam_words": (10, 40),
+    "links": (10, 30),
+    "images": (15, 30),
+    "exclamations": (5, 20),
+    "long_body": (10, 10),  # body over LONG_BODY_WORDS words
+    "long_subject": (5, 5),  # subject over LONG_SUBJECT_CHARS characters
+    "capitals": (15, 15),  # over CAPS_SHARE of letters are capitals (with 20+ letters)
+    "shouting": (10, 10),  # two or more ALL-CAPS words of 2+ letters
+    "no_opt_out": (10, 10),
+}
+LONG_BODY_WORDS = 150
+LONG_SUBJECT_CHARS = 60
+CAPS_SHARE = 0.30
+SAFE_SCORE, FAIR_SCORE = 80, 60
+
+_VAR_RE = r"\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}"
+_SPIN_RE = r"\{[^{}]*\|[^{}]*\}"
+_LINK_RE = r"(?i)https?://|www\.|\]\("
+_IMAGE_RE = r"(?i)<img\b|!\[[^\]]*\]\("
+_OPT_OUT_RE = r"(?i)unsubscribe|opt[\s-]?out|reply\s*['\"‘’“”]?\s*stop\b|remove me"
+
+
+def _spam_regex() -> str:
+    parts = []
+    for w in SPAM_TRIGGER_WORDS:
+        body = re.sub(r"\s+", r"\\s+", w.replace("$", r"\$"))
+        start = r"\b" if w[0].isalnum() else ""
+        end = r"\b" if w[-1].isalnum() else ""
+        parts.append(f"{start}{body}{end}")
+    parts.sort(key=len, reverse=True)
+    return "(?i)(?:" + "|".join(parts) + ")"
+
+
+def _capped(count: pl.Expr, key: str) -> pl.Expr:
+    each, cap = PENALTIES[key]
+    return pl.min_horizontal(count.cast(pl.Int64) * each, pl.lit(cap))
+
+
+def score_copy(df: pl.DataFrame) -> pl.DataFrame:
+    """Add variables, spintax and a deliverability rating to a frame with `subject` and `body`.
+
+    Added columns: variables (sorted names such as FIRST_NAME), spintax (the `{a|b}` groups as
+    written), spam_words (from SPAM_TRIGGER_WORDS, whole words, any case), links, images, words
+    (in the body), exclamations, caps_share (capitals among letters, variables excluded),
+    has_opt_out ("reply 'stop'", "unsubscribe", "opt out", "remove me"), safety (100 minus the
+    PENALTIES that apply, at least 0), rating ("good" ≥ 80, "fair" ≥ 60, else "risky") and
+    reasons (a list with one line per deduction).
+    """
+    df = df.with_columns(pl.col("subject").fill_null(""), pl.col("body").fill_null(""))
+    text = pl.concat_str(pl.col("subject"), pl.lit("\n"), pl.col("body"))
+    plain = text.str.replace_all(_VAR_RE, "")
+    letters = plain.str.count_matches(r"[A-Za-z]")
+    capitals = plain.str.count_matches(r"[A-Z]")
+    df = df.with_columns(
+        variables=text.str.extract_all(_VAR_RE)
+        .list.eval(pl.element().str.strip_chars("{} ").str.to_uppercase())
+        .list.unique()
+        .list.sort(),
+        spintax=text.str.extract_all(_SPIN_RE).list.unique(maintain_order=True),
+        spam_words=plain.str.extract_all(_spam_regex())
+        .list.eval(pl.element().str.to_lowercase().str.replace_all(r"\s+", " "))
+        .list.unique()
+        .list.sort(),
+        links=text.str.count_matches(_LINK_RE),
+        images=text.str.count_matches(_IMAGE_RE),
+        words=pl.col("body").str.replace_all(_VAR_RE, "x").str.count_matches(r"\S+"),
+        exclamations=text.str.count_matches("!"),
+        caps_share=pl.when(letters > 0).then(capitals / letters).otherwise(0.0),
+        shouting=plain.str.count_matches(r"\b[A-Z]{2,}\b"),
+        has_opt_out=text.str.contains(_OPT_OUT_RE),
+        _letters=letters,
+    )
+    d = {
+        "spam_words": _capped(pl.col("spam_words").list.len(), "spam_words"),
+        "links": _capped(pl.col("links"), "links"),
+        "images": _capped(pl.col("images"), "images"),
+        "exclamations": _capped(pl.col("exclamations"), "exclamations"),
+        "long_body": _capped((pl.col("words") > LONG_BODY_WORDS).cast(pl.Int64), "long_body"),
+        "long_subject": _capped(
+            (pl.col("subject").str.len_chars() > LONG_SUBJECT_CHARS).cast(pl.Int64), "long_subject"
+        ),
+        "capitals": _capped(
+            ((pl.col("caps_share") > CAPS_SHARE) & (pl.col("_letters") >= 20)).cast(pl.Int64),
+            "capitals",
+        ),
+        "shouting": _capped((pl.col("shouting") >= 2).cast(pl.Int64), "shouting"),
+        "no_opt_out": _capped((~pl.col("has_opt_out")).cast(pl.Int64), "no_opt_out"),
+    }
+
+    def reason(key: str, text_expr: pl.Expr) -> pl.Expr:
+        return pl.when(d[key] > 0).then(
+            pl.concat_str(text_expr, pl.lit(" (−"), d[key].cast(pl.Utf8), pl.lit(")"))
+        )
+
+    reasons = pl.concat_list(
+        reason(
+            "spam_words",
+            pl.concat_str(pl.lit("spam-trigger words: "), pl.col("spam_words").list.join(", ")),
+        ),
+        reason("links", pl.format("{} link(s)", pl.col("links"))),
+        reason("images", pl.format("{} image(s)", pl.col("images"))),
+        reason("exclamations", pl.format("{} exclamation mark(s)", pl.col("exclamations"))),
+        reason("long_body", pl.format("long body ({} words)", pl.col("words"))),
+        reason("long_subject", pl.lit(f"subject over {LONG_SUBJECT_CHARS} characters")),
+        reason(
+            "capitals",
+            pl.format("{}% capital letters", (pl.col("caps_share") * 100).round(0).cast(pl.Int64)),
+        ),
+        reason("shouting", pl.format("{} ALL-CAPS words", pl.col("shouting"))),
+        reason("no_opt_out", pl.lit('no opt-out line (e.g. "reply \'stop\'" or "unsubscribe")')),
+    ).list.drop_nulls()
+    safety = pl.max_horizontal(pl.lit(100) - pl.sum_horizontal(*d.values()), pl.lit(0))
+    return df.with_columns(
+        safety=safety.cast(pl.Int64),
+        rating=pl.when(safety >= SAFE_SCORE)
+        .then(pl.lit("good"))
+        .when(safety >= FAIR_SCORE)
+        .then(pl.lit("fair"))
+        .otherwise(pl.lit("risky")),
+        reasons=reasons,
+    ).drop("_letters", "shouting")
