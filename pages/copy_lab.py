@@ -145,15 +145,22 @@ with tab_var:
             key="variants",
             column_config=RATE_CFG,
         )
-        steps = var.select("campaign", "step").unique(maintain_order=True)
+        steps = var.select("workspace_id", "campaign_id", "client", "campaign", "step").unique(
+            maintain_order=True
+        )
         if steps.height:
-            labels = [f"{r['campaign']} — step {r['step']}" for r in steps.iter_rows(named=True)]
+            labels = [
+                f"{r['client']} — {r['campaign']} — step {r['step']}"
+                for r in steps.iter_rows(named=True)
+            ]
             choice = st.selectbox(
                 "Compare the variants of", range(len(labels)), format_func=lambda i: labels[i]
             )
             row = steps.row(choice, named=True)
             one = var.filter(
-                (pl.col("campaign") == row["campaign"]) & (pl.col("step") == row["step"])
+                (pl.col("workspace_id") == row["workspace_id"])
+                & (pl.col("campaign_id") == row["campaign_id"])
+                & (pl.col("step") == row["step"])
             )
             st.plotly_chart(
                 rate_chart(one, "variant", f"{metric.capitalize()} rate with 95% Wilson intervals"),
