@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ from core import secrets, settings
 from core.store import Database, insert_frame
 from core.sync_store import (
     CAMPAIGN_SCHEMA,
+    CAMPAIGN_SENDER_SCHEMA,
     DAILY_SCHEMA,
     LEAD_SCHEMA,
     REPLY_SCHEMA,
@@ -40,13 +41,17 @@ from core.sync_store import (
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
     TS,
+    Columns,
     frame,
     get_cursor,
     set_cursor,
+    set_cursors,
+    stream_columns,
     upsert,
 )
 
 SOURCE = "bison"
+DETAIL_BATCH = 50  # changed campaigns whose details are written in one transaction
 ClientFactory = Callable[[str], BisonClient]
 
 
@@ -59,6 +64,23 @@ class Target:
     workspace_id: int
     name: str
     token: str
+
+
+class DetailBatch:
+    """Changed campaigns' steps, series, stats and senders, gathered for one transaction."""
+
+    def __init__(self) -> None:
+        self.steps = Columns(STEP_SCHEMA)
+        self.daily = Columns(DAILY_SCHEMA)
+        self.step_stats = Columns(STEP_STATS_SCHEMA)
+        self.senders = Columns(CAMPAIGN_SENDER_SCHEMA)
+        self.cursors: dict[int, str] = {}  # campaign id -> its cursor
+
+    def __len__(self) -> int:
+        return len(self.cursors)
+
+    def __contains__(self, campaign_id: int) -> bool:
+        return campaign_id in self.cursors
 
 
 def _capitalise_folder(folder: str | None) -> str | None:
@@ -175,15 +197,24 @@ class WorkspaceSync:
 
         self.write(write_list)
         self.add("campaigns", len(rows))
-        for c in listed:
-            prev = json.loads(stored.get(f"campaign:{c.id}") or "null")
-            sig = campaign_signature(c)
-            if not self.full and prev and prev.get("sig") == sig:
-                continue
-            self.campaign_detail(c, prev, sig)
+        batch = DetailBatch()
+        try:
+            for c in listed:
+                prev = json.loads(stored.get(f"campaign:{c.id}") or "null")
+                sig = campaign_signature(c)
+                if not self.full and prev and prev.get("sig") == sig:
+                    continue
+                if c.id in batch or len(batch) >= DETAIL_BATCH:
+                    self.write_details(batch)
+                    batch = DetailBatch()
+                self.campaign_detail(c, prev, sig, batch)
+        except Exception:
+            self.write_details(batch)  # the campaigns fetched in full are kept
+            raise
+        self.write_details(batch)
 
-    def campaign_detail(self, c, prev: dict | None, sig: str) -> None:
-        wid = self.t.workspace_id
+    def campaign_detail(self, c, prev: dict | None, sig: str, batch: DetailBatch) -> None:
+        """Fetch what hangs off a changed campaign into `batch` (stored by `write_details`)."""
         self.progress(f"campaign {c.name}")
         last_day = (
             dt.date.fromisoformat(prev["last_day"])
@@ -211,138 +242,104 @@ class WorkspaceSync:
             else self.today - dt.timedelta(days=self.stats_backfill - 1),
             created,
         )
-        step_rows = []
+        stats_days: list[dt.date] = []
+        step_stats: list[Any] = []
         if steps:
             d = min(stats_from, self.today)
             while d <= self.today:
-                stats = self.client.campaign_stats(c.id, d, d)
-                step_rows += [
-                    {
-                        "workspace_id": wid,
-                        "campaign_id": c.id,
-                        "step_id": s.sequence_step_id,
-                        "day": d,
-                        "sent": s.sent,
-                        "opened": s.unique_opens,
-                        "replied": s.unique_replies,
-                        "interested": s.interested,
-                        "bounced": s.bounced,
-                        "unsubscribed": s.unsubscribed,
-                    }
-                    for s in stats.sequence_step_stats
-                ]
+                day_stats = self.client.campaign_stats(c.id, d, d).sequence_step_stats
+                stats_days += [d] * len(day_stats)
+                step_stats += day_stats
                 d += dt.timedelta(days=1)
-        step_frame = frame(
-            [
-                {
-                    "workspace_id": wid,
-                    "id": s.id,
-                    "campaign_id": c.id,
-                    "step_order": s.order,
-                    "email_subject": s.email_subject,
-                    "email_body": s.email_body,
-                    "wait_in_days": s.wait_in_days,
-                    "variant": s.variant,
-                    "variant_of_step_id": s.variant_of_step_id,
-                    "thread_reply": s.thread_reply,
-                    "active": s.active,
-                    "synced_at": self.now,
-                }
-                for s in steps
-            ],
-            STEP_SCHEMA,
+        wid = self.t.workspace_id
+        batch.steps.add(
+            steps,
+            workspace_id=wid,
+            campaign_id=c.id,
+            step_order=[s.order for s in steps],
+            synced_at=self.now,
         )
-        daily_frame = frame(
-            [
-                {
-                    "workspace_id": wid,
-                    "campaign_id": c.id,
-                    "day": r.day,
-                    "sent": r.sent,
-                    "opens": r.opens,
-                    "replies": r.replied,
-                    "interested": r.interested,
-                    "bounced": r.bounced,
-                    "unsubscribed": r.unsubscribed,
-                }
-                for r in daily
-            ],
-            DAILY_SCHEMA,
+        batch.daily.add(
+            daily, workspace_id=wid, campaign_id=c.id, replies=[r.replied for r in daily]
+        )
+        batch.step_stats.add(
+            step_stats,
+            workspace_id=wid,
+            campaign_id=c.id,
+            step_id=[s.sequence_step_id for s in step_stats],
+            day=stats_days,
+            opened=[s.unique_opens for s in step_stats],
+            replied=[s.unique_replies for s in step_stats],
         )
         sender_ids = sorted({s.id for s in senders})
+        batch.senders.add(
+            sender_ids, workspace_id=wid, campaign_id=c.id, sender_email_id=sender_ids
+        )
+        batch.cursors[c.id] = json.dumps({"sig": sig, "last_day": self.today.isoformat()})
+
+    def write_details(self, batch: DetailBatch) -> None:
+        """A batch of campaigns' details with their cursors, in one transaction."""
+        if not batch:
+            return
+        wid = self.t.workspace_id
+        ids = ", ".join(str(int(i)) for i in batch.cursors)
+        steps, daily, step_stats = (
+            batch.steps.frame(),
+            batch.daily.frame(),
+            batch.step_stats.frame(),
+        )
+        senders = batch.senders.frame()
+        cursors = {f"campaign:{cid}": value for cid, value in batch.cursors.items()}
 
         def write(cur) -> None:
             cur.execute(
-                "DELETE FROM bison_sequence_steps WHERE workspace_id = ? AND campaign_id = ?",
-                [wid, c.id],
+                f"DELETE FROM bison_sequence_steps WHERE workspace_id = ? AND campaign_id IN ({ids})",
+                [wid],
             )
-            insert_frame(cur, "bison_sequence_steps", step_frame)
-            upsert(cur, "bison_campaign_daily", daily_frame, ["workspace_id", "campaign_id", "day"])
-            upsert(
-                cur,
-                "bison_step_stats",
-                frame(step_rows, STEP_STATS_SCHEMA),
-                ["workspace_id", "step_id", "day"],
-            )
+            insert_frame(cur, "bison_sequence_steps", steps)
+            upsert(cur, "bison_campaign_daily", daily, ["workspace_id", "campaign_id", "day"])
+            upsert(cur, "bison_step_stats", step_stats, ["workspace_id", "step_id", "day"])
             cur.execute(
-                "DELETE FROM bison_campaign_sender_emails WHERE workspace_id = ? AND campaign_id = ?",
-                [wid, c.id],
+                "DELETE FROM bison_campaign_sender_emails WHERE workspace_id = ?"
+                f" AND campaign_id IN ({ids})",
+                [wid],
             )
-            if sender_ids:
-                cur.executemany(
-                    "INSERT INTO bison_campaign_sender_emails VALUES (?, ?, ?)",
-                    [[wid, c.id, s] for s in sender_ids],
-                )
-            set_cursor(
-                cur,
-                wid,
-                f"campaign:{c.id}",
-                json.dumps({"sig": sig, "last_day": self.today.isoformat()}),
-            )
+            insert_frame(cur, "bison_campaign_sender_emails", senders)
+            set_cursors(cur, wid, cursors)
 
         self.write(write)
-        self.add("sequence_steps", step_frame.height)
-        self.add("daily_rows", daily_frame.height)
-        self.add("step_stats", len(step_rows))
+        self.add("sequence_steps", steps.height)
+        self.add("daily_rows", daily.height)
+        self.add("step_stats", step_stats.height)
 
-    def _reply_rows(self, replies) -> list[dict[str, Any]]:
-        wid = self.t.workspace_id
-        return [
-            {
-                "workspace_id": wid,
-                "id": r.id,
-                "uuid": r.uuid,
-                "campaign_id": r.campaign_id,
-                "lead_id": r.lead_id,
-                "sender_email_id": r.sender_email_id,
-                "scheduled_email_id": r.scheduled_email_id,
-                "folder": _capitalise_folder(r.folder),
-                "subject": r.subject,
-                "text_body": r.text_body,
-                "from_name": r.from_name,
-                "from_email": r.from_email,
-                "to_email": r.to_email,
-                "interested": r.interested,
-                "automated_reply": r.automated_reply,
-                "read": r.read,
-                "type": r.type,
-                "category": "interested"
-                if r.interested
-                else ("auto_reply" if r.automated_reply else None),
-                "date_received": r.date_received or r.created_at or self.now,
-                "created_at": r.created_at,
-                "updated_at": r.updated_at,
-                "synced_at": self.now,
-            }
-            for r in replies
-            if (r.folder or "").lower() != "sent"
-        ]
+    def _reply_frame(self, replies: Iterable[Any]) -> pl.DataFrame:
+        return stream_columns(
+            (r for r in replies if (r.folder or "").lower() != "sent"),
+            REPLY_SCHEMA,
+            workspace_id=self.t.workspace_id,
+            folder=lambda r: _capitalise_folder(r.folder),
+            category=lambda r: (
+                "interested" if r.interested else ("auto_reply" if r.automated_reply else None)
+            ),
+            date_received=lambda r: r.date_received or r.created_at or self.now,
+            synced_at=self.now,
+        )
 
     def replies(self) -> None:
         wid = self.t.workspace_id
         self.progress("replies")
         cursor = None if self.full else get_cursor(self.db, wid, "replies")
-        new = list(self.client.iter_replies(stop_at_id=int(cursor) if cursor else None))
+        top = int(cursor) if cursor else 0
+
+        def tracked(replies: Iterable[Any]) -> Iterator[Any]:
+            nonlocal top
+            for r in replies:
+                top = max(top, r.id)
+                yield r
+
+        new = self._reply_frame(
+            tracked(self.client.iter_replies(stop_at_id=int(cursor) if cursor else None))
+        )
         # replies marked interested after they were synced: the newest interested page tells
         known_interested = {
             r[0]
@@ -355,51 +352,35 @@ class WorkspaceSync:
             for r in self.client.iter_replies(status="interested", max_pages=1):
                 if r.id not in known_interested and r.id <= int(cursor):
                     flipped.append(r)
-        rows = self._reply_rows(new + flipped)
-        top = max([r.id for r in new], default=int(cursor) if cursor else 0)
+        rows = pl.concat([new, self._reply_frame(flipped)]) if flipped else new
 
         def write(cur) -> None:
-            upsert(cur, "bison_replies", frame(rows, REPLY_SCHEMA), ["workspace_id", "id"])
+            upsert(cur, "bison_replies", rows, ["workspace_id", "id"])
             set_cursor(cur, wid, "replies", str(top))
 
         self.write(write)
-        self.add("replies", len(rows))
+        self.add("replies", rows.height)
 
     def leads(self) -> None:
         wid = self.t.workspace_id
         self.progress("leads")
         cursor = None if self.full else get_cursor(self.db, wid, "leads")
-        leads = list(
-            self.client.iter_leads(updated_since=cursor) if cursor else self.client.iter_leads()
+        rows = stream_columns(
+            self.client.iter_leads(updated_since=cursor) if cursor else self.client.iter_leads(),
+            LEAD_SCHEMA,
+            workspace_id=wid,
+            custom_variables=lambda lead: (
+                json.dumps(lead.custom_variables) if lead.custom_variables else None
+            ),
+            synced_at=self.now,
         )
-        rows = [
-            {
-                "workspace_id": wid,
-                "id": lead.id,
-                "email": lead.email,
-                "first_name": lead.first_name,
-                "last_name": lead.last_name,
-                "company": lead.company,
-                "status": lead.status,
-                "campaign_status": lead.campaign_status,
-                "emails_sent": lead.emails_sent,
-                "replies": lead.replies,
-                "custom_variables": json.dumps(lead.custom_variables)
-                if lead.custom_variables
-                else None,
-                "created_at": lead.created_at,
-                "updated_at": lead.updated_at,
-                "synced_at": self.now,
-            }
-            for lead in leads
-        ]
 
         def write(cur) -> None:
-            upsert(cur, "bison_leads", frame(rows, LEAD_SCHEMA), ["workspace_id", "id"])
+            upsert(cur, "bison_leads", rows, ["workspace_id", "id"])
             set_cursor(cur, wid, "leads", self.now.date().isoformat())
 
         self.write(write)
-        self.add("leads", len(rows))
+        self.add("leads", rows.height)
 
     def senders(self) -> None:
         wid = self.t.workspace_id

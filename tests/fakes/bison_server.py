@@ -15,7 +15,8 @@ workspace's record, 401 without or with a bad token), bad input gets Laravel
 Fault injection: ``rate_limit_every`` (429 + ``Retry-After`` every Nth request),
 ``error_every``/``error_rate`` (5xx), ``delay`` (every response), and the
 one-shot :meth:`BisonFake.fail_next` / :meth:`BisonFake.delay_next`. Every
-request is logged in ``requests`` (method, path, query, status).
+request is logged in ``requests`` (method, path, query, status, body and the
+workspace its token opened), so a run can be replayed request for request.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class RequestRecord:
     path: str
     query: str
     status: int | None = None
+    body: bytes = b""
+    workspace_id: int | None = None
 
 
 @dataclass
@@ -226,6 +229,8 @@ class BisonFake:
             self.requests.append(record)
             self._served += 1
             fault = self._pick_fault(self._served)
+        scope["bison.record"] = record
+        receive = _recording(receive, record)
         delay = self.delay + (fault.delay if fault else 0.0)
         if delay > 0:
             # Read the request first, then stall: a client that times out has still
@@ -296,6 +301,9 @@ class BisonFake:
             with self._lock:
                 try:
                     ws, admin = self._authenticate(request)
+                    record = request.scope.get("bison.record")
+                    if record is not None:
+                        record.workspace_id = ws.id
                     ctx = Ctx(self, ws, admin, dict(request.path_params), query, body, url)
                     result = handler(ctx)
                 except Fail as fail:
@@ -318,6 +326,18 @@ class BisonFake:
         if ws is None:
             raise UNAUTHENTICATED
         return ws, admin
+
+
+def _recording(receive: Any, record: RequestRecord) -> Any:
+    """A ``receive`` that also keeps the request body in ``record``."""
+
+    async def wrapped() -> dict[str, Any]:
+        message = await receive()
+        if message["type"] == "http.request" and message.get("body"):
+            record.body += message["body"]
+        return message
+
+    return wrapped
 
 
 async def _buffered(receive: Any) -> Any:

@@ -1,0 +1,208 @@
+"""Email Bison sync: a full sync of 20 workspaces vs fetching the same requests with a bare loop.
+
+A fake Email Bison (20 workspaces × 50 campaigns, 10,000 leads and 5,000 replies) is served over
+real HTTP on 127.0.0.1. The full sync runs into a fresh database; the floor replays the requests
+the fake saw during that sync (same method, path, query and JSON body, same tokens) against a
+fresh fake with the same seed: 4 workspaces at once, one request after another within a workspace,
+each response only parsed as JSON. A no-change incremental sync follows the full one.
+
+Run: .venv/bin/python benchmarks/bison_sync.py [--reps N] [--quick]
+Targets: the full sync <= 1.3x the floor; the incremental sync makes < 5% of its requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from common import Report
+
+from connectors.bison import BisonClient
+from core import bison_sync, secrets, workspaces
+from core.store import Database
+from core.workspaces import WorkspaceInput
+from tests.fakes import AppSlot, BisonFake, RequestRecord, serve
+
+SEED = 11
+NOW = dt.datetime(
+    2026, 11, 23, 0, 0, tzinfo=dt.UTC
+)  # the fake's clock: data are identical every run
+CONCURRENCY = 4
+FULL = {"workspaces": 20, "campaigns_per_ws": 50, "leads_per_ws": 10_000, "replies_per_ws": 5_000}
+QUICK = {"workspaces": 8, "campaigns_per_ws": 10, "leads_per_ws": 1_000, "replies_per_ws": 500}
+
+
+def make_fake(sizes: dict[str, int]) -> BisonFake:
+    fake = BisonFake(seed=SEED, now=NOW, **sizes)
+    fake.generate_all()
+    return fake
+
+
+def template_db(root: Path, fake: BisonFake) -> Path:
+    """A migrated database with one client per Bison workspace, tokens in the secret store."""
+    path = root / "template.duckdb"
+    db = Database(path)
+    db.migrate()
+    for bid in fake.workspace_ids:
+        wid = workspaces.create(
+            db, WorkspaceInput(name=f"Client {bid:02d}", bison_workspace_id=bid), actor="bench"
+        )
+        secrets.set_secret(
+            db,
+            secrets.bison_token_name(wid),
+            fake.token_for(bid),
+            kind="bison_token",
+            actor="bench",
+        )
+    db.close()
+    return path
+
+
+def run_sync(db: Database, url: str, fake: BisonFake, *, full: bool) -> tuple[float, dict]:
+    def factory(token: str) -> BisonClient:
+        return BisonClient(url, token, rate_per_sec=None)
+
+    t = time.perf_counter()
+    result = bison_sync.sync_bison(
+        db, full=full, client_factory=factory, concurrency=CONCURRENCY, today=fake.state.today
+    )
+    elapsed = time.perf_counter() - t
+    if result["failed"]:
+        raise SystemExit(f"sync failed: {result['workspaces']}")
+    return elapsed, result
+
+
+def request_plan(
+    log: list[RequestRecord], fake: BisonFake
+) -> list[tuple[str, list[tuple[str, str, str, bytes]]]]:
+    """The logged requests per workspace (in the order they were sent) with its token."""
+    per_ws: dict[int, list[tuple[str, str, str, bytes]]] = defaultdict(list)
+    order: list[int] = []
+    for r in log:
+        if r.workspace_id is None:
+            raise SystemExit(f"request without a workspace in the log: {r.method} {r.path}")
+        if r.workspace_id not in per_ws:
+            order.append(r.workspace_id)
+        per_ws[r.workspace_id].append((r.method, r.path, r.query, r.body))
+    return [(fake.token_for(w), per_ws[w]) for w in order]
+
+
+def floor(url: str, plan: list[tuple[str, list[tuple[str, str, str, bytes]]]]) -> float:
+    """The same requests with a bare httpx loop: 4 workspaces at once, sequential within one."""
+
+    def one(item: tuple[str, list[tuple[str, str, str, bytes]]]) -> int:
+        token, requests = item
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+        json_headers = {**headers, "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            for method, path, query, body in requests:
+                target = f"{path}?{query}" if query else path
+                if body:
+                    response = client.request(method, target, content=body, headers=json_headers)
+                else:
+                    response = client.request(method, target, headers=headers)
+                response.json()
+        return len(requests)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        list(pool.map(one, plan))
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--reps", type=int, default=1, help="full syncs to time, each followed by the floor"
+    )
+    parser.add_argument("--quick", action="store_true", help="a small instance, for a smoke run")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+
+    tmp = tempfile.TemporaryDirectory(prefix="leadops-bench-bison-")
+    root = Path(tmp.name)
+    os.environ["LEADOPS_KEYRING"] = "cryptfile"
+    os.environ["LEADOPS_KEYRING_FILE"] = str(root / "secrets.cfg")
+    os.environ["LEADOPS_KEYRING_PASSWORD"] = "bench-master-password"
+    os.environ["LEADOPS_DB"] = str(root / "unused.duckdb")
+
+    t = time.perf_counter()
+    sync_fake, floor_fake = make_fake(sizes), make_fake(sizes)
+    template = template_db(root, sync_fake)
+    print(
+        f"# fake Email Bison: {sizes['workspaces']} workspaces × {sizes['campaigns_per_ws']}"
+        f" campaigns, {sizes['leads_per_ws']:,} leads, {sizes['replies_per_ws']:,} replies;"
+        f" set up in {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
+    slot = AppSlot()
+    sync_times: list[float] = []
+    floor_times: list[float] = []
+    plan: list = []
+    full_requests = inc_requests = 0
+    inc_time = 0.0
+
+    def run_floor() -> None:
+        slot.app = floor_fake
+        floor_fake.reset_requests()
+        floor_times.append(floor(url, plan))
+        if floor_fake.request_count != full_requests:
+            raise SystemExit(
+                f"the floor sent {floor_fake.request_count} requests, the sync {full_requests}"
+            )
+        print(f"# floor {len(floor_times)}: {floor_times[-1]:.2f} s", flush=True)
+
+    with serve(slot) as url:
+        for rep in range(max(1, args.reps)):
+            path = root / f"sync-{rep}.duckdb"
+            shutil.copy(template, path)
+            db = Database(path)
+            slot.app = sync_fake
+            sync_fake.reset_requests()
+            elapsed, result = run_sync(db, url, sync_fake, full=True)
+            sync_times.append(elapsed)
+            print(f"# full sync {rep + 1}: {elapsed:.2f} s", flush=True)
+            if rep == 0:
+                full_requests = sync_fake.request_count
+                plan = request_plan(list(sync_fake.requests), sync_fake)
+                rows: dict[str, int] = defaultdict(int)
+                for r in result["workspaces"].values():
+                    for k, v in r["counts"].items():
+                        rows[k] += v
+                print(
+                    f"# full sync: {full_requests:,} requests, rows {dict(rows)}",
+                    flush=True,
+                )
+            run_floor()
+            if rep == 0:
+                # a no-change incremental sync right after the full one, then the floor again
+                slot.app = sync_fake
+                sync_fake.reset_requests()
+                inc_time, _ = run_sync(db, url, sync_fake, full=False)
+                inc_requests = sync_fake.request_count
+                run_floor()
+            db.close()
+        slot.app = None
+    tmp.cleanup()
+
+    report = Report()
+    report.ratio(
+        "bison_sync.full", statistics.median(sync_times), statistics.median(floor_times), 1.3
+    )
+    report.share("bison_sync.incremental_requests", inc_requests, full_requests, 5.0, "requests")
+    report.info("bison_sync.incremental", inc_time, "s")
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
