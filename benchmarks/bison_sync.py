@@ -199,7 +199,9 @@ def main() -> int:
     report.ratio(
         "bison_sync.full", statistics.median(sync_times), statistics.median(floor_times), 1.3
     )
-    report.share("bison_sync.incremental_requests", inc_requests, full_requests, 5.0, "requests")
+    report.share(
+        "bison_sync.incremental_requests", inc_requests, full_requests, 5.0, "requests", "full"
+    )
     report.info("bison_sync.incremental", inc_time, "s")
     return report.finish()
 

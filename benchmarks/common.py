@@ -64,13 +64,15 @@ class Report:
         self.ok &= good
         print(f"{name}: {value:.3f} {unit} | target < {limit} {unit} | {'ok' if good else 'FAIL'}")
 
-    def share(self, name: str, part: float, whole: float, limit_pct: float, unit: str) -> None:
-        """`part` as a percentage of `whole`, against a ceiling in percent."""
+    def share(
+        self, name: str, part: float, whole: float, limit_pct: float, unit: str, of: str
+    ) -> None:
+        """`part` as a percentage of `whole` (called `of` in the line), against a ceiling."""
         pct = 100.0 * part / whole if whole > 0 else float("inf")
         good = pct < limit_pct
         self.ok &= good
         print(
-            f"{name}: {part:,.0f} {unit} = {pct:.2f}% of {whole:,.0f} | target < {limit_pct:g}% | {'ok' if good else 'FAIL'}"
+            f"{name}: {part:,.0f} {unit} = {pct:.2f}% of {of} | target < {limit_pct:g}% | {'ok' if good else 'FAIL'}"
         )
 
     def info(self, name: str, value: float, unit: str = "s") -> None:

@@ -12,6 +12,10 @@ nor loses anything (rows are upserted by (workspace_id, id)). What a no-change s
   interested replies, to see replies marked interested later.
 * leads: those updated since the last sync's date (the API filters by date only).
 * sending accounts and tags: the full lists (they are short and have no change filter).
+
+Changed campaigns' details are written a batch of campaigns at a time, each batch in one
+transaction with those campaigns' cursors. Long listings (leads, replies) are copied into typed
+columns a few records at a time as the pages arrive, never held as a list of records.
 """
 
 from __future__ import annotations
@@ -283,11 +287,9 @@ class WorkspaceSync:
             return
         wid = self.t.workspace_id
         ids = ", ".join(str(int(i)) for i in batch.cursors)
-        steps, daily, step_stats = (
-            batch.steps.frame(),
-            batch.daily.frame(),
-            batch.step_stats.frame(),
-        )
+        steps = batch.steps.frame()
+        daily = batch.daily.frame()
+        step_stats = batch.step_stats.frame()
         senders = batch.senders.frame()
         cursors = {f"campaign:{cid}": value for cid, value in batch.cursors.items()}
 
@@ -341,14 +343,14 @@ class WorkspaceSync:
             tracked(self.client.iter_replies(stop_at_id=int(cursor) if cursor else None))
         )
         # replies marked interested after they were synced: the newest interested page tells
-        known_interested = {
-            r[0]
-            for r in self.db.rows(
-                "SELECT id FROM bison_replies WHERE workspace_id = ? AND interested", [wid]
-            )
-        }
         flipped = []
         if cursor:
+            known_interested = {
+                r[0]
+                for r in self.db.rows(
+                    "SELECT id FROM bison_replies WHERE workspace_id = ? AND interested", [wid]
+                )
+            }
             for r in self.client.iter_replies(status="interested", max_pages=1):
                 if r.id not in known_interested and r.id <= int(cursor):
                     flipped.append(r)
