@@ -124,45 +124,37 @@ def variant_counts(
                    sum(interested) AS interested, sum(bounced) AS bounced
             FROM bison_step_stats WHERE {t_where} GROUP BY ALL
         )
-        SELECT s.workspace_id, s.campaign_id, s.step_order AS step, s.id AS step_id,
+        SELECT s.workspace_id, w.name AS client, s.campaign_id, c.name AS campaign,
+               s.step_order AS step, s.id AS step_id,
                s.email_subject AS subject, s.email_body AS body,
                coalesce(t.sent, 0)::BIGINT AS sent, coalesce(t.replies, 0)::BIGINT AS replies,
                coalesce(t.interested, 0)::BIGINT AS interested,
                coalesce(t.bounced, 0)::BIGINT AS bounced
         FROM bison_sequence_steps s
+        LEFT JOIN workspaces w ON w.id = s.workspace_id
+        LEFT JOIN bison_campaigns c ON c.workspace_id = s.workspace_id AND c.id = s.campaign_id
         LEFT JOIN t ON t.workspace_id = s.workspace_id AND t.step_id = s.id
         WHERE {s_where}
         ORDER BY s.workspace_id, s.campaign_id, s.step_order, s.variant, s.id
         """,
         (t_params + s_params) or None,
     )
-    names = db.query(
-        f"""
-        SELECT w.id AS workspace_id, w.name AS client, c.id AS campaign_id, c.name AS campaign
-        FROM workspaces w LEFT JOIN bison_campaigns c ON c.workspace_id = w.id
-        WHERE {scope.filter("w.id")}
-        """
-    )
     gid, start_idx = _groups(df)
     k = np.arange(df.height) - start_idx[gid] if df.height else np.zeros(0, dtype=np.int64)
-    return (
-        df.join(names, on=["workspace_id", "campaign_id"], how="left", maintain_order="left")
-        .with_columns(_LETTERS.gather(np.minimum(k, _LETTERS.len() - 1)))
-        .select(
-            "workspace_id",
-            "client",
-            "campaign_id",
-            "campaign",
-            "step",
-            "variant",
-            "step_id",
-            "subject",
-            "body",
-            "sent",
-            "replies",
-            "interested",
-            "bounced",
-        )
+    return df.with_columns(_LETTERS.gather(np.minimum(k, _LETTERS.len() - 1))).select(
+        "workspace_id",
+        "client",
+        "campaign_id",
+        "campaign",
+        "step",
+        "variant",
+        "step_id",
+        "subject",
+        "body",
+        "sent",
+        "replies",
+        "interested",
+        "bounced",
     )
 
 
@@ -178,17 +170,11 @@ def _groups(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(new) - 1, np.flatnonzero(new)
 
 
-def _p_text(p: pl.Expr) -> pl.Expr:
+def _p_text(p: float) -> str:
     """'< 0.001', '= 0.003' or '= 0.41' (3 decimals under 0.1, else 2)."""
-    return (
-        pl.when(p < 0.001)
-        .then(pl.lit("< 0.001"))
-        .otherwise(
-            pl.concat_str(
-                pl.lit("= "), pl.when(p < 0.1).then(p.round(3)).otherwise(p.round(2)).cast(pl.Utf8)
-            )
-        )
-    )
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {round(p, 3) if p < 0.1 else round(p, 2)!r}"
 
 
 def _comparison_columns(
@@ -237,25 +223,70 @@ def _frame_columns(cols: dict[str, np.ndarray]) -> list[pl.Series]:
     return out
 
 
-def _verdict(prefix: pl.Expr, versus: str, label: str, correction: str) -> pl.Expr:
-    """'<prefix>beats|trails <versus> on <label>, p = … after correction' when significant,
-    'no clear difference yet (p = …)' when not, 'not enough data' for small samples."""
-    p_adj = pl.col("p_adj")
+_NO_DATA, _NO_DIFFERENCE, _BEATS, _TRAILS, _ORIGINAL = range(5)
+
+
+def _verdicts(
+    df: pl.DataFrame,
+    prefixes: tuple[np.ndarray, list[str]] | None,
+    versus: str,
+    label: str,
+    correction: str,
+    original: np.ndarray | None = None,
+) -> pl.Series:
+    """The plain-words verdict of every row of `df` (columns p_adj, z, small_sample, significant).
+
+    'not enough data' for small samples; 'no clear difference yet (p = …)' when not significant;
+    '<prefix>beats|trails <versus> on <label>, p = … after correction' when it is. `prefixes` is
+    (index of each row's prefix, the prefix strings), or None for no prefix. Rows where
+    `original` is true read 'original'.
+
+    A verdict depends only on its prefix, its outcome and p as printed (3 decimals under 0.1,
+    else 2), so 50,000 variants share a few hundred wordings: each row gets an integer code,
+    each distinct code is worded once, and the words are gathered back by code.
+    """
+    p = df["p_adj"].to_numpy().astype(np.float64, copy=False)
+    small = df["small_sample"].to_numpy() | np.isnan(p)
+    sig = df["significant"].to_numpy() & ~small
+    up = np.nan_to_num(df["z"].to_numpy().astype(np.float64, copy=False)) > 0
+    outcome = np.where(
+        small, _NO_DATA, np.where(~sig, _NO_DIFFERENCE, np.where(up, _BEATS, _TRAILS))
+    )
+    q = np.nan_to_num(p, nan=1.0)
+    printed = np.where(
+        q < 0.001, 0, np.where(q < 0.1, 1 + np.round(q * 1000), 1000 + np.round(q * 100))
+    )
+    printed = np.where(small, 0, printed).astype(np.int64)
+    who = np.zeros(df.height, dtype=np.int64) if prefixes is None else prefixes[0].astype(np.int64)
+    if original is not None:
+        outcome = np.where(original, _ORIGINAL, outcome)
+        printed = np.where(original, 0, printed)
+    who = np.where(sig & (outcome != _ORIGINAL), who, 0)  # only a verdict that names it
+    code = (who * 5 + outcome) * 2048 + printed
+    distinct, back = np.unique(code, return_inverse=True)
     after = " after correction" if correction != "none" else ""
-    sig = p_adj < ALPHA
-    head = (
-        pl.when(~sig)
-        .then(pl.lit("no clear difference yet (p "))
-        .when(pl.col("z") > 0)
-        .then(pl.concat_str(prefix, pl.lit(f"beats {versus} on {label}, p ")))
-        .otherwise(pl.concat_str(prefix, pl.lit(f"trails {versus} on {label}, p ")))
-    )
-    tail = pl.when(sig).then(pl.lit(after)).otherwise(pl.lit(")"))
-    return (
-        pl.when(pl.col("small_sample") | p_adj.is_null())
-        .then(pl.lit("not enough data"))
-        .otherwise(pl.concat_str(head, _p_text(p_adj), tail))
-    )
+    words = []
+    for c in distinct.tolist():
+        rest, printed_p = divmod(c, 2048)
+        w, kind = divmod(rest, 5)
+        value = (
+            0.0
+            if printed_p == 0
+            else (printed_p - 1) / 1000
+            if printed_p < 1000
+            else (printed_p - 1000) / 100
+        )
+        if kind == _ORIGINAL:
+            words.append("original")
+        elif kind == _NO_DATA:
+            words.append("not enough data")
+        elif kind == _NO_DIFFERENCE:
+            words.append(f"no clear difference yet (p {_p_text(value)})")
+        else:
+            prefix = "" if prefixes is None else prefixes[1][w]
+            verb = "beats" if kind == _BEATS else "trails"
+            words.append(f"{prefix}{verb} {versus} on {label}, p {_p_text(value)}{after}")
+    return pl.Series("verdict", words, dtype=pl.Utf8).gather(back.reshape(-1))
 
 
 def variant_stats(
@@ -295,12 +326,15 @@ def variant_stats(
     return (
         df.with_columns(_frame_columns(cols))
         .with_columns(significant=(pl.col("p_adj") < ALPHA).fill_null(False))
-        .with_columns(
-            verdict=pl.when(pl.col("variant") == "A")
-            .then(pl.lit("original"))
-            .otherwise(
-                _verdict(
-                    pl.concat_str(pl.col("variant"), pl.lit(" ")), "A", METRICS[metric], correction
+        .pipe(
+            lambda d: d.with_columns(
+                _verdicts(
+                    d,
+                    (np.arange(d.height) - base, [f"{v} " for v in _LETTERS.to_list()]),
+                    "A",
+                    METRICS[metric],
+                    correction,
+                    original=is_base,
                 )
             )
         )
@@ -389,9 +423,11 @@ def subject_stats(
     cols["p_adj"] = _adjust(cols["p"], np.zeros(df.height, dtype=np.int64), correction)
     return (
         df.with_columns(_frame_columns(cols))
-        .with_columns(
-            significant=(pl.col("p_adj") < ALPHA).fill_null(False),
-            verdict=_verdict(pl.lit(""), "the other subjects", METRICS[metric], correction),
+        .with_columns(significant=(pl.col("p_adj") < ALPHA).fill_null(False))
+        .pipe(
+            lambda d: d.with_columns(
+                _verdicts(d, None, "the other subjects", METRICS[metric], correction)
+            )
         )
         .sort(["ci_low", "rate", "sent", "subject_key"], descending=[True, True, True, False])
         .with_row_index("rank", offset=1)

@@ -216,12 +216,29 @@ def _grouped_cummax(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
+def _family_matrix(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Row (family) and column (place in the family) of every entry, for a padded matrix.
+
+    Families are numbered 0..F-1 in order of first appearance after a stable sort by label.
+    Returns (order, row, column, F, width) with `order` the stable sort of the labels.
+    """
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    new = np.r_[True, gs[1:] != gs[:-1]]
+    row = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    col = np.arange(gs.size) - first[row]
+    return order, row, col, int(first.size), int(col.max()) + 1
+
+
 def adjust_pvalues(pvalues: Any, groups: Any = None, method: str = "holm") -> np.ndarray:
     """Holm or Benjamini–Hochberg adjusted p-values, separately within each group.
 
     `groups` (integer labels, any order; None = one family) says which p-values are corrected
     together, e.g. the variants of one sequence step. NaN p-values stay NaN and are not counted.
-    Vectorised over all groups at once (one sort, no loop per group).
+    Vectorised over all groups at once: the families are laid out as the rows of a matrix padded
+    with +inf, each row is sorted, and the step-down (Holm) or step-up (BH) running extreme is a
+    cumulative maximum / minimum along the rows. No loop per group.
     """
     if method not in ("holm", "bh", "fdr_bh", "benjamini_hochberg"):
         raise ValueError(f"Unknown correction {method!r}; use 'holm' or 'bh'.")
@@ -231,6 +248,33 @@ def adjust_pvalues(pvalues: Any, groups: Any = None, method: str = "holm") -> np
     ok = np.flatnonzero(~np.isnan(p))
     if ok.size == 0:
         return out
+    order, row, col, families, width = _family_matrix(g[ok])
+    if families * width > 4 * ok.size + 64:  # a few large families among many small ones
+        return _adjust_sorted(p, g, ok, out, method)
+    idx = ok[order]
+    mat = np.full((families, width), np.inf)
+    mat[row, col] = p[idx]
+    rank = np.argsort(mat, axis=1, kind="stable")
+    ps = np.take_along_axis(mat, rank, axis=1)
+    m = np.bincount(row, minlength=families).astype(np.float64)[:, None]
+    i = np.arange(1, width + 1, dtype=np.float64)[None, :]
+    real = np.isfinite(ps)
+    with np.errstate(invalid="ignore"):
+        if method == "holm":
+            adj = np.maximum.accumulate(np.minimum((m - i + 1.0) * ps, 1.0), axis=1)
+        else:
+            step = np.where(real, np.minimum(m / i * ps, 1.0), np.inf)
+            adj = np.minimum.accumulate(step[:, ::-1], axis=1)[:, ::-1]
+    back = np.empty_like(adj)
+    np.put_along_axis(back, rank, adj, axis=1)
+    out[idx] = back[row, col]
+    return out
+
+
+def _adjust_sorted(
+    p: np.ndarray, g: np.ndarray, ok: np.ndarray, out: np.ndarray, method: str
+) -> np.ndarray:
+    """adjust_pvalues for ragged families: one lexsort and a segmented running extreme."""
     order = ok[np.lexsort((p[ok], g[ok]))]
     ps, gs = p[order], g[order]
     first = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])

@@ -163,6 +163,19 @@ def test_grouped_corrections_match_per_group():
         assert np.isnan(adj[np.isnan(p)]).all()
 
 
+
+def test_grouped_corrections_with_one_large_family_among_small_ones():
+    """A family far larger than the rest takes the sorted path; results are the same."""
+    rng = np.random.default_rng(5)
+    groups = rng.permutation(np.r_[np.zeros(500, dtype=int), np.arange(1, 1001)])
+    p = rng.uniform(size=groups.size)
+    for method, sm in [("holm", "holm"), ("bh", "fdr_bh")]:
+        adj = adjust_pvalues(p, groups, method)
+        big = groups == 0
+        ref = multipletests(p[big], method=sm)[1]
+        np.testing.assert_allclose(adj[big], ref, rtol=0, atol=TOL)
+        np.testing.assert_allclose(adj[~big], p[~big], rtol=0, atol=TOL)
+
 # -- power --------------------------------------------------------------------------------------
 
 
