@@ -163,7 +163,6 @@ def test_grouped_corrections_match_per_group():
         assert np.isnan(adj[np.isnan(p)]).all()
 
 
-
 def test_grouped_corrections_with_one_large_family_among_small_ones():
     """A family far larger than the rest takes the sorted path; results are the same."""
     rng = np.random.default_rng(5)
@@ -175,6 +174,7 @@ def test_grouped_corrections_with_one_large_family_among_small_ones():
         ref = multipletests(p[big], method=sm)[1]
         np.testing.assert_allclose(adj[big], ref, rtol=0, atol=TOL)
         np.testing.assert_allclose(adj[~big], p[~big], rtol=0, atol=TOL)
+
 
 # -- power --------------------------------------------------------------------------------------
 
