@@ -39,7 +39,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 bench: setup
-	$(VENV)/bin/python benchmarks/overview.py
+	@status=0; for b in benchmarks/[a-z]*.py; do \
+		[ "$$b" = benchmarks/common.py ] && continue; \
+		echo "== $$b"; $(VENV)/bin/python $$b || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,7 +1,9 @@
 """Email Bison sync: a full sync of 20 workspaces vs fetching the same requests with a bare loop.
 
 A fake Email Bison (20 workspaces × 50 campaigns, 10,000 leads and 5,000 replies) is served over
-real HTTP on 127.0.0.1. The full sync runs into a fresh database; the floor replays the requests
+real HTTP on 127.0.0.1 from its own process, as a real API server would be (in this process its
+work would compete with the sync's for the interpreter lock, and be charged to the sync). The full
+sync runs into a fresh database; the floor replays the requests
 the fake saw during that sync (same method, path, query and JSON body, same tokens) against a
 fresh fake with the same seed: 4 workspaces at once, one request after another within a workspace,
 each response only parsed as JSON. A no-change incremental sync follows the full one.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -33,6 +36,8 @@ from core.store import Database
 from core.workspaces import WorkspaceInput
 from tests.fakes import AppSlot, BisonFake, RequestRecord, serve
 
+Plan = list[tuple[str, list[tuple[str, str, str, bytes]]]]
+
 SEED = 11
 NOW = dt.datetime(
     2026, 11, 23, 0, 0, tzinfo=dt.UTC
@@ -46,6 +51,49 @@ def make_fake(sizes: dict[str, int]) -> BisonFake:
     fake = BisonFake(seed=SEED, now=NOW, **sizes)
     fake.generate_all()
     return fake
+
+
+class FakeServer:
+    """The sync's fake and the floor's fake, served by a child process; commands over a pipe.
+
+    The child is forked after both fakes are generated, so it holds identical copies; the parent
+    keeps its own copies only for tokens, workspace ids and the fake's date.
+    """
+
+    def __init__(self, fakes: dict[str, BisonFake]) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=self._child, args=(fakes, child), daemon=True)
+        self._proc.start()
+        self.url = self._conn.recv()
+
+    @staticmethod
+    def _child(fakes: dict[str, BisonFake], conn) -> None:
+        slot = AppSlot()
+        with serve(slot) as url:
+            conn.send(url)
+            while True:
+                command, name = conn.recv()
+                if command == "stop":
+                    conn.send(None)
+                    return
+                fake = fakes[name]
+                if command == "use":
+                    slot.app = fake
+                    fake.reset_requests()
+                    conn.send(None)
+                elif command == "count":
+                    conn.send(fake.request_count)
+                elif command == "log":
+                    conn.send(list(fake.requests))
+
+    def call(self, command: str, name: str = "") -> object:
+        self._conn.send((command, name))
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self.call("stop")
+        self._proc.join(timeout=10)
 
 
 def template_db(root: Path, fake: BisonFake) -> Path:
@@ -82,9 +130,7 @@ def run_sync(db: Database, url: str, fake: BisonFake, *, full: bool) -> tuple[fl
     return elapsed, result
 
 
-def request_plan(
-    log: list[RequestRecord], fake: BisonFake
-) -> list[tuple[str, list[tuple[str, str, str, bytes]]]]:
+def request_plan(log: list[RequestRecord], fake: BisonFake) -> Plan:
     """The logged requests per workspace (in the order they were sent) with its token."""
     per_ws: dict[int, list[tuple[str, str, str, bytes]]] = defaultdict(list)
     order: list[int] = []
@@ -97,7 +143,7 @@ def request_plan(
     return [(fake.token_for(w), per_ws[w]) for w in order]
 
 
-def floor(url: str, plan: list[tuple[str, list[tuple[str, str, str, bytes]]]]) -> float:
+def floor(url: str, plan: Plan) -> float:
     """The same requests with a bare httpx loop: 4 workspaces at once, sequential within one."""
 
     def one(item: tuple[str, list[tuple[str, str, str, bytes]]]) -> int:
@@ -138,6 +184,8 @@ def main() -> int:
 
     t = time.perf_counter()
     sync_fake, floor_fake = make_fake(sizes), make_fake(sizes)
+    server = FakeServer({"sync": sync_fake, "floor": floor_fake})
+    url = server.url
     template = template_db(root, sync_fake)
     print(
         f"# fake Email Bison: {sizes['workspaces']} workspaces × {sizes['campaigns_per_ws']}"
@@ -145,54 +193,45 @@ def main() -> int:
         f" set up in {time.perf_counter() - t:.1f} s",
         flush=True,
     )
-    slot = AppSlot()
     sync_times: list[float] = []
     floor_times: list[float] = []
-    plan: list = []
+    plan: Plan = []
     full_requests = inc_requests = 0
     inc_time = 0.0
 
     def run_floor() -> None:
-        slot.app = floor_fake
-        floor_fake.reset_requests()
+        server.call("use", "floor")
         floor_times.append(floor(url, plan))
-        if floor_fake.request_count != full_requests:
-            raise SystemExit(
-                f"the floor sent {floor_fake.request_count} requests, the sync {full_requests}"
-            )
+        sent = server.call("count", "floor")
+        if sent != full_requests:
+            raise SystemExit(f"the floor sent {sent} requests, the sync {full_requests}")
         print(f"# floor {len(floor_times)}: {floor_times[-1]:.2f} s", flush=True)
 
-    with serve(slot) as url:
-        for rep in range(max(1, args.reps)):
-            path = root / f"sync-{rep}.duckdb"
-            shutil.copy(template, path)
-            db = Database(path)
-            slot.app = sync_fake
-            sync_fake.reset_requests()
-            elapsed, result = run_sync(db, url, sync_fake, full=True)
-            sync_times.append(elapsed)
-            print(f"# full sync {rep + 1}: {elapsed:.2f} s", flush=True)
-            if rep == 0:
-                full_requests = sync_fake.request_count
-                plan = request_plan(list(sync_fake.requests), sync_fake)
-                rows: dict[str, int] = defaultdict(int)
-                for r in result["workspaces"].values():
-                    for k, v in r["counts"].items():
-                        rows[k] += v
-                print(
-                    f"# full sync: {full_requests:,} requests, rows {dict(rows)}",
-                    flush=True,
-                )
+    for rep in range(max(1, args.reps)):
+        path = root / f"sync-{rep}.duckdb"
+        shutil.copy(template, path)
+        db = Database(path)
+        server.call("use", "sync")
+        elapsed, result = run_sync(db, url, sync_fake, full=True)
+        sync_times.append(elapsed)
+        print(f"# full sync {rep + 1}: {elapsed:.2f} s", flush=True)
+        if rep == 0:
+            full_requests = server.call("count", "sync")
+            plan = request_plan(server.call("log", "sync"), sync_fake)
+            rows: dict[str, int] = defaultdict(int)
+            for r in result["workspaces"].values():
+                for k, v in r["counts"].items():
+                    rows[k] += v
+            print(f"# full sync: {full_requests:,} requests, rows {dict(rows)}", flush=True)
+        run_floor()
+        if rep == 0:
+            # a no-change incremental sync right after the full one, then the floor again
+            server.call("use", "sync")
+            inc_time, _ = run_sync(db, url, sync_fake, full=False)
+            inc_requests = server.call("count", "sync")
             run_floor()
-            if rep == 0:
-                # a no-change incremental sync right after the full one, then the floor again
-                slot.app = sync_fake
-                sync_fake.reset_requests()
-                inc_time, _ = run_sync(db, url, sync_fake, full=False)
-                inc_requests = sync_fake.request_count
-                run_floor()
-            db.close()
-        slot.app = None
+        db.close()
+    server.close()
     tmp.cleanup()
 
     report = Report()
