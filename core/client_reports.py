@@ -217,10 +217,11 @@ def send_reports(
     access.require(user, "reports.send")
     as_of = as_of or dt.datetime.now(ZoneInfo(settings.get(db, "display_timezone"))).date()
     week_start, _ = week_bounds(as_of)
+    targets = _targets(db, workspace)
     if not dry_run and not mailer.configured(db):
         raise ReportError("E-mail is not set up: fill smtp_host under Settings → General.")
     out = []
-    for w in _targets(db, workspace).iter_rows(named=True):
+    for w in targets.iter_rows(named=True):
         outcome = {"client": w["name"], "to": w["contact_email"], "week_start": week_start}
         if not w["contact_email"]:
             out.append({**outcome, "status": "skipped", "detail": "no contact e-mail"})

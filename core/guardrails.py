@@ -243,7 +243,7 @@ def run_checks(
         cur.register("found", found.to_arrow())
         cur.execute(
             "UPDATE alerts SET last_seen = $now, severity = f.severity, title = f.title,"
-            " explanation = f.explanation, metric = f.metric, threshold = f.threshold,"
+            " explanation = f.explanation || coalesce(' ' || alerts.auto_action, ''), metric = f.metric, threshold = f.threshold,"
             " subject_name = f.subject_name"
             " FROM found f WHERE alerts.alert_key = f.alert_key AND alerts.status = 'open'",
             {"now": now},
@@ -378,7 +378,8 @@ def open_alerts(
         WHERE a.status = 'open' AND {scope.filter("a.workspace_id")}{cond}
         ORDER BY {_SEV_ORDER}, w.name, a.first_seen
         """,
-        {"now": now or _now(), "names": list(CHECKS), "labels": [c.label for c in CHECKS.values()]},
+        {"names": list(CHECKS), "labels": [c.label for c in CHECKS.values()]}
+        | ({} if include_snoozed else {"now": now or _now()}),
     )
 
 
