@@ -218,6 +218,8 @@ WITH used AS (
            string_agg(c.name, '; ' ORDER BY c.name) AS names
     FROM bison_campaign_sender_emails l
     JOIN bison_campaigns c ON c.workspace_id = l.workspace_id AND c.id = l.campaign_id
+    SEMI JOIN bison_sender_emails d ON d.workspace_id = l.workspace_id AND d.id = l.sender_email_id
+        AND d.status = 'disconnected'
     WHERE c.status = 'active' GROUP BY ALL
 )
 SELECT e.workspace_id, 'danger' AS severity, 'sender' AS subject_kind, CAST(e.id AS VARCHAR) AS subject_id,
