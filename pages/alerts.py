@@ -92,14 +92,13 @@ with tab_open:
             key="sev-filter",
         )
         shown = table.filter(table["severity"].is_in(sev or []))
-        event = st.dataframe(
+        ui.table(
             shown.drop("workspace_id", "check_name"),
-            hide_index=True,
-            on_select="rerun",
-            selection_mode="single-row",
+            name="alerts-open",
             key="open-table",
             column_config={
                 "id": None,
+                "title": st.column_config.TextColumn("Alert", width="large"),
                 "explanation": st.column_config.TextColumn("Explanation", width="large"),
                 "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM D, HH:mm"),
                 "last_seen": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
@@ -108,20 +107,22 @@ with tab_open:
                 ),
             },
         )
-        st.download_button(
-            "Download CSV",
-            data=lambda: ui.frame_to_csv(shown),
-            file_name=f"alerts-open-{ui.today():%Y%m%d}.csv",
-            mime="text/csv",
-            icon=":material/download:",
-            on_click="ignore",
-            key="dl-open-alerts",
+        labels = {
+            r["id"]: f"{r['severity']} · {r['client'] or 'Agency'} · {r['title']}"
+            for r in shown.iter_rows(named=True)
+        }
+        picked = st.selectbox(
+            "Act on an alert",
+            list(labels),
+            index=None,
+            format_func=lambda i: labels[i],
+            placeholder="Pick an alert to read it in full, acknowledge or snooze it",
+            key="alert-pick",
         )
-        rows = event.selection.rows if event and event.selection else []
-        if rows:
-            alerts_parts.act_on_alert(database, user, shown.row(rows[0], named=True))
-        else:
-            st.caption("Select an alert to acknowledge or snooze it.")
+        if picked is not None:
+            row = shown.filter(shown["id"] == picked).row(0, named=True)
+            alerts_parts.act_on_alert(database, user, row)
+
 
 with tab_history:
     hist = ui.cached(guardrails.history, sc)

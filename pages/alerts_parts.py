@@ -7,7 +7,6 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
-import streamlit.components.v1 as components
 
 from core import (
     access,
@@ -181,9 +180,13 @@ def client_reports_tab(db: Database, user: access.User, sc: Scope, today: dt.dat
         return
     conf = settings.get_all(db)
     st.caption(
-        f"Sent {'every ' + conf['client_report_weekday'].capitalize() if conf['client_reports_enabled'] else 'on demand'}"
-        f" from {conf['client_report_hour']}:00 to each client's contact e-mail "
-        "(client_reports_* settings); `leadops reports send` sends them by hand."
+        (
+            f"Sent every {conf['client_report_weekday'].capitalize()} from "
+            f"{conf['client_report_hour']}:00 to each client's contact e-mail."
+            if conf["client_reports_enabled"]
+            else "Scheduled sending is off (setting client\\_reports\\_enabled)."
+        )
+        + " `leadops reports send` sends them by hand."
     )
     c1, c2 = st.columns([2, 1])
     default = st.session_state.get("workspace_id")
@@ -231,6 +234,6 @@ def client_reports_tab(db: Database, user: access.User, sc: Scope, today: dt.dat
             )
         except (client_reports.ReportError, PermissionError) as exc:
             st.error(ui.md(exc))
-    components.html(html, height=640, scrolling=True)
+    st.iframe(html, height=520)
     st.subheader("Reports sent")
     ui.table(ui.cached(client_reports.sends, sc), name="client-report-sends", key="report-sends")

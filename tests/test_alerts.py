@@ -277,3 +277,14 @@ def test_alerts_page_shows_open_alerts_and_the_sidebar_badge(demo_db):
     )
     assert metrics["Danger"] == str(danger)
     assert at.dataframe[0].value.shape[0] == n
+    # acknowledge one from the page, with a reason
+    aid = demo_db.scalar("SELECT min(id) FROM alerts WHERE status = 'open'")
+    at.selectbox(key="alert-pick").set_value(aid).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_input(key=f"ack-reason-{aid}").input("Vendor list swapped; watching")
+    at.button(key=f"FormSubmitter:ack-{aid}-Acknowledge").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert demo_db.scalar("SELECT ack_reason FROM alerts WHERE id = ?", [aid]) == (
+        "Vendor list swapped; watching"
+    )
+    assert any("Acknowledged" in s.value for s in at.success)
