@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from core import secrets, settings
+from core import access, secrets, settings
 from core.store import Database
 
 PASSWORD_SECRET = "smtp.password"
@@ -14,6 +14,14 @@ PASSWORD_SECRET = "smtp.password"
 
 class MailError(RuntimeError):
     """E-mail could not be sent; the message says why (never the password)."""
+
+
+def set_password(db: Database, user: access.User, value: str) -> str:
+    """Keep the SMTP password in the secret store; returns its masked form."""
+    access.require(user, "secrets.manage")
+    if not (value or "").strip():
+        raise MailError("SMTP password: paste the password to store.")
+    return secrets.set_secret(db, PASSWORD_SECRET, value, kind="smtp_password", actor=user.email)
 
 
 def configured(db: Database) -> bool:
@@ -65,7 +73,7 @@ def send(
                 if not password:
                     raise MailError(
                         "smtp_username is set but the secret store has no smtp.password; "
-                        "add it under Settings → Credentials."
+                        "add it under Alerts → Delivery."
                     )
                 smtp.login(user, password)
             smtp.send_message(msg)

@@ -95,6 +95,14 @@ def delivery(db: Database, user: access.User) -> None:
     ui.table(chans, name="alert-channels", key="channels")
     if not mailer.configured(db):
         st.caption("E-mail is off until smtp_host is set under Settings → General.")
+    if user.can("secrets.manage"):
+        with st.form("smtp-password"):
+            pw = st.text_input("SMTP password (kept in the secret store)", type="password")
+            if st.form_submit_button("Save SMTP password"):
+                try:
+                    st.success(f"Saved: {mailer.set_password(db, user, pw)}")
+                except (mailer.MailError, PermissionError) as exc:
+                    st.error(ui.md(exc))
     if not user.can("alerts.configure"):
         return
     names = dict(ui.cached(workspaces.names, None))

@@ -44,6 +44,20 @@ def smtp(empty_db):
     receiver.stop()
 
 
+def test_smtp_login_uses_the_stored_password(empty_db, smtp):
+    from core import mailer
+
+    settings.set_value(empty_db, "smtp_username", "alerts", actor="t")
+    with pytest.raises(mailer.MailError, match="no smtp.password"):
+        mailer.send(empty_db, ["a@b.com"], "s", "t")
+    with pytest.raises(access.PermissionDenied):
+        mailer.set_password(empty_db, access.User("o@a.com", "operator"), "pw-123456")
+    assert mailer.set_password(empty_db, ADMIN, "pw-123456") == "…3456"
+    with pytest.raises(mailer.MailError, match="did not take the message"):  # no AUTH offered
+        mailer.send(empty_db, ["a@b.com"], "s", "t")
+    assert "pw-123456" not in str(empty_db.rows("SELECT * FROM secret_refs"))
+
+
 def bouncing_campaign(db, wid=1, cid=101, bounced=20):
     add_campaign(db, wid, cid)
     add_daily(db, wid, cid, TODAY - dt.timedelta(days=1), 400, bounced=bounced)
