@@ -183,17 +183,24 @@ def bison_setup(empty_db, make_bison_fake, bison_server, monkeypatch):
     return empty_db, fake, wid, factory
 
 
-def test_auto_pause_calls_email_bison_once_and_is_audited(bison_setup):
+def test_auto_pause_is_off_by_default_then_calls_email_bison_once_and_is_audited(bison_setup):
     db, fake, wid, factory = bison_setup
     cid = db.scalar(
         "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'", [wid]
     )
     db.execute("DELETE FROM bison_campaign_daily WHERE workspace_id = ?", [wid])
     add_daily(db, wid, cid, TODAY, 1000, bounced=80)
-    guardrails.set_override(db, ADMIN, wid, "guard_auto_pause", True)
     fake.reset_requests()
+    guardrails.run_checks(db, now=NOW, client_factory=factory)  # off by default: alert only
+    assert fake.count_requests("PATCH") == 0
+    assert (
+        db.scalar("SELECT auto_action FROM alerts WHERE check_name = 'campaign_bounce_rate'")
+        is None
+    )
+    db.execute("DELETE FROM alerts")
+    guardrails.set_override(db, ADMIN, wid, "guard_auto_pause", True)
     for k in range(3):
-        guardrails.run_checks(db, now=NOW + dt.timedelta(minutes=k), client_factory=factory)
+        guardrails.run_checks(db, now=NOW + dt.timedelta(minutes=k + 1), client_factory=factory)
     assert fake.count_requests("PATCH") == 1
     assert db.scalar(
         "SELECT status FROM bison_campaigns WHERE workspace_id = ? AND id = ?", [wid, cid]
@@ -205,17 +212,34 @@ def test_auto_pause_calls_email_bison_once_and_is_audited(bison_setup):
     ).row(0, named=True)
     assert "Paused the campaign in Email Bison" in alert["auto_action"]
     assert "Paused the campaign in Email Bison" in alert["explanation"]
+    events = db.rows("SELECT kind FROM alert_events WHERE kind LIKE 'auto%'")
+    assert events == [("auto_paused",)]
 
 
-def test_auto_pause_is_off_by_default(bison_setup):
-    db, fake, wid, factory = bison_setup
-    cid = db.scalar("SELECT min(id) FROM bison_campaigns WHERE status = 'active'")
-    db.execute("DELETE FROM bison_campaign_daily WHERE workspace_id = ?", [wid])
-    add_daily(db, wid, cid, TODAY, 1000, bounced=80)
-    fake.reset_requests()
-    guardrails.run_checks(db, now=NOW, client_factory=factory)
-    assert fake.count_requests("PATCH") == 0
-    assert db.scalar("SELECT count(*) FROM alerts WHERE check_name = 'campaign_bounce_rate'") >= 1
+def test_the_scheduler_runs_the_checks_after_a_successful_sync(empty_db):
+    import time
+
+    from core.runtime import Scheduler
+
+    db = empty_db
+    add_client(db, 1)
+    bouncing_campaign(db)
+    sched = Scheduler(db)
+    assert not guardrails.checks_due(db)  # no sync yet
+    db.execute(
+        "INSERT INTO sync_runs (source, workspace_id, started_at, finished_at, status)"
+        " VALUES ('bison', 1, now(), now(), 'succeeded')"
+    )
+    assert guardrails.checks_due(db)
+    sched.after_sync()
+    deadline = time.time() + 30
+    while time.time() < deadline and not db.scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'alerts.check' AND status = 'succeeded'"
+    ):
+        time.sleep(0.1)
+    assert db.scalar("SELECT count(*) FROM check_runs WHERE triggered_by = 'schedule'") == 1
+    assert db.scalar("SELECT count(*) FROM alerts WHERE check_name = 'campaign_bounce_rate'") == 1
+    assert not guardrails.checks_due(db)
 
 
 def test_report_for_a_client_with_no_data_renders_and_sends(empty_db, smtp):
