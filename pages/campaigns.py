@@ -94,7 +94,11 @@ def confirm(action: str) -> None:
         st.markdown("**Preflight**")
         items = preflight.preflight(ui.db(), ui.scope(), wid, cid)
         for item in items:
-            mark = "✅" if item.ok else ("❔" if item.ok is None else "❌")
+            mark = (
+                ":green[:material/check_circle:]"
+                if item.ok
+                else (":gray[:material/help:]" if item.ok is None else ":red[:material/cancel:]")
+            )
             st.markdown(f"{mark} **{ui.md(item.name)}** — {ui.md(item.detail)}")
         blocked = preflight.blocking_failures(items)
         if blocked:
