@@ -214,6 +214,14 @@ def test_auto_pause_is_off_by_default_then_calls_email_bison_once_and_is_audited
     assert "Paused the campaign in Email Bison" in alert["explanation"]
     events = db.rows("SELECT kind FROM alert_events WHERE kind LIKE 'auto%'")
     assert events == [("auto_paused",)]
+    # a sync from the command line runs the checks after it
+    from core.cli import app
+
+    runs = db.scalar("SELECT count(*) FROM check_runs")
+    r = CliRunner().invoke(app, ["sync", "bison"])
+    assert r.exit_code == 0, r.output
+    assert "Guardrails:" in r.output and db.scalar("SELECT count(*) FROM check_runs") == runs + 1
+    assert fake.count_requests("PATCH") == 1  # still one pause
 
 
 def test_the_scheduler_runs_the_checks_after_a_successful_sync(empty_db):
