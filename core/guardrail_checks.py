@@ -286,21 +286,27 @@ WITH s AS (
     SELECT source, workspace_id, max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ok,
            max(started_at) AS last_try, arg_max(error, started_at) AS last_error,
            arg_max(status, started_at) AS last_status
-    FROM sync_runs WHERE workspace_id IS NOT NULL GROUP BY ALL
+    FROM sync_runs GROUP BY ALL
+),
+x AS (  -- per-client sources of active clients, and agency-wide ones (no client)
+    SELECT s.*, coalesce(t.guard_sync_stale_hours, $stale_hours) AS limit_hours
+    FROM s LEFT JOIN guard_th t ON t.workspace_id = s.workspace_id
+    WHERE s.workspace_id IS NULL OR t.workspace_id IS NOT NULL
 )
-SELECT s.workspace_id, 'warning' AS severity, 'source' AS subject_kind, s.source AS subject_id,
-       s.source AS subject_name,
-       printf('%s data is %s old', s.source,
-              CASE WHEN s.last_ok IS NULL THEN 'never synced successfully, so'
-                   ELSE printf('%.0f hours', epoch($now - s.last_ok) / 3600) END) AS title,
-       printf('The %s sync %s; the limit is %d hours. Last attempt %s: %s.', s.source,
-              CASE WHEN s.last_ok IS NULL THEN 'has never succeeded for this client'
-                   ELSE printf('last succeeded %.0f hours ago', epoch($now - s.last_ok) / 3600) END,
-              t.guard_sync_stale_hours, strftime(s.last_try, '%b %-d %H:%M UTC'),
-              coalesce(s.last_status, '?') || coalesce(' — ' || s.last_error, '')) AS explanation,
-       epoch($now - coalesce(s.last_ok, s.last_try)) / 3600 AS metric, CAST(t.guard_sync_stale_hours AS DOUBLE) AS threshold
-FROM s JOIN guard_th t USING (workspace_id)
-WHERE s.last_ok IS NULL OR epoch($now - s.last_ok) / 3600 > t.guard_sync_stale_hours
+SELECT workspace_id, 'warning' AS severity, 'source' AS subject_kind, source AS subject_id,
+       source AS subject_name,
+       printf('%s data is %s old', source,
+              CASE WHEN last_ok IS NULL THEN 'never synced successfully, so'
+                   ELSE printf('%.0f hours', epoch($now - last_ok) / 3600) END) AS title,
+       printf('The %s sync %s; the limit is %d hours. Last attempt %s: %s.', source,
+              CASE WHEN last_ok IS NULL THEN 'has never succeeded'
+                   || CASE WHEN workspace_id IS NULL THEN '' ELSE ' for this client' END
+                   ELSE printf('last succeeded %.0f hours ago', epoch($now - last_ok) / 3600) END,
+              limit_hours, strftime(last_try, '%b %-d %H:%M UTC'),
+              coalesce(last_status, '?') || coalesce(' — ' || last_error, '')) AS explanation,
+       epoch($now - coalesce(last_ok, last_try)) / 3600 AS metric, CAST(limit_hours AS DOUBLE) AS threshold
+FROM x
+WHERE last_ok IS NULL OR epoch($now - last_ok) / 3600 > limit_hours
 """
 
 INTERESTED_MISMATCH = """

@@ -174,7 +174,11 @@ def compute_findings(
     """All findings of every check (or `only` these), the checks that ran, and their errors."""
     now = now or _now()
     th = thresholds(db)
-    params = {"now": now, "today": now.astimezone(dt.UTC).date()}
+    params = {
+        "now": now,
+        "today": now.astimezone(dt.UTC).date(),
+        "stale_hours": settings.get(db, "guard_sync_stale_hours"),
+    }
     frames, ran, errors = [], [], {}
     with db.cursor() as cur:
         cur.register("guard_th", th.to_arrow())

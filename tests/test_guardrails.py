@@ -319,8 +319,14 @@ def test_data_freshness_checks(empty_db):
         " ('bison', 3, ?, ?, 'failed', 'HTTP 401 bad token')",
         [six, six, six - dt.timedelta(minutes=1), six - dt.timedelta(minutes=1), six, six],
     )
+    db.execute(  # an agency-wide source (no client) is checked against the default
+        "INSERT INTO sync_runs (source, workspace_id, started_at, finished_at, status) VALUES"
+        " ('stripe', NULL, ?, ?, 'succeeded')",
+        [NOW - dt.timedelta(hours=7), NOW - dt.timedelta(hours=7)],
+    )
     df = found(db, "sync_stale")
-    assert sorted(df["workspace_id"].to_list()) == [2, 3]  # exactly 6 h is still fresh
+    assert sorted(df["workspace_id"].to_list(), key=str) == [2, 3, None]  # 6 h is still fresh
+    assert "stripe data is 7 hours old" in df.filter(df["workspace_id"].is_null())["title"][0]
     assert "HTTP 401 bad token" in df.filter(df["workspace_id"] == 3)["explanation"][0]
     # interested in campaigns vs replies: 5 apart is allowed, 6 is not
     add_campaign(db, 1, 701)
