@@ -397,6 +397,23 @@ def open_count(db: Database, scope: Scope) -> dict[str, int]:
     return out
 
 
+def open_by_client(db: Database, scope: Scope) -> pl.DataFrame:
+    """Open (not snoozed) alerts per client and severity, worst first."""
+    return db.query(
+        f"""
+        SELECT coalesce(w.name, 'Agency') AS client,
+               count(*) FILTER (WHERE a.severity = 'danger') AS danger,
+               count(*) FILTER (WHERE a.severity = 'warning') AS warning,
+               count(*) FILTER (WHERE a.severity = 'info') AS info,
+               count(*) FILTER (WHERE a.acknowledged_by IS NOT NULL) AS acknowledged
+        FROM alerts a LEFT JOIN workspaces w ON w.id = a.workspace_id
+        WHERE a.status = 'open' AND {scope.filter("a.workspace_id")}
+          AND (a.snoozed_until IS NULL OR a.snoozed_until <= now())
+        GROUP BY ALL ORDER BY danger DESC, warning DESC, client
+        """
+    )
+
+
 def history(db: Database, scope: Scope, *, limit: int = 500) -> pl.DataFrame:
     return db.query(
         f"""

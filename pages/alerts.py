@@ -84,6 +84,10 @@ with tab_open:
             "No open alerts." if last else "No checks have run yet. Run them now, or sync first."
         )
     else:
+        with st.expander("By client", icon=":material/groups:"):
+            ui.table(
+                ui.cached(guardrails.open_by_client, sc), name="alerts-by-client", key="by-client"
+            )
         sev = st.segmented_control(
             "Severity",
             ["danger", "warning", "info"],

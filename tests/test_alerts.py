@@ -156,6 +156,13 @@ def test_acknowledge_and_snooze_are_recorded(empty_db):
     open_now = guardrails.open_alerts(db, access.LOCAL_ADMIN.scope)
     assert aid not in open_now["id"].to_list()
     assert aid in guardrails.open_alerts(db, access.LOCAL_ADMIN.scope, include_snoozed=True)["id"]
+    by_client = guardrails.open_by_client(db, access.LOCAL_ADMIN.scope)
+    counts = guardrails.open_count(db, access.LOCAL_ADMIN.scope)
+    assert by_client.select("danger", "warning", "info").sum().row(0) == (
+        counts["danger"],
+        counts["warning"],
+        counts["info"],
+    )
     hist = guardrails.history(db, access.LOCAL_ADMIN.scope)
     assert {"opened", "acknowledged", "snoozed"} <= set(hist["event"])
     assert db.scalar("SELECT count(*) FROM audit_log WHERE entity = 'alert'") == 2
@@ -322,7 +329,7 @@ def test_alerts_page_shows_open_alerts_and_the_sidebar_badge(demo_db):
         "SELECT count(*) FROM alerts WHERE status = 'open' AND severity = 'danger'"
     )
     assert metrics["Danger"] == str(danger)
-    assert at.dataframe[0].value.shape[0] == n
+    assert at.dataframe[1].value.shape[0] == n  # after the per-client summary
     # acknowledge one from the page, with a reason
     aid = demo_db.scalar("SELECT min(id) FROM alerts WHERE status = 'open'")
     at.selectbox(key="alert-pick").set_value(aid).run()
