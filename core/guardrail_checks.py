@@ -389,7 +389,7 @@ CHECKS: dict[str, Check] = {
             "kpi_pacing",
             "KPI pacing",
             "warning",
-            ("kpi_warning_ratio", "kpi_danger_ratio"),
+            ("kpi_warning_ratio", "kpi_danger_ratio", "guard_pacing_grace_days"),
             "Interested replies month-to-date behind the expected-by-today line.",
         ),
         Check(

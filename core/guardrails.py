@@ -136,9 +136,13 @@ def _kpi_pacing(db: Database, th: pl.DataFrame, now: dt.datetime) -> pl.DataFram
     if board.height == 0:
         return pl.DataFrame(schema={k: v for k, v in FINDING_SCHEMA.items() if k != "check_name"})
     df = board.join(
-        th.select("workspace_id", "kpi_warning_ratio", "kpi_danger_ratio"), on="workspace_id"
+        th.select(
+            "workspace_id", "kpi_warning_ratio", "kpi_danger_ratio", "guard_pacing_grace_days"
+        ),
+        on="workspace_id",
     ).filter(
-        (pl.col("expected_by_today") > 0)
+        (pl.col("guard_pacing_grace_days") < now.day)
+        & (pl.col("expected_by_today") > 0)
         & (pl.col("interested_mtd") < pl.col("expected_by_today") * pl.col("kpi_warning_ratio"))
     )
     rows = []

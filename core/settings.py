@@ -170,6 +170,15 @@ REGISTRY: dict[str, Setting] = {
             14,
         ),
         Setting(
+            "guard_pacing_grace_days",
+            int,
+            3,
+            "Days at the start of a month in which KPI pacing does not alert (a handful of "
+            "replies decides the ratio then).",
+            0,
+            27,
+        ),
+        Setting(
             "guard_sender_unused_days",
             int,
             7,

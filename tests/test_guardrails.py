@@ -270,6 +270,10 @@ def test_kpi_pacing_uses_the_overview_line(empty_db):
         "44 interested replies this month against 50.0 expected"
         in df.filter(df["workspace_id"] == 2)["explanation"][0]
     )
+    # no pacing alerts in the month's first days (a handful of replies decides the ratio)
+    third = dt.datetime(2026, 11, 3, 20, tzinfo=UTC)
+    assert found(db, "kpi_pacing", third).height == 0
+    assert found(db, "kpi_pacing", third + dt.timedelta(days=1)).height > 0
 
 
 def test_sending_accounts_checks(empty_db):
