@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core import access, client_reports, guardrails, jobs
+from core import access, jobs
 from core.store import Database
 
 
@@ -19,6 +19,8 @@ def _user(params: dict[str, Any]) -> access.User:
 def alerts_check_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
 ) -> dict[str, Any]:
+    from core import guardrails
+
     progress.update("checking", 0, None, "running every guardrail check")
     now = dt.datetime.fromisoformat(params["now"]) if params.get("now") else None
     return guardrails.run_checks(
@@ -33,6 +35,8 @@ def alerts_check_job(
 def reports_send_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
 ) -> dict[str, Any]:
+    from core import client_reports
+
     progress.update("reports", 0, None, "rendering weekly client reports")
     as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
     try:
