@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from core import access, overview, workspaces
+from core import access, guardrails, overview, workspaces
 from core.store import StoreError
 from pages import ui
 
@@ -23,12 +23,16 @@ PAGES = [
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
+    ("Daily", "alerts", "Alerts", ":material/notifications:"),
     ("Admin", "data_sync", "Data sync", ":material/sync:"),
     ("Admin", "audit_log", "Audit log", ":material/history:"),
     ("Admin", "settings", "Settings", ":material/settings:"),
 ]
 sections: dict[str, list] = {}
+open_alerts = sum(ui.cached(guardrails.open_count, user.scope).values())
 for section, key, title, icon in PAGES:
+    if key == "alerts" and open_alerts:  # the sidebar badge: how many alerts are open
+        title, icon = f"{title} ({open_alerts})", ":material/notifications_active:"
     if user.can_see(key):
         sections.setdefault(section, []).append(
             st.Page(f"pages/{key}.py", title=title, icon=icon, default=key == "overview")

@@ -32,6 +32,10 @@ try:  # the webhook receiver
     app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
 except ImportError:  # pragma: no cover
     pass
+from core.guardrails_cli import alerts_app, reports_app  # noqa: E402
+
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(reports_app, name="reports")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -286,6 +290,12 @@ def sync_bison(
         )
     for s in result.get("skipped", []):
         typer.secho(f"skipped {s}", fg=typer.colors.YELLOW)
+    if any(r["status"] == "succeeded" for r in result.get("workspaces", {}).values()):
+        checked = run_job("alerts.check", {})
+        typer.echo(
+            f"Guardrails: {checked['opened']} alert(s) opened, {checked['resolved']} resolved, "
+            f"{checked['open']} open."
+        )
     if result.get("failed"):
         raise typer.Exit(1)
 

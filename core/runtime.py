@@ -8,6 +8,7 @@ import threading
 import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
+from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
 from core import jobs, settings
 from core.inbox import InboxWorker
 from core.store import Database, get_db
@@ -18,7 +19,8 @@ _schedulers: dict[str, Scheduler] = {}
 
 
 class Scheduler(threading.Thread):
-    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up."""
+    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up, the
+    guardrail checks after every successful sync, and the weekly client reports when due."""
 
     def __init__(self, db: Database, check_every: float = 30.0) -> None:
         super().__init__(name="leadops-scheduler", daemon=True)
@@ -48,6 +50,18 @@ class Scheduler(threading.Thread):
                     )
             except Exception:  # the next check tries again
                 traceback.print_exc()
+            try:
+                self.after_sync()
+            except Exception:
+                traceback.print_exc()
+
+    def after_sync(self) -> None:
+        from core import client_reports, guardrails
+
+        if guardrails.checks_due(self.db) and not jobs.running(self.db, "alerts.check"):
+            jobs.start(self.db, "alerts.check", {"actor": "schedule"}, requested_by="schedule")
+        if client_reports.reports_due(self.db) and not jobs.running(self.db, "reports.send"):
+            jobs.start(self.db, "reports.send", {"actor": "schedule"}, requested_by="schedule")
 
 
 def start_app_runtime() -> Database:

@@ -5,7 +5,7 @@ import datetime as dt
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import campaigns
+from core import campaigns, preflight
 from pages import ui
 
 ui.ensure_router("campaigns")
@@ -89,11 +89,27 @@ def confirm(action: str) -> None:
     )
     if action == "pause":
         st.caption("Sending stops until the campaign is resumed.")
-    if st.button(f"Yes, {action}", type="primary"):
-        try:
-            result = campaigns.campaign_action(
-                ui.db(), ui.scope(), wid, cid, action, actor=ui.actor()
+    blocked = []
+    if action == "resume":
+        st.markdown("**Preflight**")
+        items = preflight.preflight(ui.db(), ui.scope(), wid, cid)
+        for item in items:
+            mark = (
+                ":green[:material/check_circle:]"
+                if item.ok
+                else (":gray[:material/help:]" if item.ok is None else ":red[:material/cancel:]")
             )
+            st.markdown(f"{mark} **{ui.md(item.name)}** — {ui.md(item.detail)}")
+        blocked = preflight.blocking_failures(items)
+        if blocked:
+            st.error(
+                "Not resumed: it would sit idle until "
+                + ", ".join(ui.md(i.name.lower()) for i in blocked)
+                + " is fixed in Email Bison (then sync)."
+            )
+    if st.button(f"Yes, {action}", type="primary", disabled=bool(blocked)):
+        try:
+            result = campaigns.campaign_action(ui.db(), ui.current_user(), wid, cid, action)
             st.session_state["campaign_flash"] = (
                 f"Done: {result['name']} is now {result['status']}."
             )

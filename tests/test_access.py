@@ -25,7 +25,7 @@ ADMIN = User("boss@agency.com", "admin")
 
 EXPECTED = {
     "admin": set(access.ACTIONS),
-    "operator": {"export", "campaign.act", "sync.run"},
+    "operator": {"export", "campaign.act", "sync.run", "alerts.run", "alerts.ack", "reports.send"},
     "viewer": {"export"},
     "client": {"export"},
 }

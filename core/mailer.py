@@ -1,0 +1,81 @@
+"""Outgoing e-mail through the SMTP server in Settings (smtp_*); the password is in the secret store."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from core import access, secrets, settings
+from core.store import Database
+
+PASSWORD_SECRET = "smtp.password"
+
+
+class MailError(RuntimeError):
+    """E-mail could not be sent; the message says why (never the password)."""
+
+
+def set_password(db: Database, user: access.User, value: str) -> str:
+    """Keep the SMTP password in the secret store; returns its masked form."""
+    access.require(user, "secrets.manage")
+    if not (value or "").strip():
+        raise MailError("SMTP password: paste the password to store.")
+    return secrets.set_secret(db, PASSWORD_SECRET, value, kind="smtp_password", actor=user.email)
+
+
+def configured(db: Database) -> bool:
+    return bool(settings.get(db, "smtp_host").strip())
+
+
+def send(
+    db: Database,
+    to: list[str],
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),
+    timeout: float = 20.0,
+) -> None:
+    """Send one message. `attachments` are (file name, bytes, MIME type)."""
+    conf = settings.get_all(db)
+    host = conf["smtp_host"].strip()
+    if not host:
+        raise MailError("E-mail is not set up: fill smtp_host under Settings → General.")
+    recipients = [t.strip() for t in to if t and t.strip()]
+    if not recipients:
+        raise MailError("No recipient address.")
+    msg = EmailMessage()
+    msg["From"] = conf["smtp_from"]
+    msg["To"] = ", ".join(recipients)
+    msg["Subject"] = subject
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    for name, data, mime in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    security, port = conf["smtp_security"], int(conf["smtp_port"])
+    try:
+        if security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        with smtp:
+            if security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            user = conf["smtp_username"].strip()
+            if user:
+                password = secrets.get_secret(PASSWORD_SECRET)
+                if not password:
+                    raise MailError(
+                        "smtp_username is set but the secret store has no smtp.password; "
+                        "add it under Alerts → Delivery."
+                    )
+                smtp.login(user, password)
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"The SMTP server {host}:{port} did not take the message: {exc}") from None

@@ -1,0 +1,166 @@
+"""Alerts: what the guardrail checks found, acknowledge and snooze, history, delivery, client reports."""
+
+import datetime as dt
+
+import streamlit as st
+
+from core import alert_delivery, guardrails, jobs
+from pages import alerts_parts, ui
+
+ui.ensure_router("alerts")
+st.title("Alerts")
+sc = ui.scope()
+database = ui.db()
+user = ui.current_user()
+
+counts = ui.cached(guardrails.open_count, sc)
+last = ui.cached(guardrails.last_run, None)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Danger", counts["danger"], border=True)
+m2.metric("Warning", counts["warning"], border=True)
+m3.metric("Info", counts["info"], border=True)
+m4.metric(
+    "Last check",
+    alerts_parts.ago(last["started_at"], dt.datetime.now(dt.UTC)) if last else "never",
+    help="Checks run after every sync and on demand (`leadops alerts check`).",
+    border=True,
+)
+
+running = st.session_state.get("alerts_job")
+if st.button(
+    "Run checks now",
+    icon=":material/rule:",
+    disabled=bool(running) or not ui.can("alerts.run"),
+    help=None if ui.can("alerts.run") else "Your role cannot run the checks.",
+):
+    try:
+        st.session_state["alerts_job"] = jobs.start(
+            database, "alerts.check", {"actor": ui.actor()}, requested_by=ui.actor()
+        )
+        st.rerun()
+    except jobs.JobError as exc:
+        st.warning(str(exc))
+
+
+@st.fragment(run_every=1.0 if running else None)
+def progress() -> None:
+    job_id = st.session_state.get("alerts_job")
+    if not job_id:
+        return
+    job = jobs.status(database, job_id)
+    if job is None:
+        return
+    if job["status"] in ("queued", "running"):
+        st.progress(0.5, text="Running the checks…")
+        return
+    st.session_state.pop("alerts_job", None)
+    r = job.get("result") or {}
+    st.session_state["alerts_flash"] = (
+        (
+            "success",
+            f"Checks done: {r.get('opened', 0)} opened, {r.get('resolved', 0)} resolved, "
+            f"{r.get('open', 0)} open; {r.get('messages_sent', 0)} message(s) sent.",
+        )
+        if job["status"] == "succeeded"
+        else ("error", f"Checks {job['status']}: {job['error']}")
+    )
+    st.rerun()
+
+
+progress()
+flash = st.session_state.pop("alerts_flash", None)
+if flash:
+    getattr(st, flash[0])(ui.md(flash[1]))
+
+tab_open, tab_history, tab_delivery, tab_thresholds, tab_reports = st.tabs(
+    ["Open", "History", "Delivery", "Thresholds", "Client reports"]
+)
+
+with tab_open:
+    show_snoozed = st.toggle("Show snoozed alerts", key="show-snoozed")
+    table = ui.cached(guardrails.open_alerts, sc, include_snoozed=show_snoozed)
+    if table.height == 0:
+        st.success(
+            "No open alerts." if last else "No checks have run yet. Run them now, or sync first."
+        )
+    else:
+        with st.expander("By client", icon=":material/groups:"):
+            ui.table(
+                ui.cached(guardrails.open_by_client, sc), name="alerts-by-client", key="by-client"
+            )
+        sev = st.segmented_control(
+            "Severity",
+            ["danger", "warning", "info"],
+            selection_mode="multi",
+            default=["danger", "warning", "info"],
+            key="sev-filter",
+        )
+        shown = table.filter(table["severity"].is_in(sev or []))
+        ui.table(
+            shown.drop("workspace_id", "check_name"),
+            name="alerts-open",
+            key="open-table",
+            column_config={
+                "id": None,
+                "title": st.column_config.TextColumn("Alert", width="large"),
+                "explanation": st.column_config.TextColumn("Explanation", width="large"),
+                "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM D, HH:mm"),
+                "last_seen": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
+                "snoozed_until": st.column_config.DatetimeColumn(
+                    "Snoozed until", format="MMM D, HH:mm"
+                ),
+            },
+        )
+        labels = {
+            r["id"]: f"{r['severity']} · {r['client'] or 'Agency'} · {r['title']}"
+            for r in shown.iter_rows(named=True)
+        }
+        picked = st.selectbox(
+            "Act on an alert",
+            list(labels),
+            index=None,
+            format_func=lambda i: labels[i],
+            placeholder="Pick an alert to read it in full, acknowledge or snooze it",
+            key="alert-pick",
+        )
+        if picked is not None:
+            row = shown.filter(shown["id"] == picked).row(0, named=True)
+            alerts_parts.act_on_alert(database, user, row)
+
+
+with tab_history:
+    hist = ui.cached(guardrails.history, sc)
+    ui.table(
+        hist,
+        name="alert-history",
+        key="history",
+        column_config={
+            "happened_at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm"),
+        },
+    )
+
+with tab_delivery:
+    alerts_parts.delivery(database, user)
+    st.subheader("Messages sent")
+    ui.table(
+        ui.cached(alert_delivery.deliveries, None),
+        name="alert-messages",
+        key="messages",
+        column_config={"sent_at": st.column_config.DatetimeColumn("Sent", format="MMM D, HH:mm")},
+    )
+
+with tab_thresholds:
+    st.caption(
+        "Defaults live in Settings → General (the guard_* settings); a client may have its own "
+        "value here. Each check and the thresholds it reads:"
+    )
+    ui.table(
+        alerts_parts.checks_frame(),
+        name="guardrail-checks",
+        key="checks",
+        column_config={"what": st.column_config.TextColumn("What it watches", width="large")},
+    )
+    alerts_parts.thresholds(database, user, sc)
+
+with tab_reports:
+    alerts_parts.client_reports_tab(database, user, sc, ui.today())

@@ -1,0 +1,67 @@
+"""Local receivers for alert delivery tests: a Slack incoming-webhook ASGI app and an SMTP server."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+from email.message import Message
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+class SlackReceiver:
+    """Accepts POST /services/<path> like Slack: JSON with `text`, answers the plain text `ok`."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.fail_next = 0
+        self.app = Starlette(routes=[Route("/services/{rest:path}", self.hook, methods=["POST"])])
+
+    async def hook(self, request: Request) -> PlainTextResponse:
+        if self.fail_next:
+            self.fail_next -= 1
+            return PlainTextResponse("invalid_token", status_code=403)
+        body = await request.json()
+        if not isinstance(body, dict) or not body.get("text"):
+            return PlainTextResponse("no_text", status_code=400)
+        self.messages.append({"path": request.url.path, **body})
+        return PlainTextResponse("ok")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+class _Handler:
+    def __init__(self, box: list[Message]) -> None:
+        self.box = box
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = email.message_from_bytes(envelope.content)
+        with self.lock:
+            self.box.append(msg)
+        return "250 Message accepted for delivery"
+
+
+class SmtpReceiver:
+    """An aiosmtpd server on 127.0.0.1; received messages land in `messages`."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(_Handler(self.messages), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> int:
+        self.controller.start()
+        return self.port
+
+    def stop(self) -> None:
+        self.controller.stop()
