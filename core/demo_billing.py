@@ -29,7 +29,6 @@ TABLES = [
     "stripe_charges",
     "stripe_refunds",
     "stripe_balance_transactions",
-    "revenue_snapshots",
 ]
 
 
@@ -194,6 +193,7 @@ def billing(
     cur, ws: pl.DataFrame, as_of: dt.date, stamp: dt.datetime, first_month: dt.date
 ) -> None:
     this_month = month_start(as_of)
+    cur.execute("DELETE FROM revenue_snapshots")  # snapshots of a previous dataset mean nothing now
     led = Ledger(stamp)
     customers, subs, items, prices = [], [], [], []
     products = [
@@ -280,6 +280,29 @@ def billing(
         items,
         prices,
         end_months=9,
+    )
+    # a second billing entity of client 2 (its other office), mapped by staff in Settings
+    customers.append(
+        {
+            "id": "cus_demo2_office",
+            "email": "accounts@okafor-north.com",
+            "name": "Okafor North Office",
+            "workspace_id": None,
+            "metadata": json.dumps({}),
+            "created": _ts(add_months(this_month, -2)),
+            "currency": "usd",
+            "delinquent": False,
+            "deleted": False,
+            "synced_at": stamp,
+        }
+    )
+    m = add_months(this_month, -2)
+    led.invoice(
+        "cus_demo2_office", 750_00, (m, m), _ts(m + dt.timedelta(days=6)), description="CRM setup"
+    )
+    cur.execute(
+        "INSERT INTO stripe_customer_map (customer_id, workspace_id, updated_by, updated_at) VALUES ('cus_demo2_office', 2, 'demo', ?)",
+        [stamp],
     )
     # a per-lead client trialling the CRM delivery add-on (trials count no MRR)
     trial_start = _ts(as_of - dt.timedelta(days=10))
