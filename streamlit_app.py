@@ -23,6 +23,7 @@ PAGES = [
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
+    ("Money", "revenue", "Revenue", ":material/payments:"),
     ("Admin", "data_sync", "Data sync", ":material/sync:"),
     ("Admin", "audit_log", "Audit log", ":material/history:"),
     ("Admin", "settings", "Settings", ":material/settings:"),

@@ -253,12 +253,13 @@ def history(db: Database, scope: Scope, months: int, as_of: dt.date) -> pl.DataF
     last = month_start(as_of)
     first = add_months(last, -(months - 1))
     df = client_months(db, scope, first, last, as_of)
+    sums = df.group_by("month").agg(
+        pl.col("interested").sum(), *[pl.col(c).sum() for c in MONEY_COLUMNS]
+    )
     out = (
-        df.group_by("month")
-        .agg(
-            pl.col("interested").sum(),
-            *[pl.col(c).sum() for c in MONEY_COLUMNS],
-        )
+        pl.DataFrame({"month": months_between(first, last)}, schema={"month": pl.Date})
+        .join(sums, on="month", how="left")
+        .fill_null(0)
         .sort("month")
     )
     return out.with_columns(

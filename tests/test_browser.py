@@ -23,6 +23,7 @@ PAGES = [
     ("campaigns", "Campaigns"),
     ("copy_lab", "Copy Lab"),
     ("sending_accounts", "Sending accounts"),
+    ("revenue", "Revenue"),
     ("audit_log", "Audit log"),
     ("settings", "Settings"),
 ]
