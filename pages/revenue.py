@@ -24,6 +24,10 @@ def usd(cents: int | float | None) -> str:
     return f"{sign}${abs(cents) / 100:,.2f}"
 
 
+def usd0(cents: int | None) -> str:
+    return "–" if cents is None else f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.0f}"
+
+
 def dollars(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     """Cents to dollars for display (exact to the cent; sums are done in cents)."""
     return df.with_columns([(pl.col(c) / 100).alias(c) for c in cols if c in df.columns])
@@ -49,6 +53,22 @@ MONEY = {
         "starting_mrr",
         "mrr",
         *revenue_admin.mrr.MOVEMENTS,
+    ]
+}
+MONEY["mrr"] = st.column_config.NumberColumn("MRR", format="dollar")
+MONEY["starting_mrr"] = st.column_config.NumberColumn("Starting MRR", format="dollar")
+LABELS = {
+    c: st.column_config.Column(c.replace("_", " ").capitalize())
+    for c in [
+        "client",
+        "interested",
+        "customers",
+        "category",
+        "note",
+        "figure",
+        "updated_by",
+        "name",
+        "email",
     ]
 }
 PCT = {
@@ -139,10 +159,11 @@ tot = revenue.totals(
     if not from_snapshot
     else snap.join(live.select("workspace_id", "target"), on="workspace_id", how="left")
 )
-k1, k2, k3, k4, k5, k6 = st.columns(6)
-k1.metric("Revenue", usd(tot["revenue"]), help="Paid invoices less refunds.", border=True)
-k2.metric("Costs", usd(tot["total_cost"]), border=True)
-k3.metric("Profit", usd(tot["profit"]), border=True)
+k1, k2, k3 = st.columns(3)
+k4, k5, k6 = st.columns(3)
+k1.metric("Revenue", usd0(tot["revenue"]), help="Paid invoices less refunds.", border=True)
+k2.metric("Costs", usd0(tot["total_cost"]), border=True)
+k3.metric("Profit", usd0(tot["profit"]), border=True)
 k4.metric("Margin", ui.pct(tot["margin"]), border=True)
 k5.metric(
     "Interested vs target",
@@ -151,10 +172,8 @@ k5.metric(
     border=True,
 )
 k6.metric(
-    "Billed by model",
-    usd(tot["billed_by_model"]),
-    f"invoiced {usd(tot['invoiced'])}",
-    delta_color="off",
+    "Billed by model / invoiced",
+    f"{usd0(tot['billed_by_model'])} / {usd0(tot['invoiced'])}",
     help="What the month should bill (leads × price, or the retainer) and what Stripe invoiced for it.",
     border=True,
 )
@@ -227,6 +246,7 @@ ui.table(
     name=f"revenue-{month:%Y-%m}",
     key="per-client",
     column_config={
+        **LABELS,
         **MONEY,
         **PCT,
         "billing_type": st.column_config.TextColumn("Model"),
@@ -278,6 +298,33 @@ with tab_mrr:
             showlegend=False,
         )
         st.plotly_chart(fig, width="stretch")
+    trend = go.Figure()
+    for m, colour_ in zip(
+        revenue_admin.mrr.MOVEMENTS,
+        ["#2da44e", "#4ac26b", "#fb8f44", "#cf222e", "#8250df"],
+        strict=True,
+    ):
+        trend.add_bar(
+            x=mv["month"].to_list(),
+            y=(mv[m] / 100).to_list(),
+            name=m.capitalize(),
+            marker_color=colour_,
+        )
+    trend.add_scatter(
+        x=mv["month"].to_list(),
+        y=(mv["mrr"] / 100).to_list(),
+        name="MRR",
+        mode="lines+markers",
+        line={"color": "#0969da", "width": 3},
+    )
+    trend.update_layout(
+        barmode="relative",
+        height=320,
+        margin={"t": 20, "b": 10},
+        yaxis_tickprefix="$",
+        legend={"orientation": "h"},
+    )
+    st.plotly_chart(trend, width="stretch")
     st.caption(
         "Recurring revenue from Stripe subscriptions: annual plans count a twelfth a month, "
         "recurring discounts are applied, trials and per-lead usage are left out."
@@ -288,7 +335,11 @@ with tab_mrr:
         ),
         name="mrr-movements",
         key="mrr",
-        column_config={**MONEY, "month": st.column_config.DateColumn("Month", format="MMM YYYY")},
+        column_config={
+            **LABELS,
+            **MONEY,
+            "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
+        },
     )
 
 with tab_fc:
@@ -301,17 +352,17 @@ with tab_fc:
     f1, f2, f3, f4 = st.columns(4)
     f1.metric(
         "Forecast",
-        usd(fc["forecast"]),
+        usd0(fc["forecast"]),
         ui.pct(fc["vs_last_month"]) if fc["vs_last_month"] is not None else None,
         help="Change against last month's billed-by-model total.",
         border=True,
     )
-    f2.metric("Range", f"{usd(fc['low'])} – {usd(fc['high'])}", border=True)
-    f3.metric("Booked recurring", usd(fc["booked_recurring"]), border=True)
+    f2.metric("Range", f"{usd0(fc['low'])} – {usd0(fc['high'])}", border=True)
+    f3.metric("Booked recurring", usd0(fc["booked_recurring"]), border=True)
     f4.metric(
         "Last month billed",
-        usd(fc["last_month_billed"]),
-        f"collected {usd(fc['last_month_revenue'])}",
+        usd0(fc["last_month_billed"]),
+        f"collected {usd0(fc['last_month_revenue'])}",
         delta_color="off",
         border=True,
     )
@@ -328,7 +379,7 @@ with tab_fc:
         ),
         name="revenue-forecast",
         key="forecast",
-        column_config=MONEY,
+        column_config={**LABELS, **MONEY, "billing_type": st.column_config.TextColumn("Model")},
     )
 
 with tab_hist:
@@ -366,6 +417,7 @@ with tab_hist:
         name="revenue-history",
         key="history",
         column_config={
+            **LABELS,
             **MONEY,
             **PCT,
             "profit_change": st.column_config.NumberColumn("Profit change", format="dollar"),
