@@ -114,8 +114,9 @@ def forecast(db: Database, scope: Scope, as_of: dt.date) -> dict:
     days = revenue.days_in_month(start)
     elapsed = min(as_of.day, days)
     remaining = days - elapsed
-    now = revenue.client_month(db, scope, start, as_of)
-    prev = revenue.client_month(db, scope, add_months(start, -1), as_of)
+    both = revenue.client_months(db, scope, add_months(start, -1), start, as_of)
+    now = both.filter(pl.col("month") == start)
+    prev = both.filter(pl.col("month") == add_months(start, -1))
     subs_mrr = mrr_by_client(db, scope, as_of)
     rows = []
     var = 0.0

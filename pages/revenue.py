@@ -267,11 +267,16 @@ if from_snapshot:
         else:
             st.caption("Live data still matches the snapshot.")
 
-tab_mrr, tab_fc, tab_hist, tab_costs, tab_snap, tab_cust = st.tabs(
-    ["MRR", "Forecast", "History", "Manual costs", "Snapshots", "Stripe customers"]
+SECTIONS = ["MRR", "Forecast", "History", "Manual costs", "Snapshots", "Stripe customers"]
+# One section at a time: only the chosen one's queries run.
+section = (
+    st.segmented_control(
+        "Section", SECTIONS, default="MRR", key="revenue-section", label_visibility="collapsed"
+    )
+    or "MRR"
 )
 
-with tab_mrr:
+if section == "MRR":
     mv = ui.cached(revenue_admin.mrr_movements, sc, 13, today)
     row = mv.filter(pl.col("month") == month)
     if row.height:
@@ -342,7 +347,7 @@ with tab_mrr:
         },
     )
 
-with tab_fc:
+if section == "Forecast":
     fc = ui.cached(revenue_admin.forecast, sc, today)
     st.caption(
         f"{fc['month']:%B %Y}, day {fc['days_elapsed']} of {fc['days_in_month']}: booked recurring "
@@ -382,7 +387,7 @@ with tab_fc:
         column_config={**LABELS, **MONEY, "billing_type": st.column_config.TextColumn("Model")},
     )
 
-with tab_hist:
+if section == "History":
     hist = ui.cached(revenue.history, sc, 24, today)
     fig = go.Figure()
     fig.add_bar(
@@ -425,7 +430,7 @@ with tab_hist:
         },
     )
 
-with tab_costs:
+if section == "Manual costs":
     costs = ui.cached(revenue_admin.manual_costs, sc, month)
     st.caption(
         "Costs the data cannot know (account management, one-off list purchases). Data, "
@@ -465,7 +470,7 @@ with tab_costs:
         column_config=MONEY,
     )
 
-with tab_snap:
+if section == "Snapshots":
     st.caption(
         "A snapshot keeps a month's numbers as they are now. A closed month with a snapshot is "
         "shown from it, and later changes in Stripe or costs are listed as differences."
@@ -484,7 +489,7 @@ with tab_snap:
         column_config={**MONEY, "month": st.column_config.DateColumn("Month", format="MMM YYYY")},
     )
 
-with tab_cust:
+if section == "Stripe customers":
     unmapped = ui.cached(stripe_sync.unmapped_customers, None)
     st.caption(
         "Stripe customers belong to a client through their metadata `leadops_workspace` (the "
