@@ -160,3 +160,53 @@ def test_manual_cost_lines_validate_every_row_and_audit_every_change(demo_db):
     assert demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'revenue.cost_line'") == 2
     with pytest.raises(PermissionDenied):
         revenue_admin.save_manual_costs(demo_db, User("o@x.com", "operator"), MONTH, good)
+
+
+def _prev_month() -> dt.date:
+    return (dt.date.today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def test_revenue_page_snapshot_round_trip_and_sections(demo_db):
+    from core.access import User
+    from tests.test_pages import run_page
+
+    assert not User("c@x.com", "client", 1).can_see("revenue")
+    assert User("v@x.com", "viewer").can_see("revenue") and not User("v@x.com", "viewer").can(
+        "revenue.manage"
+    )
+    at = run_page("pages/revenue.py")
+    assert at.title[0].value == "Revenue"
+    assert [m.label for m in at.metric][:3] == ["Revenue", "Costs", "Profit"]
+    assert at.dataframe[0].value.shape[0] == 12
+    month = _prev_month()
+    at.selectbox(key="revenue-month").set_value(month).run()
+    at.session_state["revenue-section"] = "Snapshots"
+    at.run()
+    [b for b in at.button if b.label.startswith("Save snapshot of")][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert demo_db.scalar("SELECT count(*) FROM revenue_snapshots WHERE month = ?", [month]) == 12
+    assert any("figures are from the snapshot" in i.value for i in at.info)
+    for section in ["Forecast", "History", "Manual costs", "Stripe customers", "MRR"]:
+        at.session_state["revenue-section"] = section
+        at.run()
+        assert not at.exception, (section, [e.value for e in at.exception])
+    # one client picked in the sidebar narrows the table
+    at.selectbox(key="workspace_id").set_value(3).run()
+    assert not at.exception and at.dataframe[0].value.shape[0] == 1
+
+
+def test_settings_maps_a_stripe_customer_to_a_client(demo_db):
+    from tests.test_pages import run_page
+
+    at = run_page("pages/settings.py")
+    pick = [s for s in at.selectbox if s.label == "Stripe customer"][0]
+    assert pick.value == "cus_demo_former"  # unmapped customers come first
+    [s for s in at.selectbox if "— use the metadata —" in s.options][0].set_value(4)
+    at.button(key="FormSubmitter:stripe-map-Save mapping").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert demo_db.rows(
+        "SELECT workspace_id FROM stripe_customer_map WHERE customer_id = 'cus_demo_former'"
+    ) == [(4,)]
+    assert (
+        demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'stripe.map_customer'") == 1
+    )
