@@ -463,12 +463,13 @@ if section == "Manual costs":
                 )
             except revenue_admin.RevenueError as exc:
                 st.error(str(exc))
-    ui.table(
-        dollars(costs.rename({"amount_cents": "amount"}), ["amount"]),
-        name=f"manual-costs-{month:%Y-%m}",
-        key="costs-table",
-        column_config=MONEY,
-    )
+    with st.expander("Saved cost lines", expanded=not ui.can("revenue.manage")):
+        ui.table(
+            dollars(costs.rename({"amount_cents": "amount"}), ["amount"]),
+            name=f"manual-costs-{month:%Y-%m}",
+            key="costs-table",
+            column_config={**LABELS, **MONEY},
+        )
 
 if section == "Snapshots":
     st.caption(
