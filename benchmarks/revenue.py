@@ -20,6 +20,7 @@ from pathlib import Path
 from common import AS_OF, ROOT, Report, best_of
 
 from core import revenue, revenue_admin, store, stripe_sync
+from core.renewals import add_months
 from core.scope import Scope
 
 CLIENTS = 200
@@ -108,19 +109,20 @@ def bench_db() -> store.Database:
     return db
 
 
-def first_view(db, scope: Scope) -> None:
+def first_view(db, scope: Scope):
     """What the Revenue page asks for when opened (running month, its default MRR section)."""
     month = revenue.month_start(AS_OF)
-    table = revenue.client_month(db, scope, month, AS_OF)
-    revenue.totals(table)
+    window = revenue.client_months(db, scope, add_months(month, -1), month, AS_OF)
+    revenue.totals(window.filter(window["month"] == month))
     revenue.unmapped_revenue(db, month)
     revenue_admin.mrr_movements(db, scope, 13, AS_OF)
+    return window
 
 
 def page_queries(db, scope: Scope) -> None:
     """Every query of the page: the first view and each section (no cache)."""
-    first_view(db, scope)
-    revenue_admin.forecast(db, scope, AS_OF)
+    window = first_view(db, scope)
+    revenue_admin.forecast(db, scope, AS_OF, window)
     revenue.history(db, scope, 24, AS_OF)
     revenue_admin.manual_costs(db, scope, revenue.month_start(AS_OF))
     revenue_admin.snapshot_months(db)

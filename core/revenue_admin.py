@@ -108,13 +108,21 @@ def mrr_by_client(db: Database, scope: Scope, as_of: dt.date) -> dict[int, int]:
 # -- forecast ---------------------------------------------------------------------------------
 
 
-def forecast(db: Database, scope: Scope, as_of: dt.date) -> dict:
-    """The running month's expected revenue with an 80% range, against last month."""
+def forecast(
+    db: Database, scope: Scope, as_of: dt.date, window: pl.DataFrame | None = None
+) -> dict:
+    """The running month's expected revenue with an 80% range, against last month.
+
+    `window` may hand in `revenue.client_months` of last month and this one, already read."""
     start = revenue.month_start(as_of)
     days = revenue.days_in_month(start)
     elapsed = min(as_of.day, days)
     remaining = days - elapsed
-    both = revenue.client_months(db, scope, add_months(start, -1), start, as_of)
+    both = (
+        window
+        if window is not None
+        else revenue.client_months(db, scope, add_months(start, -1), start, as_of)
+    )
     now = both.filter(pl.col("month") == start)
     prev = both.filter(pl.col("month") == add_months(start, -1))
     subs_mrr = mrr_by_client(db, scope, as_of)

@@ -139,7 +139,9 @@ if flash:
     getattr(st, flash[0])(flash[1])
 
 # -- the month: live, or its snapshot when the month is closed and one was saved ---------------
-live = ui.cached(revenue.client_month, sc, month, today)
+# last month and this one in one read: the table, and the forecast when this is the running month
+window = ui.cached(revenue.client_months, sc, add_months(month, -1), month, today)
+live = window.filter(pl.col("month") == month).drop("month").sort("profit", descending=True)
 snap = ui.cached(revenue_admin.snapshot, sc, month) if month < current else pl.DataFrame()
 from_snapshot = snap.height > 0
 table = snap if from_snapshot else live
@@ -348,7 +350,12 @@ if section == "MRR":
     )
 
 if section == "Forecast":
-    fc = ui.cached(revenue_admin.forecast, sc, today)
+    fc_window = (
+        window
+        if month == current
+        else ui.cached(revenue.client_months, sc, add_months(current, -1), current, today)
+    )
+    fc = revenue_admin.forecast(database, sc, today, fc_window)
     st.caption(
         f"{fc['month']:%B %Y}, day {fc['days_elapsed']} of {fc['days_in_month']}: booked recurring "
         "revenue plus per-lead usage so far and the rest of the month at each client's pace. "
