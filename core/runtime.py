@@ -45,10 +45,9 @@ class Scheduler(threading.Thread):
         return self._interval_passed("bison", "bison_sync_interval_minutes")
 
     def stripe_due(self) -> bool:
-        has_key = os.environ.get("STRIPE_API_KEY") or self.db.scalar(
-            "SELECT count(*) FROM secret_refs WHERE name = ?", [stripe_sync.SECRET_NAME]
+        return stripe_sync.configured(self.db) and self._interval_passed(
+            "stripe", "stripe_sync_interval_minutes"
         )
-        return bool(has_key) and self._interval_passed("stripe", "stripe_sync_interval_minutes")
 
     def run(self) -> None:
         while not self.stop_event.wait(self.check_every):

@@ -208,8 +208,11 @@ def api_key() -> str | None:
     return stored or os.environ.get("STRIPE_API_KEY") or None
 
 
-def configured() -> bool:
-    return bool(api_key())
+def configured(db: Database) -> bool:
+    """Whether a key is there, without reading the secret store (cheap enough for every page run)."""
+    return bool(os.environ.get("STRIPE_API_KEY")) or bool(
+        db.scalar("SELECT count(*) FROM secret_refs WHERE name = ?", [SECRET_NAME])
+    )
 
 
 def connector(**kwargs: Any) -> StripeConnector:

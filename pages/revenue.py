@@ -108,7 +108,11 @@ last_sync = database.scalar(
 c3.caption(
     "Stripe last synced "
     + (f"{last_sync:%b %d, %H:%M} UTC" if last_sync else "never")
-    + ("" if stripe_sync.configured() else " · no Stripe key configured (Settings → Credentials)")
+    + (
+        ""
+        if stripe_sync.configured(database)
+        else " · no Stripe key configured (Settings → Credentials)"
+    )
 )
 
 

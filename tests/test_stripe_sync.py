@@ -283,3 +283,17 @@ def test_parsers_read_current_api_shapes():
     assert items[0]["unit_amount"] == 300_00 and items[0]["quantity"] == 2
     plan = parse_price({"id": "gold", "object": "plan", "amount": 1200_00, "interval": "year"})
     assert plan["kind"] == "plan" and plan["interval_count"] == 1 and plan["unit_amount"] == 1200_00
+
+
+def test_the_schedule_runs_stripe_only_with_a_key_and_after_the_interval(empty_db, monkeypatch):
+    from core.runtime import Scheduler
+
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    sched = Scheduler(empty_db)
+    assert not sched.stripe_due()
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_x")
+    assert sched.stripe_due()
+    empty_db.execute(
+        "INSERT INTO sync_runs (source, status, triggered_by) VALUES ('stripe', 'succeeded', 'schedule')"
+    )
+    assert not sched.stripe_due()  # ran just now; next after stripe_sync_interval_minutes
