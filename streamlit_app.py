@@ -24,6 +24,7 @@ PAGES = [
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
     ("Daily", "alerts", "Alerts", ":material/notifications:"),
+    ("Money", "revenue", "Revenue", ":material/payments:"),
     ("Admin", "data_sync", "Data sync", ":material/sync:"),
     ("Admin", "audit_log", "Audit log", ":material/history:"),
     ("Admin", "settings", "Settings", ":material/settings:"),

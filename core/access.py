@@ -3,8 +3,9 @@
 Roles:
 * admin    — everything.
 * operator — runs the work: campaigns, sending accounts, syncs (and, as they arrive, pipeline,
-             territories, replies); no credentials, users, settings or revenue.
-* viewer   — reads every operational page and exports; changes nothing.
+             territories, replies) and reads revenue; no credentials, users or settings.
+* viewer   — reads every operational page (revenue included) and exports; changes nothing.
+Revenue changes (manual cost lines, Stripe customer mapping, snapshots) are admin-only.
 * client   — one workspace: its own overview and campaigns, nothing of other clients.
 
 Pages hide what a role may not use, and the core enforces it again: a user's `scope` limits every
@@ -32,6 +33,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "sending_accounts": ("admin", "operator", "viewer"),
     "alerts": ("admin", "operator", "viewer"),
     "data_sync": ("admin", "operator", "viewer"),
+    "revenue": ("admin", "operator", "viewer"),
     "audit_log": ("admin",),
     "settings": ("admin",),
 }
@@ -45,6 +47,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "alerts.configure": ("admin",),
     "reports.send": ("admin", "operator"),
     "demo.load": ("admin",),
+    "revenue.manage": ("admin",),
     "workspace.manage": ("admin",),
     "settings.manage": ("admin",),
     "users.manage": ("admin",),

@@ -15,6 +15,7 @@ import typer
 
 from core import audit, inbox, jobs, secrets, store
 from core import commands as _commands  # noqa: F401  (registers the jobs)
+from core import stripe_sync as _stripe_sync  # noqa: F401  (registers sync.stripe)
 
 app = typer.Typer(
     help="LeadOps: operations console for a cold-email lead-generation agency.",
@@ -298,6 +299,25 @@ def sync_bison(
         )
     if result.get("failed"):
         raise typer.Exit(1)
+
+
+@sync_app.command("stripe")
+def sync_stripe(
+    full: bool = typer.Option(False, "--full", help="Re-read everything instead of what is new."),
+) -> None:
+    """Sync customers, prices, subscriptions, invoices, charges, refunds and fees from Stripe."""
+    result = run_job("sync.stripe", {"full": full})
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.get("counts", {}).items())
+    typer.echo(
+        f"Stripe: {result.get('status')} in {result.get('seconds')} s, "
+        f"{result.get('requests')} requests ({counts})"
+    )
+    if result.get("unmapped"):
+        typer.secho(
+            f"{result['unmapped']} Stripe customer(s) belong to no client yet: map them under "
+            "Settings → Stripe customers.",
+            fg=typer.colors.YELLOW,
+        )
 
 
 @bison_app.command("tokens")

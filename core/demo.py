@@ -16,6 +16,8 @@ import polars as pl
 
 from core import audit
 from core import demo_data as D
+from core.demo_billing import TABLES as BILLING_TABLES
+from core.demo_billing import billing as _stripe_billing
 from core.demo_bison import campaigns, daily_stats, leads_and_replies, sender_emails
 from core.demo_data import SCALES, Scale
 from core.renewals import add_months, batch_name, month_start, renewal_windows  # noqa: F401  (re-exported)
@@ -37,6 +39,7 @@ DATA_TABLES = [
     "bison_campaign_sender_emails",
     "stripe_customers",
     "stripe_invoices",
+    *BILLING_TABLES,
     "workspace_costs",
     "sync_cursors",
     "sync_runs",
@@ -173,8 +176,9 @@ def _workspaces(cur, rng, sc: Scale, stamp) -> pl.DataFrame:
                 if state in ("TX", "OK", "MO", "TN", "AL")
                 else "America/New_York",
                 "active": True,
-                "created_at": stamp - dt.timedelta(days=200 - i),
-                "updated_at": stamp - dt.timedelta(days=200 - i),
+                # retainer clients are the agency's oldest accounts (over a year of billing)
+                "created_at": stamp - dt.timedelta(days=(200 - i) if per_lead else (540 - 25 * i)),
+                "updated_at": stamp - dt.timedelta(days=(200 - i) if per_lead else (540 - 25 * i)),
                 "metro_lat": lat,
                 "metro_lon": lon,
                 # how well this client's campaigns perform (drives on-track / warning / danger)
@@ -398,60 +402,7 @@ def _batches(cur, contacts: pl.DataFrame, as_of: dt.date, stamp) -> None:
 
 
 def _billing(cur, ws: pl.DataFrame, as_of: dt.date, stamp, first_month: dt.date) -> None:
-    cust = ws.select(
-        pl.format("cus_demo{}", "id").alias("id"),
-        pl.col("contact_email").alias("email"),
-        "name",
-        pl.col("id").alias("workspace_id"),
-        pl.col("name")
-        .map_elements(lambda n: json.dumps({"leadops_workspace": n}), return_dtype=pl.Utf8)
-        .alias("metadata"),
-        pl.col("created_at").alias("created"),
-        pl.lit(stamp).alias("synced_at"),
-    )
-    _insert(cur, "stripe_customers", cust)
-    this_month = month_start(as_of)
-    # One invoice per client per closed month, per its billing model, from the one interested count.
-    cur.execute(
-        """
-        INSERT INTO stripe_invoices (id, customer_id, status, amount_due, amount_paid, amount_remaining,
-                                     period_start, period_end, created, paid_at, description, synced_at)
-        WITH months AS (SELECT unnest(generate_series(?::DATE - INTERVAL 5 MONTH, ?::DATE - INTERVAL 1 MONTH, INTERVAL 1 MONTH))::DATE AS m),
-        il AS (SELECT workspace_id, date_trunc('month', interested_at)::DATE AS m, count(*) AS n FROM interested_leads GROUP BY ALL),
-        inv AS (
-          SELECT w.id AS wid, months.m,
-                 CASE WHEN w.billing_type = 'per_lead' THEN coalesce(il.n, 0) * w.price_per_lead_cents ELSE w.retainer_cents END AS amount,
-                 row_number() OVER (ORDER BY months.m, w.id) AS k
-          FROM workspaces w CROSS JOIN months LEFT JOIN il ON il.workspace_id = w.id AND il.m = months.m
-          WHERE months.m >= date_trunc('month', w.created_at)::DATE AND months.m >= ?::DATE
-        )
-        SELECT 'in_demo' || lpad(CAST(k AS VARCHAR), 6, '0'), 'cus_demo' || wid,
-               CASE WHEN m = ?::DATE - INTERVAL 1 MONTH AND wid % 5 = 0 THEN 'open'
-                    WHEN m = ?::DATE - INTERVAL 2 MONTH AND wid = 7 THEN 'uncollectible' ELSE 'paid' END AS status,
-               amount,
-               CASE WHEN (m = ?::DATE - INTERVAL 1 MONTH AND wid % 5 = 0) OR (m = ?::DATE - INTERVAL 2 MONTH AND wid = 7) THEN 0 ELSE amount END,
-               CASE WHEN (m = ?::DATE - INTERVAL 1 MONTH AND wid % 5 = 0) OR (m = ?::DATE - INTERVAL 2 MONTH AND wid = 7) THEN amount ELSE 0 END,
-               timezone('UTC', m::TIMESTAMP), timezone('UTC', (m + INTERVAL 1 MONTH)::TIMESTAMP),
-               timezone('UTC', (m + INTERVAL 1 MONTH + INTERVAL 1 DAY)::TIMESTAMP),
-               timezone('UTC', (m + INTERVAL 1 MONTH + INTERVAL 4 DAY)::TIMESTAMP),
-               strftime(m, '%B %Y') || ' leads', ?
-        FROM inv
-        """,
-        [this_month, this_month, first_month] + [this_month] * 6 + [stamp],
-    )
-    cur.execute(
-        """
-        INSERT INTO workspace_costs
-        SELECT w.id, m, cat, amount, note FROM workspaces w,
-          (SELECT unnest(generate_series(?::DATE - INTERVAL 5 MONTH, ?::DATE, INTERVAL 1 MONTH))::DATE AS m) months,
-          LATERAL (SELECT * FROM (VALUES
-            ('sending_infrastructure', (SELECT count(*) FROM bison_sender_emails s WHERE s.workspace_id = w.id) * 450 + 2500, 'inboxes and domains'),
-            ('contact_data', (SELECT count(*) FROM contacts c WHERE c.workspace_id = w.id AND c.campaign_month = m) * 1, 'list data at $0.01 a contact'),
-            ('verification', (SELECT count(*) FROM contacts c WHERE c.workspace_id = w.id AND c.campaign_month = m AND c.verification_result IS NOT NULL) * 8 // 100, 'Debounce'),
-            ('labour', 40000, 'account management')) v(cat, amount, note))
-        """,
-        [this_month, this_month],
-    )
+    _stripe_billing(cur, ws, as_of, stamp, first_month)
 
 
 def _sync_history(cur, ws: pl.DataFrame, stamp) -> None:
@@ -474,6 +425,6 @@ def _sync_history(cur, ws: pl.DataFrame, stamp) -> None:
         [
             stamp - dt.timedelta(hours=2, seconds=20),
             stamp - dt.timedelta(hours=2),
-            json.dumps({"invoices": 60}),
+            json.dumps({"customers": 13, "subscriptions": 6, "invoices": 90, "charges": 80}),
         ],
     )

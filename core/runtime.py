@@ -9,7 +9,7 @@ import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
 from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
-from core import jobs, settings
+from core import jobs, settings, stripe_sync
 from core.inbox import InboxWorker
 from core.store import Database, get_db
 
@@ -19,7 +19,8 @@ _schedulers: dict[str, Scheduler] = {}
 
 
 class Scheduler(threading.Thread):
-    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up, the
+    """Runs the Email Bison sync every `bison_sync_interval_minutes` and the Stripe sync every
+    `stripe_sync_interval_minutes` while the app is up (each only when it is configured), the
     guardrail checks after every successful sync, and the weekly client reports when due."""
 
     def __init__(self, db: Database, check_every: float = 30.0) -> None:
@@ -28,6 +29,14 @@ class Scheduler(threading.Thread):
         self.check_every = check_every
         self.stop_event = threading.Event()
 
+    def _interval_passed(self, source: str, setting: str) -> bool:
+        minutes = settings.get(self.db, setting)
+        last = self.db.scalar(
+            "SELECT max(started_at) FROM sync_runs WHERE source = ? AND triggered_by = 'schedule'",
+            [source],
+        )
+        return last is None or (dt.datetime.now(dt.UTC) - last).total_seconds() >= minutes * 60
+
     def due(self) -> bool:
         if not os.environ.get("LEADOPS_BISON_URL"):
             return False
@@ -35,21 +44,21 @@ class Scheduler(threading.Thread):
             "SELECT count(*) FROM secret_refs WHERE name LIKE 'bison.workspace.%'"
         ):
             return False
-        minutes = settings.get(self.db, "bison_sync_interval_minutes")
-        last = self.db.scalar(
-            "SELECT max(started_at) FROM sync_runs WHERE source = 'bison' AND triggered_by = 'schedule'"
+        return self._interval_passed("bison", "bison_sync_interval_minutes")
+
+    def stripe_due(self) -> bool:
+        return stripe_sync.configured(self.db) and self._interval_passed(
+            "stripe", "stripe_sync_interval_minutes"
         )
-        return last is None or (dt.datetime.now(dt.UTC) - last).total_seconds() >= minutes * 60
 
     def run(self) -> None:
         while not self.stop_event.wait(self.check_every):
-            try:
-                if self.due() and not jobs.running(self.db, "sync.bison"):
-                    jobs.start(
-                        self.db, "sync.bison", {"actor": "schedule"}, requested_by="schedule"
-                    )
-            except Exception:  # the next check tries again
-                traceback.print_exc()
+            for kind, due in (("sync.bison", self.due), ("sync.stripe", self.stripe_due)):
+                try:
+                    if due() and not jobs.running(self.db, kind):
+                        jobs.start(self.db, kind, {"actor": "schedule"}, requested_by="schedule")
+                except Exception:  # the next check tries again
+                    traceback.print_exc()
             try:
                 self.after_sync()
             except Exception:

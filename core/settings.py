@@ -8,6 +8,7 @@ are the ones staff change from the Settings page.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,26 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    parse: Callable[[Any], Any] | None = None  # checks (and reads) the value; raises ValueError
+
+
+def parse_source_prices(value: str) -> dict[str, int]:
+    """'master_db=800, import=1200' -> {'master_db': 800, 'import': 1200} (cents per 1,000)."""
+    out: dict[str, int] = {}
+    for n, part in enumerate(p.strip() for p in str(value or "").split(",")):
+        if not part:
+            continue
+        name, sep, price = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"entry {n + 1} ({part!r}) must look like source=cents")
+        try:
+            cents = int(price.strip().replace("_", ""))
+        except ValueError:
+            raise ValueError(f"entry {n + 1}: price {price.strip()!r} is not whole cents") from None
+        if cents < 0:
+            raise ValueError(f"entry {n + 1}: price must not be negative")
+        out[name.strip()] = cents
+    return out
 
 
 REGISTRY: dict[str, Setting] = {
@@ -257,6 +278,55 @@ REGISTRY: dict[str, Setting] = {
             23,
         ),
         Setting(
+            "stripe_sync_interval_minutes",
+            int,
+            60,
+            "How often the app syncs Stripe in the background (when a Stripe key is configured).",
+            5,
+            1440,
+        ),
+        Setting(
+            "data_cost_per_1000_cents",
+            int,
+            1000,
+            "Contact data price in cents per 1,000 contacts pulled, for sources without their own price.",
+            0,
+            10_000_000,
+        ),
+        Setting(
+            "data_cost_by_source",
+            str,
+            "",
+            "Contact data prices per source, in cents per 1,000 contacts: e.g. "
+            "'master_db=800, import=1200'. Sources not named use data_cost_per_1000_cents.",
+            parse=parse_source_prices,
+        ),
+        Setting(
+            "verification_cost_per_1000_cents",
+            int,
+            150,
+            "Email verification (Debounce) price in cents per 1,000 verifications.",
+            0,
+            10_000_000,
+        ),
+        Setting(
+            "mailbox_monthly_cents",
+            int,
+            450,
+            "Monthly cost in cents of one sending mailbox; all mailboxes and domains are shared "
+            "by clients in proportion to the emails each sent that month.",
+            0,
+            10_000_000,
+        ),
+        Setting(
+            "domain_monthly_cents",
+            int,
+            125,
+            "Monthly cost in cents of one sending domain (registration and DNS, spread per month).",
+            0,
+            10_000_000,
+        ),
+        Setting(
             "display_timezone",
             str,
             "America/New_York",
@@ -295,6 +365,11 @@ def coerce(setting: Setting, value: Any) -> Any:
         raise SettingError(f"{setting.name}: must be at most {setting.maximum}.")
     if setting.choices and v not in setting.choices:
         raise SettingError(f"{setting.name}: must be one of {', '.join(setting.choices)}.")
+    if setting.parse is not None:
+        try:
+            setting.parse(v)
+        except ValueError as exc:
+            raise SettingError(f"{setting.name}: {exc}.") from None
     return v
 
 

@@ -3,15 +3,23 @@
 import plotly.express as px
 import streamlit as st
 
-from core import access, credentials, secrets, settings, workspaces
+from core import access, credentials, secrets, settings, stripe_sync, workspaces
 from core.geo_data import STATES
 from pages import ui
 
 ui.ensure_router("settings")
 st.title("Settings")
 database = ui.db()
-tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_general = st.tabs(
-    ["Clients", "Package tiers", "Email Bison tokens", "Credentials", "Users", "General"]
+tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_stripe, tab_general = st.tabs(
+    [
+        "Clients",
+        "Package tiers",
+        "Email Bison tokens",
+        "Credentials",
+        "Users",
+        "Stripe customers",
+        "General",
+    ]
 )
 user = ui.current_user()
 STATE_CODES = sorted(STATES)
@@ -433,3 +441,46 @@ with tab_users:
                 st.rerun()
             except (access.UserError, PermissionError) as exc:
                 st.error(ui.md(exc))
+
+# -- Stripe customers -> clients ---------------------------------------------------------------
+with tab_stripe:
+    st.caption(
+        "A Stripe customer belongs to the client named (or numbered) in its metadata "
+        "`leadops_workspace`; a mapping made here wins. Unmapped customers' payments count for no client."
+    )
+    mapping = stripe_sync.customer_mapping(database)
+    if mapping.height == 0:
+        st.info("No Stripe customers yet: save a Stripe key under Credentials and sync Stripe.")
+    else:
+        unmapped = mapping.filter(mapping["client"].is_null())
+        if unmapped.height:
+            st.warning(f"{unmapped.height} Stripe customer(s) belong to no client.")
+        client_pairs = workspaces.names(database)
+        client_label = dict(client_pairs)
+        with st.form("stripe-map"):
+            c1, c2 = st.columns(2)
+            labels = {
+                r[
+                    "customer_id"
+                ]: f"{r['name'] or r['email'] or r['customer_id']} ({r['customer_id']})"
+                for r in mapping.iter_rows(named=True)
+            }
+            order = unmapped["customer_id"].to_list() + [
+                c for c in mapping["customer_id"].to_list() if c not in set(unmapped["customer_id"])
+            ]
+            cust = c1.selectbox("Stripe customer", order, format_func=lambda c: labels[c])
+            wid = c2.selectbox(
+                "Client",
+                [None] + [w for w, _ in client_pairs],
+                format_func=lambda w: "— use the metadata —" if w is None else client_label[w],
+            )
+            if st.form_submit_button("Save mapping", type="primary"):
+                try:
+                    stripe_sync.map_customer(database, user, cust, wid)
+                    st.success(
+                        f"{ui.md(labels[cust])} → {ui.md(client_label[wid]) if wid else 'its metadata'}."
+                    )
+                    mapping = stripe_sync.customer_mapping(database)
+                except (stripe_sync.StripeSyncError, PermissionError) as exc:
+                    st.error(ui.md(exc))
+        ui.table(mapping, name="stripe-customers", key="stripe-customers")

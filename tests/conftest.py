@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 23)  # the demo's "today" in tests, so numbers are stable
 ARTIFACTS = ROOT / "test-artifacts"
 
-pytest_plugins = (
-    ["tests.conftest_bison"] if (Path(__file__).parent / "conftest_bison.py").exists() else []
-)
+pytest_plugins = [
+    f"tests.{name}"
+    for name in ("conftest_bison", "conftest_stripe")
+    if (Path(__file__).parent / f"{name}.py").exists()
+]
 
 
 @pytest.fixture(autouse=True)

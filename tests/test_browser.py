@@ -24,6 +24,7 @@ PAGES = [
     ("copy_lab", "Copy Lab"),
     ("sending_accounts", "Sending accounts"),
     ("alerts", "Alerts"),
+    ("revenue", "Revenue"),
     ("audit_log", "Audit log"),
     ("settings", "Settings"),
 ]
