@@ -5,7 +5,8 @@ Roles:
 * operator — runs the work: campaigns, sending accounts, syncs (and, as they arrive, pipeline,
              territories, replies); no credentials, users, settings or revenue.
 * viewer   — reads every operational page and exports; changes nothing.
-* client   — one workspace: its own overview and campaigns, nothing of other clients.
+* client   — one workspace: its own overview, campaigns, replies and leads (moving its own leads'
+             stages and adding notes), nothing of other clients.
 
 Pages hide what a role may not use, and the core enforces it again: a user's `scope` limits every
 query to the workspaces they may see, and `require` guards every write.
@@ -28,6 +29,8 @@ ROLES = ("admin", "operator", "viewer", "client")
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
     "campaigns": ("admin", "operator", "viewer", "client"),
+    "replies": ("admin", "operator", "viewer", "client"),
+    "client_leads": ("admin", "operator", "viewer", "client"),
     "copy_lab": ("admin", "operator", "viewer"),
     "sending_accounts": ("admin", "operator", "viewer"),
     "data_sync": ("admin", "operator", "viewer"),
@@ -39,6 +42,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "export": ("admin", "operator", "viewer", "client"),
     "campaign.act": ("admin", "operator"),
     "sync.run": ("admin", "operator"),
+    "replies.manage": ("admin", "operator"),
+    "leads.manage": ("admin", "operator", "client"),
+    "crm.deliver": ("admin", "operator"),
+    "crm.manage": ("admin",),
     "demo.load": ("admin",),
     "workspace.manage": ("admin",),
     "settings.manage": ("admin",),

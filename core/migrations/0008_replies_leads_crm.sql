@@ -84,6 +84,7 @@ CREATE TABLE crm_configs (
     last_test_at    TIMESTAMPTZ,
     last_test_ok    BOOLEAN,
     last_test_message VARCHAR,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),   -- leads older than this (minus the backfill) stay out
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_by      VARCHAR NOT NULL
 );
@@ -119,4 +120,17 @@ CREATE TABLE crm_attempts (
     ok              BOOLEAN NOT NULL,
     duration_ms     INTEGER NOT NULL,
     response_excerpt VARCHAR
+);
+
+-- Replies we sent from LeadOps through Email Bison (the mirror keeps inbound mail only).
+CREATE SEQUENCE reply_sends_id_seq START 1;
+CREATE TABLE reply_sends (
+    id              BIGINT PRIMARY KEY DEFAULT nextval('reply_sends_id_seq'),
+    workspace_id    INTEGER NOT NULL,
+    reply_id        BIGINT NOT NULL,          -- the reply answered
+    bison_reply_id  BIGINT,                   -- the sent message in Email Bison
+    to_email        VARCHAR,
+    body            VARCHAR NOT NULL,
+    sent_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
+    sent_by         VARCHAR NOT NULL
 );
