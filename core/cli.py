@@ -32,6 +32,12 @@ try:  # the webhook receiver
     app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
 except ImportError:  # pragma: no cover
     pass
+try:  # CRM delivery
+    from core.crm_cli import app as crm_app
+
+    app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
+except ImportError:  # pragma: no cover
+    pass
 
 
 def _fail(message: str, code: int = 1) -> None:

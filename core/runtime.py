@@ -8,6 +8,7 @@ import threading
 import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
+from core import crm_jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core import jobs, settings
 from core.inbox import InboxWorker
 from core.store import Database, get_db

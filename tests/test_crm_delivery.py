@@ -164,3 +164,32 @@ def test_webhook_config_shows_secret_once_and_test_connection(world, monkeypatch
         crm_delivery.set_config(db, viewer, wid, "webhook", url=f"{url}/hooks/leads")
     sync(db, factory, fake)
     assert len(crm.webhook_events) == db.scalar("SELECT count(*) FROM client_leads")
+
+
+def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    db, fake, bid, wid, factory, crm, url = world
+    sync(db, factory, fake)
+    runner = CliRunner()
+    r = runner.invoke(
+        app, ["crm", "set", "Nobody", "--type", "webhook", "--url", f"{url}/hooks/leads"]
+    )
+    assert r.exit_code == 1 and "No client named 'Nobody'" in r.output
+    monkeypatch.setenv("LEADOPS_CRM_SECRET", WEBHOOK_SECRET)
+    r = runner.invoke(
+        app, ["crm", "set", "Sunbelt Insurance", "--type", "webhook", "--url", f"{url}/hooks/leads"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "Connection test ok" in r.output and WEBHOOK_SECRET not in r.output
+    r = runner.invoke(app, ["crm", "deliver", "--workspace", "Sunbelt Insurance"])
+    assert r.exit_code == 0, r.output
+    leads = db.scalar(  # the backlog within crm_backfill_days (14) of the configuration
+        "SELECT count(*) FROM client_leads WHERE first_interested_at >= now() - INTERVAL 14 DAY"
+    )
+    assert leads >= 1 and db.scalar("SELECT count(*) FROM client_leads") > leads
+    assert f"delivered {leads}" in r.output and len(crm.webhook_events) == leads
+    r = runner.invoke(app, ["crm", "deliver"])
+    assert "queued 0: delivered 0" in r.output and len(crm.webhook_events) == leads
