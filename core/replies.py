@@ -53,7 +53,13 @@ def classify_pending(db: Database, workspace_ids: list[int] | None = None) -> in
     )
     if not todo:
         return 0
-    labels = [classify(body, automated=bool(auto)) for _, _, body, auto in todo]
+    memo: dict[tuple[str | None, bool], Any] = {}  # the same text classifies the same way
+    labels = []
+    for _, _, body, auto in todo:
+        key = (body, bool(auto))
+        if key not in memo:
+            memo[key] = classify(body, automated=bool(auto))
+        labels.append(memo[key])
     frame = pl.DataFrame(
         {
             "workspace_id": [r[0] for r in todo],

@@ -10,8 +10,8 @@ from pages import ui
 ui.ensure_router("settings")
 st.title("Settings")
 database = ui.db()
-tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_general = st.tabs(
-    ["Clients", "Package tiers", "Email Bison tokens", "Credentials", "Users", "General"]
+tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_general, tab_crm = st.tabs(
+    ["Clients", "Package tiers", "Email Bison tokens", "Credentials", "Users", "General", "CRM"]
 )
 user = ui.current_user()
 STATE_CODES = sorted(STATES)
@@ -433,3 +433,8 @@ with tab_users:
                 st.rerun()
             except (access.UserError, PermissionError) as exc:
                 st.error(ui.md(exc))
+
+with tab_crm:
+    from pages import crm_panel
+
+    crm_panel.settings_section(user)
