@@ -246,7 +246,8 @@ def timeline(db: Database, scope: Scope, workspace_id: int, email: str) -> pl.Da
         )
         SELECT * FROM (
             SELECT created_at AS occurred_at, 'email' AS kind,
-                   'Added to Email Bison; ' || emails_sent || ' campaign email(s) sent so far' AS detail,
+                   'Added to Email Bison' || CASE WHEN emails_sent > 0
+                     THEN '; ' || emails_sent || ' campaign email(s) sent so far' ELSE '' END AS detail,
                    'Email Bison' AS who FROM lead WHERE created_at IS NOT NULL
             UNION ALL
             SELECT r.date_received, 'reply',
@@ -267,6 +268,11 @@ def timeline(db: Database, scope: Scope, workspace_id: int, email: str) -> pl.Da
                      || coalesce(json_extract_string(after, '$.stage'), '?'), actor
             FROM audit_log WHERE entity = 'client_lead' AND action = 'lead.stage'
               AND entity_id = CAST($w AS VARCHAR) || ':' || $e
+            UNION ALL  -- a stage set without an audited change (imported or demo data)
+            SELECT stage_changed_at, 'stage', 'Stage → ' || stage, stage_changed_by FROM client_leads
+            WHERE workspace_id = $w AND email = $e AND stage_changed_at IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM audit_log WHERE entity = 'client_lead' AND action = 'lead.stage'
+                              AND entity_id = CAST($w AS VARCHAR) || ':' || $e)
             UNION ALL
             SELECT a.attempted_at, 'crm',
                    a.method || ' ' || a.path || ' → ' || coalesce(CAST(a.status_code AS VARCHAR), 'no response'),

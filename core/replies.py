@@ -132,12 +132,12 @@ def inbox(
     params["limit"] = int(limit)
     return db.query(
         f"""
-        SELECT r.workspace_id, r.id, r.date_received AS received, w.name AS client, bc.name AS campaign,
-               coalesce(r.from_name, r.from_email) AS name, r.from_email, r.subject,
-               left(regexp_replace(coalesce(r.text_body, ''), '\\s+', ' ', 'g'), 140) AS preview,
-               {CATEGORY_SQL} AS category, {SENTIMENT_SQL} AS sentiment, r.interested, r.read,
-               x.override_category IS NOT NULL AS overridden, x.handled_at IS NOT NULL AS handled,
-               coalesce(r.folder, 'Inbox') AS folder, r.campaign_id
+        SELECT r.workspace_id, r.id, r.date_received AS received, w.name AS client,
+               coalesce(r.from_name, r.from_email) AS name, {CATEGORY_SQL} AS category,
+               r.interested, left(regexp_replace(coalesce(r.text_body, ''), '\\s+', ' ', 'g'), 140) AS preview,
+               {SENTIMENT_SQL} AS sentiment, r.read, x.handled_at IS NOT NULL AS handled,
+               x.override_category IS NOT NULL AS overridden, r.subject, bc.name AS campaign,
+               r.from_email, coalesce(r.folder, 'Inbox') AS folder, r.campaign_id
         FROM bison_replies r JOIN workspaces w ON w.id = r.workspace_id
         LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
         LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id

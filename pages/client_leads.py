@@ -29,8 +29,9 @@ with tab_leads:
         "Stage",
         [None, *client_leads.STAGES],
         format_func=lambda s: "All" if s is None else s.capitalize(),
+        key="l-stage",
     )
-    search = c2.text_input("Search name or email", max_chars=200)
+    search = c2.text_input("Search name or email", max_chars=200, key="l-search")
     leads = ui.cached(client_leads.list_leads, sc, stage=stage, search=search or None)
     if leads.height == 0:
         st.info(
@@ -141,7 +142,7 @@ with tab_funnel:
             )
         )
         fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(fig, use_container_width=True)
+        st.plotly_chart(fig, width="stretch")
     st.caption(
         "A lead counts at every stage it has passed (a won lead was contacted and quoted). Lost leads count as new only."
     )

@@ -123,7 +123,7 @@ with tab_stats:
         totals = {c: int(stats[c].sum()) for c in CATS}
         fig = go.Figure(go.Bar(x=[CATS[c] for c in totals], y=list(totals.values())))
         fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(fig, use_container_width=True)
+        st.plotly_chart(fig, width="stretch")
     ui.table(
         stats,
         name=f"reply-stats-{by}",
