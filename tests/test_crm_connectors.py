@@ -80,6 +80,8 @@ def test_hubspot_errors_401_429_and_timeouts(crm_url, crm_fake):
         slow.upsert_contact(LEAD)
     assert attempts[-1].status is None and "Timeout" in attempts[-1].excerpt
     assert "accepted" in client.check()
+    limiter = hubspot(crm_url)._api.rate_limiter  # 90 requests per 10 s, bursts up to 90
+    assert limiter.rate == 9.0 and limiter.capacity == 90.0
 
 
 def test_gohighlevel_sends_version_location_and_no_tags(crm_url, crm_fake):
