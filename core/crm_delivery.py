@@ -217,20 +217,23 @@ def connector_for(
 
 
 def _write_attempts(cur, workspace_id: int, key: str | None, attempts: list[Attempt]) -> None:
-    for a in attempts:
-        cur.execute(
+    if attempts:
+        cur.executemany(
             "INSERT INTO crm_attempts (delivery_key, workspace_id, attempted_at, method, path, status_code, ok,"
             " duration_ms, response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                key,
-                workspace_id,
-                a.at,
-                a.method,
-                a.path,
-                a.status,
-                a.ok,
-                a.duration_ms,
-                redact(a.excerpt),
+                [
+                    key,
+                    workspace_id,
+                    a.at,
+                    a.method,
+                    a.path,
+                    a.status,
+                    a.ok,
+                    a.duration_ms,
+                    a.excerpt,
+                ]
+                for a in attempts
             ],
         )
 
@@ -308,24 +311,39 @@ def enqueue(db: Database, workspace_ids: list[int] | None = None) -> int:
     return len(leads)
 
 
-def _lead_record(db: Database, workspace_id: int, email: str, key: str) -> LeadRecord:
-    row = db.query(
+def _lead_records(db: Database, workspace_id: int, emails: list[str]) -> dict[str, dict[str, Any]]:
+    """What the CRM receives for each lead: names, client, and the latest interested reply."""
+    df = db.query(
         """
-        SELECT l.first_name, l.last_name, w.name AS client, bc.name AS campaign, r.subject, r.text_body,
-               r.date_received
+        WITH want AS (SELECT unnest($emails) AS email),
+        lead_ids AS (
+            SELECT lower(trim(bl.email)) AS email, bl.id FROM bison_leads bl
+            WHERE bl.workspace_id = $w AND lower(trim(bl.email)) IN (SELECT email FROM want)
+        ),
+        rep AS (
+            SELECT lower(trim(coalesce(li.email, r.from_email))) AS email, r.subject, r.text_body,
+                   r.date_received, r.campaign_id
+            FROM bison_replies r LEFT JOIN lead_ids li ON li.id = r.lead_id
+            WHERE r.workspace_id = $w AND r.interested
+              AND (r.lead_id IN (SELECT id FROM lead_ids) OR lower(trim(r.from_email)) IN (SELECT email FROM want))
+        ),
+        latest AS (SELECT * FROM rep QUALIFY row_number() OVER (PARTITION BY email ORDER BY date_received DESC) = 1)
+        SELECT l.email, l.first_name, l.last_name, w.name AS client, bc.name AS campaign,
+               latest.subject, latest.text_body, latest.date_received
         FROM client_leads l JOIN workspaces w ON w.id = l.workspace_id
-        LEFT JOIN bison_leads bl ON bl.workspace_id = l.workspace_id AND lower(trim(bl.email)) = l.email
-        LEFT JOIN bison_replies r ON r.workspace_id = l.workspace_id AND r.interested
-             AND (r.lead_id = bl.id OR lower(trim(r.from_email)) = l.email)
-        LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id
-        WHERE l.workspace_id = ? AND l.email = ?
-        ORDER BY r.date_received DESC NULLS LAST LIMIT 1
+        LEFT JOIN latest ON latest.email = l.email
+        LEFT JOIN bison_campaigns bc ON bc.workspace_id = l.workspace_id AND bc.id = latest.campaign_id
+        WHERE l.workspace_id = $w AND l.email IN (SELECT email FROM want)
         """,
-        [workspace_id, email],
-    ).row(0, named=True)
+        {"w": workspace_id, "emails": emails},
+    )
+    return {r["email"]: r for r in df.iter_rows(named=True)}
+
+
+def _lead_record(row: dict[str, Any], key: str) -> LeadRecord:
     return LeadRecord(
         delivery_key=key,
-        email=email,
+        email=row["email"],
         first_name=row["first_name"],
         last_name=row["last_name"],
         client=row["client"],
@@ -369,6 +387,7 @@ def deliver_pending(
                     _finish(db, row, DeliveryState(), [], error=str(exc), status=None, now=now)
                     counts["failed"] += 1
                 continue
+            records = _lead_records(db, wid, [r[2] for r in rows])
             try:
                 for row in rows:
                     key, _, email, n = row[0], row[1], row[2], row[3]
@@ -376,7 +395,7 @@ def deliver_pending(
                     attempts.clear()
                     try:
                         client.deliver(
-                            _lead_record(db, wid, email, key),
+                            _lead_record(records[email], key),
                             state,
                             create_deal=conf["create_deal"],
                             pipeline=conf["deal_pipeline"],

@@ -8,7 +8,7 @@
   deals: ``POST /crm/v3/objects/deals`` associated to the contact (type 3, deal → contact). These
   are not idempotent, so the caller keeps their ids (:class:`DeliveryState`) and never repeats them.
 * Rate limits: HubSpot allows 100 (Free/Starter) to 190 requests per 10 seconds per app. The
-  client keeps to ``rate_per_10s`` (default 90) with a token bucket, and a 429 is retried after
+  client keeps to ``rate_per_10s`` (default ``$LEADOPS_HUBSPOT_RATE_PER_10S`` or 90) with a token bucket, and a 429 is retried after
   ``Retry-After`` when sent, otherwise after a backoff.
 * Deal stages flow back: :meth:`deal_stages` reads the stage of delivered deals in one batch call.
 """
@@ -27,6 +27,8 @@ from connectors.http import ApiError, make_client
 from ._base import Attempt, DeliveryState, LeadRecord, RecordingTransport
 
 ENV_URL = "LEADOPS_HUBSPOT_URL"
+ENV_RATE = "LEADOPS_HUBSPOT_RATE_PER_10S"
+DEFAULT_RATE_PER_10S = 90.0
 DEFAULT_URL = "https://api.hubapi.com"
 NOTE_TO_CONTACT = 202
 DEAL_TO_CONTACT = 3
@@ -53,11 +55,13 @@ class HubSpotClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 15.0,
         max_retries: int = 3,
-        rate_per_10s: float = 90,
+        rate_per_10s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_retry_after: float = 30.0,
     ) -> None:
         url = base_url or os.environ.get(ENV_URL) or DEFAULT_URL
+        if rate_per_10s is None:
+            rate_per_10s = float(os.environ.get(ENV_RATE) or DEFAULT_RATE_PER_10S)
         self._api = make_client(
             url,
             token,
