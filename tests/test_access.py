@@ -25,9 +25,16 @@ ADMIN = User("boss@agency.com", "admin")
 
 EXPECTED = {
     "admin": set(access.ACTIONS),
-    "operator": {"export", "campaign.act", "sync.run"},
+    "operator": {
+        "export",
+        "campaign.act",
+        "sync.run",
+        "replies.manage",
+        "leads.manage",
+        "crm.deliver",
+    },
     "viewer": {"export"},
-    "client": {"export"},
+    "client": {"export", "leads.manage"},
 }
 
 
