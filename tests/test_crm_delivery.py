@@ -193,3 +193,27 @@ def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
     assert f"delivered {leads}" in r.output and len(crm.webhook_events) == leads
     r = runner.invoke(app, ["crm", "deliver"])
     assert "queued 0: delivered 0" in r.output and len(crm.webhook_events) == leads
+
+
+def test_a_lead_interested_webhook_is_delivered_without_a_sync(empty_db, crm_url, crm_fake):
+    from core import inbox, jobs, store, webhooks
+    from core.crm_jobs import crm_deliver_job  # noqa: F401  (registers the job)
+    from tests.test_webhooks import mapped_workspace, reply_event, reply_obj
+
+    wid = mapped_workspace(empty_db)
+    crm_delivery.set_config(
+        empty_db, ADMIN, wid, "webhook", url=f"{crm_url}/hooks/leads", secret=WEBHOOK_SECRET
+    )
+    folder = webhooks.webhooks_dir(inbox.inbox_dir(store.db_path_from_env()))
+    for n in range(2):  # Email Bison may send the same event twice
+        webhooks.write_event_file(
+            folder,
+            "evt-int-1",
+            {
+                "event_id": "evt-int-1",
+                "payload": reply_event("lead_interested", reply_obj(501, interested=True)),
+            },
+        )
+        result = jobs.run(empty_db, "crm.deliver", {"actor": "cron"}, requested_by="cron")
+        assert result["delivered"] == (1 - n)
+    assert [e["lead"]["email"] for e in crm_fake.webhook_events] == ["lead601@example.com"]
