@@ -148,7 +148,9 @@ def settings_section(user: access.User) -> None:
             value=cur.get("deal_stage") or "",
             placeholder="appointmentscheduled",
         )
-        enabled = st.checkbox("Deliver automatically", value=cur.get("enabled", True))
+        enabled = st.checkbox(
+            "Deliver (after every sync and on Deliver now)", value=cur.get("enabled", True)
+        )
         if st.form_submit_button("Save CRM", type="primary"):
             try:
                 out = crm_delivery.set_config(

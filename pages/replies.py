@@ -4,6 +4,7 @@ toggle (written to Email Bison), drafts from templates or a language model, send
 import datetime as dt
 
 import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
 
 from core import replies, reply_classifier, reply_drafts
@@ -161,7 +162,7 @@ with tab_rules:
         "with who and when, and syncs never undo it."
     )
     ui.table(
-        __import__("polars").DataFrame(reply_classifier.rules_table()),
+        pl.DataFrame(reply_classifier.rules_table()),
         name="reply-rules",
         key="rules-table",
         column_config={"patterns": st.column_config.TextColumn("Patterns", width="large")},

@@ -25,13 +25,14 @@ from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
 crm_server = crm_fixtures.crm_server
 crm_fake = crm_fixtures.crm_fake
 crm_url = crm_fixtures.crm_url
+memory_keyring = crm_fixtures.memory_keyring
 
 ADMIN = access.User(email="ops@agency.test", role="admin")
 NO_SLEEP = {"sleep": lambda s: None}
 
 
 @pytest.fixture
-def world(empty_db, make_bison_fake, bison_server, monkeypatch, crm_url, crm_fake):
+def world(memory_keyring, empty_db, make_bison_fake, bison_server, monkeypatch, crm_url, crm_fake):
     monkeypatch.setenv("LEADOPS_BISON_URL", bison_server.url)
     monkeypatch.setenv("LEADOPS_BISON_RATE_PER_SEC", "0")
     fake = make_bison_fake(workspaces=1, campaigns_per_ws=3, leads_per_ws=40, replies_per_ws=40)
@@ -195,7 +196,9 @@ def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
     assert "queued 0: delivered 0" in r.output and len(crm.webhook_events) == leads
 
 
-def test_a_lead_interested_webhook_is_delivered_without_a_sync(empty_db, crm_url, crm_fake):
+def test_a_lead_interested_webhook_is_delivered_without_a_sync(
+    memory_keyring, empty_db, crm_url, crm_fake
+):
     from core import inbox, jobs, store, webhooks
     from core.crm_jobs import crm_deliver_job  # noqa: F401  (registers the job)
     from tests.test_webhooks import mapped_workspace, reply_event, reply_obj

@@ -17,15 +17,18 @@ from core import (
     workspaces,
 )
 from core.workspaces import WorkspaceInput
+from tests import crm_fixtures
 from tests.fakes.llm_server import KEY, LlmFake
 from tests.fakes.serving import serve
+
+memory_keyring = crm_fixtures.memory_keyring
 
 OPERATOR = access.User("ops@agency.test", "operator")
 ADMIN = access.User("admin@agency.test", "admin")
 
 
 @pytest.fixture
-def synced(empty_db, make_bison_fake, bison_server, monkeypatch):
+def synced(memory_keyring, empty_db, make_bison_fake, bison_server, monkeypatch):
     monkeypatch.setenv("LEADOPS_BISON_URL", bison_server.url)
     fake = make_bison_fake(workspaces=1, campaigns_per_ws=2, leads_per_ws=20, replies_per_ws=20)
     bid = fake.workspace_ids[0]
