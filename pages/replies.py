@@ -87,7 +87,9 @@ with tab_inbox:
             else "No replies yet. They appear after an Email Bison sync (Data sync page)."
         )
     else:
-        shown = table.drop("workspace_id", "id", "campaign_id", "from_email")
+        shown = table.drop("workspace_id", "id", "campaign_id", "from_email").with_columns(
+            pl.col("category").replace(CATS)
+        )
         event = st.dataframe(
             shown,
             hide_index=True,

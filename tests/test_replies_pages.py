@@ -22,9 +22,9 @@ def test_replies_page_filters_and_stats(demo_db):
     at.selectbox(key="r-cat").set_value("interested").run()
     assert not at.exception
     shown = at.dataframe[0].value
-    assert set(shown["category"]) == {"interested"} and 0 < shown.shape[0] <= 500
+    assert set(shown["category"]) == {"Interested"} and 0 < shown.shape[0] <= 500
     at.selectbox(key="r-cat").set_value("unsubscribe").run()
-    assert set(at.dataframe[0].value["category"]) == {"unsubscribe"}
+    assert set(at.dataframe[0].value["category"]) == {"Unsubscribe request"}
     assert not at.dataframe[0].value["interested"].any()
     labels = [m.label for m in at.metric]
     assert labels[:3] == ["Replies shown", "Interested", "Unread"]
