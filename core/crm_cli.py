@@ -87,8 +87,7 @@ def set_crm(
 def deliver(
     workspace: str = typer.Option(None, "--workspace", help="Only this client (by name)."),
 ) -> None:
-    """Take in waiting Email Bison webhook events, queue newly interested leads and deliver
-    everything due; prints counts."""
+    """Take in webhook events, queue newly interested leads, deliver what is due; print counts."""
     from core.cli import run_job
 
     r = run_job("crm.deliver", {"workspace": workspace})
