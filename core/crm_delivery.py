@@ -459,6 +459,16 @@ def _finish(
     return outcome
 
 
+def due_count(db: Database) -> int:
+    """Deliveries waiting for a (re)try whose time has come (the app's scheduler polls this)."""
+    return int(
+        db.scalar(
+            "SELECT count(*) FROM crm_deliveries d JOIN crm_configs c ON c.workspace_id = d.workspace_id"
+            " AND c.enabled WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
+        )
+    )
+
+
 def retry_failed(db: Database, user: access.User, workspace_id: int | None = None) -> int:
     access.require(user, "crm.deliver")
     where = "status = 'failed'" + (

@@ -8,6 +8,7 @@ import threading
 import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
+from core import crm_delivery as _crm
 from core import crm_jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core import jobs, settings
 from core.inbox import InboxWorker
@@ -19,7 +20,8 @@ _schedulers: dict[str, Scheduler] = {}
 
 
 class Scheduler(threading.Thread):
-    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up."""
+    """Runs the Email Bison sync every `bison_sync_interval_minutes` while the app is up, and
+    CRM deliveries whose retry time has come in between."""
 
     def __init__(self, db: Database, check_every: float = 30.0) -> None:
         super().__init__(name="leadops-scheduler", daemon=True)
@@ -46,6 +48,10 @@ class Scheduler(threading.Thread):
                 if self.due() and not jobs.running(self.db, "sync.bison"):
                     jobs.start(
                         self.db, "sync.bison", {"actor": "schedule"}, requested_by="schedule"
+                    )
+                elif _crm.due_count(self.db) and not jobs.running(self.db, "crm.deliver"):
+                    jobs.start(  # CRM deliveries whose retry time has come
+                        self.db, "crm.deliver", {"actor": "schedule"}, requested_by="schedule"
                     )
             except Exception:  # the next check tries again
                 traceback.print_exc()

@@ -128,6 +128,7 @@ def test_retries_backoff_failures_and_retry_failed(world):
     )
     assert log["status_code"].to_list() == [503] * 4  # every HTTP attempt logged
     assert crm_delivery.deliver_pending(db, now=now, **NO_SLEEP)["retrying"] == 0  # not due yet
+    assert crm_delivery.due_count(db) == 0  # the scheduler waits for the backoff too
     # a bad token is not retried automatically
     crm.fail_next(401)
     counts = crm_delivery.deliver_pending(db, now=now + dt.timedelta(hours=1), **NO_SLEEP)
