@@ -8,10 +8,12 @@ from streamlit.testing.v1 import AppTest
 from core import access, client_leads, replies
 from core.access import User
 from core.scope import Scope
+from tests import crm_fixtures
 from tests.test_access import AUTH
 from tests.test_pages import APP, run_page
 
 ADMIN = User("ops@agency.com", "admin")
+memory_keyring = crm_fixtures.memory_keyring
 
 
 def test_replies_page_filters_and_stats(demo_db):
@@ -123,3 +125,26 @@ def test_lead_actions_are_audited_and_scoped(demo_db):
     assert stats["replies"].sum() == demo_db.scalar(
         "SELECT count(*) FROM bison_replies WHERE workspace_id = ?", [wid]
     )
+
+
+def test_settings_crm_tab_shows_a_generated_secret_once(demo_db, memory_keyring):
+    at = run_page("pages/settings.py")
+    wid = at.selectbox(key="crm-client").value
+    form_select = [s for s in at.selectbox if s.label == "CRM"][0]
+    form_select.set_value("webhook")
+    [t for t in at.text_input if t.label.startswith("URL")][0].input(
+        "https://hooks.example.com/leads"
+    )
+    at.button(key="FormSubmitter:crm-form-Save CRM").click().run()
+    assert not at.exception
+    shown = [w.value for w in at.warning if "signing secret" in w.value]
+    assert len(shown) == 1 and "whsec_" in shown[0]
+    secret = shown[0].split("`")[1]
+    assert demo_db.scalar("SELECT url FROM crm_configs WHERE workspace_id = ?", [wid]).startswith(
+        "https://"
+    )
+    at.run()  # the next run shows only the last 4 characters
+    assert not [w for w in at.warning if "signing secret" in w.value]
+    masked = "…" + secret[-4:]
+    assert any(masked in df.value.to_string() for df in at.dataframe)
+    assert not any(secret in df.value.to_string() for df in at.dataframe)
