@@ -83,22 +83,24 @@ def list_leads(
         f"""
         WITH rep AS ({_LEAD_REPLIES} AND {scope.filter("r.workspace_id")}),
         agg AS (
-            SELECT rep.workspace_id, rep.email, count(*) AS replies, max(rep.date_received) AS last_reply_at,
-                   string_agg(DISTINCT bc.name, ' · ') AS campaigns
-            FROM rep LEFT JOIN bison_campaigns bc ON bc.workspace_id = rep.workspace_id AND bc.id = rep.campaign_id
+            SELECT workspace_id, email, count(*) AS replies, max(date_received) AS last_reply_at,
+                   list_distinct(list(campaign_id)) AS campaign_ids
+            FROM rep WHERE (workspace_id, email) IN (SELECT workspace_id, email FROM client_leads)
             GROUP BY ALL
         ),
+        notes AS (SELECT workspace_id, email, count(*) AS n FROM client_lead_notes GROUP BY ALL),
         others AS (SELECT email, count(DISTINCT workspace_id) AS n FROM client_leads GROUP BY email)
         SELECT c.workspace_id, w.name AS client, c.email,
                trim(concat_ws(' ', c.first_name, c.last_name)) AS name, c.stage, c.first_interested_at,
-               coalesce(agg.replies, 0) AS replies, agg.last_reply_at, agg.campaigns,
-               d.status AS crm_status, d.delivered_at AS crm_delivered_at,
-               (SELECT count(*) FROM client_lead_notes n WHERE n.workspace_id = c.workspace_id
-                  AND n.email = c.email) AS notes,
+               coalesce(agg.replies, 0) AS replies, agg.last_reply_at,
+               (SELECT string_agg(bc.name, ' · ') FROM bison_campaigns bc WHERE bc.workspace_id = c.workspace_id
+                  AND list_contains(agg.campaign_ids, bc.id)) AS campaigns,
+               d.status AS crm_status, d.delivered_at AS crm_delivered_at, coalesce(notes.n, 0) AS notes,
                others.n - 1 AS other_clients, c.stage_changed_at
         FROM client_leads c JOIN workspaces w ON w.id = c.workspace_id
         LEFT JOIN agg ON agg.workspace_id = c.workspace_id AND agg.email = c.email
         LEFT JOIN crm_deliveries d ON d.workspace_id = c.workspace_id AND d.email = c.email
+        LEFT JOIN notes ON notes.workspace_id = c.workspace_id AND notes.email = c.email
         LEFT JOIN others ON others.email = c.email
         WHERE {" AND ".join(where)}
         ORDER BY c.first_interested_at DESC, c.email

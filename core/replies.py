@@ -130,19 +130,26 @@ def inbox(
         where.append("r.date_received < $until")
         params["until"] = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
     params["limit"] = int(limit)
+    # pick the page of replies first, then decorate only those rows
     return db.query(
         f"""
+        WITH page AS (
+            SELECT r.workspace_id, r.id FROM bison_replies r
+            LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
+            WHERE {" AND ".join(where)}
+            ORDER BY r.date_received DESC, r.id DESC LIMIT $limit
+        )
         SELECT r.workspace_id, r.id, r.date_received AS received, w.name AS client,
                coalesce(r.from_name, r.from_email) AS name, {CATEGORY_SQL} AS category,
                r.interested, left(regexp_replace(coalesce(r.text_body, ''), '\\s+', ' ', 'g'), 140) AS preview,
                {SENTIMENT_SQL} AS sentiment, r.read, x.handled_at IS NOT NULL AS handled,
                x.override_category IS NOT NULL AS overridden, r.subject, bc.name AS campaign,
                r.from_email, coalesce(r.folder, 'Inbox') AS folder, r.campaign_id
-        FROM bison_replies r JOIN workspaces w ON w.id = r.workspace_id
+        FROM page JOIN bison_replies r ON r.workspace_id = page.workspace_id AND r.id = page.id
+        JOIN workspaces w ON w.id = r.workspace_id
         LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
         LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id
-        WHERE {" AND ".join(where)}
-        ORDER BY r.date_received DESC, r.id DESC LIMIT $limit
+        ORDER BY r.date_received DESC, r.id DESC
         """,
         params,
     )
