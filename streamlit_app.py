@@ -21,6 +21,8 @@ user = ui.sign_in()  # stops the script with a sign-in or refusal screen when ne
 PAGES = [
     ("Daily", "overview", "Overview", ":material/dashboard:"),
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
+    ("Daily", "replies", "Replies", ":material/inbox:"),
+    ("Daily", "client_leads", "Client leads", ":material/person_check:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
     ("Daily", "alerts", "Alerts", ":material/notifications:"),

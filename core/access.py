@@ -5,8 +5,9 @@ Roles:
 * operator — runs the work: campaigns, sending accounts, syncs (and, as they arrive, pipeline,
              territories, replies) and reads revenue; no credentials, users or settings.
 * viewer   — reads every operational page (revenue included) and exports; changes nothing.
+* client   — one workspace: its own overview, campaigns, replies and leads (moving its own leads'
+             stages and adding notes), nothing of other clients.
 Revenue changes (manual cost lines, Stripe customer mapping, snapshots) are admin-only.
-* client   — one workspace: its own overview and campaigns, nothing of other clients.
 
 Pages hide what a role may not use, and the core enforces it again: a user's `scope` limits every
 query to the workspaces they may see, and `require` guards every write.
@@ -29,6 +30,8 @@ ROLES = ("admin", "operator", "viewer", "client")
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
     "campaigns": ("admin", "operator", "viewer", "client"),
+    "replies": ("admin", "operator", "viewer", "client"),
+    "client_leads": ("admin", "operator", "viewer", "client"),
     "copy_lab": ("admin", "operator", "viewer"),
     "sending_accounts": ("admin", "operator", "viewer"),
     "alerts": ("admin", "operator", "viewer"),
@@ -46,6 +49,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "alerts.ack": ("admin", "operator"),
     "alerts.configure": ("admin",),
     "reports.send": ("admin", "operator"),
+    "replies.manage": ("admin", "operator"),
+    "leads.manage": ("admin", "operator", "client"),
+    "crm.deliver": ("admin", "operator"),
+    "crm.manage": ("admin",),
     "demo.load": ("admin",),
     "revenue.manage": ("admin",),
     "workspace.manage": ("admin",),

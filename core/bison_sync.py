@@ -533,13 +533,24 @@ def sync_bison(
     with ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="bison-sync") as pool:
         list(pool.map(one, chosen))
     failed = [name for name, r in results.items() if r["status"] != "succeeded"]
+    after = _after_sync(db, [t.workspace_id for t in chosen])
     return {
+        "crm": after,
         "workspaces": results,
         "skipped": problems,
         "failed": failed,
         "webhooks": ingested,
         "requests": sum(r["requests"] for r in results.values()),
     }
+
+
+def _after_sync(db: Database, workspace_ids: list[int]) -> dict[str, Any] | None:
+    """Classify new replies, create client leads and deliver them to CRMs (core/crm_delivery.py)."""
+    try:
+        from core import crm_delivery
+    except ImportError:  # pragma: no cover
+        return None
+    return crm_delivery.after_sync(db, workspace_ids)
 
 
 def _ingest_webhooks(db: Database) -> dict[str, int] | None:

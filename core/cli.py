@@ -37,6 +37,12 @@ from core.guardrails_cli import alerts_app, reports_app  # noqa: E402
 
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(reports_app, name="reports")
+try:  # CRM delivery
+    from core.crm_cli import app as crm_app
+
+    app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
+except ImportError:  # pragma: no cover
+    pass
 
 
 def _fail(message: str, code: int = 1) -> None:

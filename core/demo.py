@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from core import audit
+from core import audit, demo_leads
 from core import demo_data as D
 from core.demo_billing import TABLES as BILLING_TABLES
 from core.demo_billing import billing as _stripe_billing
@@ -124,6 +124,7 @@ def load_demo(
         )
         cur.execute("UPDATE audit_log SET occurred_at = ? WHERE action = 'demo.load'", [stamp])
         step("done")
+    counts.update(demo_leads.load(db, rng, as_of))
     return counts
 
 

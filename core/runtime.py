@@ -8,6 +8,8 @@ import threading
 import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
+from core import crm_delivery as _crm
+from core import crm_jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
 from core import jobs, settings, stripe_sync
 from core.inbox import InboxWorker
@@ -21,7 +23,8 @@ _schedulers: dict[str, Scheduler] = {}
 class Scheduler(threading.Thread):
     """Runs the Email Bison sync every `bison_sync_interval_minutes` and the Stripe sync every
     `stripe_sync_interval_minutes` while the app is up (each only when it is configured), the
-    guardrail checks after every successful sync, and the weekly client reports when due."""
+    guardrail checks after every successful sync, the weekly client reports when due, and CRM
+    deliveries whose retry time has come in between."""
 
     def __init__(self, db: Database, check_every: float = 30.0) -> None:
         super().__init__(name="leadops-scheduler", daemon=True)
@@ -62,6 +65,13 @@ class Scheduler(threading.Thread):
             try:
                 self.after_sync()
             except Exception:
+                traceback.print_exc()
+            try:
+                if _crm.due_count(self.db) and not jobs.running(self.db, "crm.deliver"):
+                    jobs.start(  # CRM deliveries whose retry time has come
+                        self.db, "crm.deliver", {"actor": "schedule"}, requested_by="schedule"
+                    )
+            except Exception:  # the next check tries again
                 traceback.print_exc()
 
     def after_sync(self) -> None:

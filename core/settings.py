@@ -327,6 +327,15 @@ REGISTRY: dict[str, Setting] = {
             10_000_000,
         ),
         Setting(
+            "crm_backfill_days",
+            int,
+            14,
+            "When a client's CRM is first configured, interested leads up to this many days old are "
+            "delivered too; older ones stay in LeadOps only.",
+            0,
+            365,
+        ),
+        Setting(
             "display_timezone",
             str,
             "America/New_York",

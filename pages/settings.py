@@ -10,16 +10,19 @@ from pages import ui
 ui.ensure_router("settings")
 st.title("Settings")
 database = ui.db()
-tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_stripe, tab_general = st.tabs(
-    [
-        "Clients",
-        "Package tiers",
-        "Email Bison tokens",
-        "Credentials",
-        "Users",
-        "Stripe customers",
-        "General",
-    ]
+tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_stripe, tab_crm, tab_general = (
+    st.tabs(
+        [
+            "Clients",
+            "Package tiers",
+            "Email Bison tokens",
+            "Credentials",
+            "Users",
+            "Stripe customers",
+            "CRM",
+            "General",
+        ]
+    )
 )
 user = ui.current_user()
 STATE_CODES = sorted(STATES)
@@ -484,3 +487,7 @@ with tab_stripe:
                 except (stripe_sync.StripeSyncError, PermissionError) as exc:
                     st.error(ui.md(exc))
         ui.table(mapping, name="stripe-customers", key="stripe-customers")
+with tab_crm:
+    from pages import crm_panel
+
+    crm_panel.settings_section(user)

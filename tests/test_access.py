@@ -25,9 +25,19 @@ ADMIN = User("boss@agency.com", "admin")
 
 EXPECTED = {
     "admin": set(access.ACTIONS),
-    "operator": {"export", "campaign.act", "sync.run", "alerts.run", "alerts.ack", "reports.send"},
+    "operator": {
+        "export",
+        "campaign.act",
+        "sync.run",
+        "alerts.run",
+        "alerts.ack",
+        "reports.send",
+        "replies.manage",
+        "leads.manage",
+        "crm.deliver",
+    },
     "viewer": {"export"},
-    "client": {"export"},
+    "client": {"export", "leads.manage"},
 }
 
 

@@ -21,6 +21,8 @@ PAGES = [
     ("data_sync", "Data sync"),
     ("", "Overview"),
     ("campaigns", "Campaigns"),
+    ("replies", "Replies"),
+    ("client_leads", "Client leads"),
     ("copy_lab", "Copy Lab"),
     ("sending_accounts", "Sending accounts"),
     ("alerts", "Alerts"),

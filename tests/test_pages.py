@@ -12,6 +12,8 @@ APP = str(ROOT / "streamlit_app.py")
 PAGES = [
     "pages/overview.py",
     "pages/campaigns.py",
+    "pages/replies.py",
+    "pages/client_leads.py",
     "pages/copy_lab.py",
     "pages/sending_accounts.py",
     "pages/alerts.py",
@@ -38,6 +40,8 @@ def test_page_renders_on_demo_data(demo_db, page):
     assert at.title[0].value in (
         "Overview",
         "Campaigns",
+        "Replies",
+        "Client leads",
         "Copy Lab",
         "Sending accounts",
         "Alerts",

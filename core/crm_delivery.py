@@ -1,0 +1,623 @@
+"""CRM delivery: each client's CRM (HubSpot, GoHighLevel or a signed webhook) receives every newly
+interested lead, exactly once.
+
+* Configuration per client in `crm_configs`; the token (`crm.workspace.<id>`) and the webhook
+  signing secret (`crm.webhook.<id>`) live in the keyring. A generated signing secret is returned
+  once, when it is created.
+* `enqueue` gives every lead of a configured client a row in `crm_deliveries` keyed by a delivery
+  key (sha256 of client id and normalised email, the primary key), so a lead is queued once however
+  often syncs run. A lead is queued when it became a lead after the CRM was configured, or when
+  its first interested reply is at most `crm_backfill_days` older than the configuration.
+* `deliver_pending` sends what is due. The connectors upsert contacts by email and the ids of what
+  was created (note, deal) are kept on the row, so a retry repeats nothing. Every HTTP attempt is
+  logged in `crm_attempts` (time, status, duration, redacted response excerpt). A retryable failure
+  (no response, 423, 429, 5xx) waits 1, 2, 4 … minutes (at most 6 hours) and gives up after
+  MAX_ATTEMPTS; others (401, 400 …) fail at once. "Retry failed" queues failed rows again.
+* `after_sync` runs after every Email Bison sync: classify new replies, create new leads, queue
+  and deliver, and read HubSpot deal stages back into lead stages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets as pysecrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import polars as pl
+
+from connectors.crm import (
+    HUBSPOT_STAGE_MAP,
+    Attempt,
+    DeliveryState,
+    GoHighLevelClient,
+    HubSpotClient,
+    LeadRecord,
+    WebhookClient,
+)
+from connectors.http import ApiError, redact
+from core import access, audit, client_leads, secrets, settings
+from core.scope import Scope
+from core.store import Database, fetch_one
+
+CRM_TYPES = ("hubspot", "gohighlevel", "webhook")
+MAX_ATTEMPTS = 6
+RETRYABLE = {None, 408, 423, 429, 500, 502, 503, 504, 521}
+_deliver_lock = threading.Lock()
+
+
+class CrmConfigError(ValueError):
+    pass
+
+
+def token_name(workspace_id: int) -> str:
+    return f"crm.workspace.{workspace_id}"
+
+
+def webhook_secret_name(workspace_id: int) -> str:
+    return f"crm.webhook.{workspace_id}"
+
+
+def delivery_key(workspace_id: int, email: str) -> str:
+    raw = f"{int(workspace_id)}:{client_leads.normalise_email(email)}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(minutes=min(360, 2 ** max(0, attempts - 1)))
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+def set_config(
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    crm_type: str,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    secret: str | None = None,
+    location_id: str | None = None,
+    create_deal: bool = False,
+    deal_pipeline: str | None = None,
+    deal_stage: str | None = None,
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """Save a client's CRM; returns {'secret': a newly generated webhook secret (show once) or None}."""
+    access.require(user, "crm.manage")
+    if crm_type not in CRM_TYPES:
+        raise CrmConfigError(f"Type: must be one of {', '.join(CRM_TYPES)}.")
+    if not db.scalar("SELECT count(*) FROM workspaces WHERE id = ?", [workspace_id]):
+        raise CrmConfigError(f"Client: no client with id {workspace_id}.")
+    url = (url or "").strip() or None
+    if url and not url.startswith(("https://", "http://")):
+        raise CrmConfigError(f"URL: {url!r} must start with https:// (or http:// for testing).")
+    has_token = bool(token) or bool(secrets.get_secret(token_name(workspace_id)))
+    if crm_type in ("hubspot", "gohighlevel") and not has_token:
+        raise CrmConfigError(
+            "Token: paste the access token (HubSpot service key or private-app/OAuth token; "
+            "GoHighLevel private integration token)."
+        )
+    if crm_type == "gohighlevel" and not (location_id or "").strip():
+        raise CrmConfigError("Location id: GoHighLevel needs the sub-account's location id.")
+    if crm_type == "webhook" and not url:
+        raise CrmConfigError("URL: a webhook needs the URL to POST leads to.")
+    new_secret = None
+    if (
+        crm_type == "webhook"
+        and not secret
+        and not secrets.get_secret(webhook_secret_name(workspace_id))
+    ):
+        secret = new_secret = "whsec_" + pysecrets.token_urlsafe(32)
+    if token:
+        secrets.set_secret(db, token_name(workspace_id), token, kind="crm_token", actor=user.email)
+    if secret:
+        secrets.set_secret(
+            db, webhook_secret_name(workspace_id), secret, kind="crm_token", actor=user.email
+        )
+    row = {
+        "crm_type": crm_type,
+        "url": url,
+        "location_id": (location_id or "").strip() or None,
+        "create_deal": bool(create_deal),
+        "deal_pipeline": (deal_pipeline or "").strip() or None,
+        "deal_stage": (deal_stage or "").strip() or None,
+        "enabled": bool(enabled),
+    }
+    with db.transaction() as cur:
+        before = fetch_one(
+            cur,
+            "SELECT crm_type, url, enabled FROM crm_configs WHERE workspace_id = ?",
+            [workspace_id],
+        )
+        cur.execute(
+            "INSERT INTO crm_configs (workspace_id, crm_type, url, location_id, create_deal, deal_pipeline,"
+            " deal_stage, enabled, updated_by) VALUES ($w, $crm_type, $url, $location_id, $create_deal,"
+            " $deal_pipeline, $deal_stage, $enabled, $by) ON CONFLICT (workspace_id) DO UPDATE SET"
+            " crm_type = excluded.crm_type, url = excluded.url, location_id = excluded.location_id,"
+            " create_deal = excluded.create_deal, deal_pipeline = excluded.deal_pipeline,"
+            " deal_stage = excluded.deal_stage, enabled = excluded.enabled, updated_at = now(),"
+            " updated_by = excluded.updated_by",
+            {**row, "w": workspace_id, "by": user.email},
+        )
+        audit.record(
+            cur,
+            actor=user.email,
+            action="crm.configure",
+            entity="crm_config",
+            entity_id=workspace_id,
+            before=dict(zip(("crm_type", "url", "enabled"), before, strict=True))
+            if before
+            else None,
+            after={**row, "token": "set" if token else None, "secret": "set" if secret else None},
+        )
+    return {"secret": new_secret}
+
+
+def delete_config(db: Database, user: access.User, workspace_id: int) -> None:
+    access.require(user, "crm.manage")
+    for name in (token_name(workspace_id), webhook_secret_name(workspace_id)):
+        if db.scalar("SELECT count(*) FROM secret_refs WHERE name = ?", [name]):
+            secrets.delete_secret(db, name, actor=user.email)
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM crm_configs WHERE workspace_id = ?", [workspace_id])
+        audit.record(
+            cur, actor=user.email, action="crm.remove", entity="crm_config", entity_id=workspace_id
+        )
+
+
+def list_configs(db: Database, scope: Scope) -> pl.DataFrame:
+    return db.query(
+        f"""
+        SELECT c.workspace_id, w.name AS client, c.crm_type, c.url, c.location_id, c.create_deal,
+               c.deal_pipeline, c.deal_stage, c.enabled, '…' || t.last4 AS token, '…' || s.last4 AS signing_secret,
+               c.last_test_at, c.last_test_ok, c.last_test_message, c.updated_at, c.updated_by
+        FROM crm_configs c JOIN workspaces w ON w.id = c.workspace_id
+        LEFT JOIN secret_refs t ON t.name = 'crm.workspace.' || c.workspace_id
+        LEFT JOIN secret_refs s ON s.name = 'crm.webhook.' || c.workspace_id
+        WHERE {scope.filter("c.workspace_id")} ORDER BY w.name
+        """
+    )
+
+
+def _config(db: Database, workspace_id: int) -> dict[str, Any] | None:
+    df = db.query("SELECT * FROM crm_configs WHERE workspace_id = ?", [workspace_id])
+    return df.row(0, named=True) if df.height else None
+
+
+Connector = HubSpotClient | GoHighLevelClient | WebhookClient
+
+
+def connector_for(
+    conf: dict[str, Any],
+    on_attempt: Callable[[Attempt], None] | None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Connector:
+    wid = conf["workspace_id"]
+    kw: dict[str, Any] = {"on_attempt": on_attempt, "transport": transport, "sleep": sleep}
+    if conf["crm_type"] == "webhook":
+        secret = secrets.get_secret(webhook_secret_name(wid))
+        if not secret:
+            raise CrmConfigError("The webhook's signing secret is missing from the secret store.")
+        return WebhookClient(conf["url"], secret, **kw)
+    token = secrets.get_secret(token_name(wid))
+    if not token:
+        raise CrmConfigError("The CRM token is missing from the secret store; save it again.")
+    if conf["crm_type"] == "hubspot":
+        return HubSpotClient(token, base_url=conf["url"], **kw)
+    return GoHighLevelClient(token, conf["location_id"] or "", base_url=conf["url"], **kw)
+
+
+def _write_attempts(cur, workspace_id: int, key: str | None, attempts: list[Attempt]) -> None:
+    if attempts:
+        cur.executemany(
+            "INSERT INTO crm_attempts (delivery_key, workspace_id, attempted_at, method, path, status_code, ok,"
+            " duration_ms, response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    key,
+                    workspace_id,
+                    a.at,
+                    a.method,
+                    a.path,
+                    a.status,
+                    a.ok,
+                    a.duration_ms,
+                    a.excerpt,
+                ]
+                for a in attempts
+            ],
+        )
+
+
+def test_connection(
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[bool, str]:
+    access.require(user, "crm.manage")
+    conf = _config(db, workspace_id)
+    if conf is None:
+        raise CrmConfigError("This client has no CRM configured.")
+    attempts: list[Attempt] = []
+    try:
+        client = connector_for(conf, attempts.append, transport=transport, sleep=sleep)
+        try:
+            ok, message = True, client.check()
+        finally:
+            client.close()
+    except (ApiError, CrmConfigError, ValueError) as exc:
+        ok, message = False, redact(f"Failed: {exc}")
+    with db.transaction() as cur:
+        _write_attempts(cur, workspace_id, None, attempts)
+        cur.execute(
+            "UPDATE crm_configs SET last_test_at = now(), last_test_ok = ?, last_test_message = ? WHERE workspace_id = ?",
+            [ok, message[:500], workspace_id],
+        )
+        audit.record(
+            cur,
+            actor=user.email,
+            action="crm.test",
+            entity="crm_config",
+            entity_id=workspace_id,
+            after={"ok": ok},
+        )
+    return ok, message
+
+
+# -- queue and delivery ------------------------------------------------------------------------
+
+
+def _ws_filter(workspace_ids: list[int] | None, column: str) -> str:
+    if workspace_ids is None:
+        return "true"
+    return f"{column} IN ({', '.join(str(int(i)) for i in workspace_ids) or 'NULL'})"
+
+
+def enqueue(db: Database, workspace_ids: list[int] | None = None) -> int:
+    """Queue every lead of a client with an enabled CRM that has no delivery yet."""
+    days = int(settings.get(db, "crm_backfill_days"))
+    leads = db.rows(
+        f"""
+        SELECT l.workspace_id, l.email, c.crm_type FROM client_leads l
+        JOIN crm_configs c ON c.workspace_id = l.workspace_id AND c.enabled
+        LEFT JOIN crm_deliveries d ON d.workspace_id = l.workspace_id AND d.email = l.email
+        WHERE d.delivery_key IS NULL AND {_ws_filter(workspace_ids, "l.workspace_id")}
+          AND (l.first_interested_at >= c.created_at - to_days(CAST(? AS INTEGER))
+               OR l.created_at >= c.created_at)
+        """,
+        [days],
+    )
+    if not leads:
+        return 0
+    with db.transaction() as cur:
+        for wid, email, crm_type in leads:
+            cur.execute(
+                "INSERT INTO crm_deliveries (delivery_key, workspace_id, email, crm_type) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (delivery_key) DO NOTHING",
+                [delivery_key(wid, email), wid, email, crm_type],
+            )
+    return len(leads)
+
+
+def _lead_records(db: Database, workspace_id: int, emails: list[str]) -> dict[str, dict[str, Any]]:
+    """What the CRM receives for each lead: names, client, and the latest interested reply."""
+    df = db.query(
+        """
+        WITH want AS (SELECT unnest($emails) AS email),
+        lead_ids AS (
+            SELECT lower(trim(bl.email)) AS email, bl.id FROM bison_leads bl
+            WHERE bl.workspace_id = $w AND lower(trim(bl.email)) IN (SELECT email FROM want)
+        ),
+        rep AS (
+            SELECT lower(trim(coalesce(li.email, r.from_email))) AS email, r.subject, r.text_body,
+                   r.date_received, r.campaign_id
+            FROM bison_replies r LEFT JOIN lead_ids li ON li.id = r.lead_id
+            WHERE r.workspace_id = $w AND r.interested
+              AND (r.lead_id IN (SELECT id FROM lead_ids) OR lower(trim(r.from_email)) IN (SELECT email FROM want))
+        ),
+        latest AS (SELECT * FROM rep QUALIFY row_number() OVER (PARTITION BY email ORDER BY date_received DESC) = 1)
+        SELECT l.email, l.first_name, l.last_name, w.name AS client, bc.name AS campaign,
+               latest.subject, latest.text_body, latest.date_received
+        FROM client_leads l JOIN workspaces w ON w.id = l.workspace_id
+        LEFT JOIN latest ON latest.email = l.email
+        LEFT JOIN bison_campaigns bc ON bc.workspace_id = l.workspace_id AND bc.id = latest.campaign_id
+        WHERE l.workspace_id = $w AND l.email IN (SELECT email FROM want)
+        """,
+        {"w": workspace_id, "emails": emails},
+    )
+    return {r["email"]: r for r in df.iter_rows(named=True)}
+
+
+def _lead_record(row: dict[str, Any], key: str) -> LeadRecord:
+    return LeadRecord(
+        delivery_key=key,
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        client=row["client"],
+        campaign=row["campaign"],
+        reply_subject=row["subject"],
+        reply_text=row["text_body"],
+        replied_at=row["date_received"],
+    )
+
+
+def deliver_pending(
+    db: Database,
+    workspace_ids: list[int] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    now: dt.datetime | None = None,
+) -> dict[str, int]:
+    """Send every due delivery; returns counts (delivered, retrying, failed)."""
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    with _deliver_lock:
+        now = now or dt.datetime.now(dt.UTC)
+        due = db.rows(
+            f"""SELECT d.delivery_key, d.workspace_id, d.email, d.attempts, d.crm_contact_id, d.crm_note_id,
+                       d.crm_deal_id, d.crm_deal_stage
+                FROM crm_deliveries d JOIN crm_configs c ON c.workspace_id = d.workspace_id AND c.enabled
+                WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND {_ws_filter(workspace_ids, "d.workspace_id")}
+                ORDER BY d.workspace_id, d.created_at""",
+            [now],
+        )
+        by_ws: dict[int, list[tuple]] = {}
+        for row in due:
+            by_ws.setdefault(int(row[1]), []).append(row)
+        for wid, rows in by_ws.items():
+            conf = _config(db, wid)
+            attempts: list[Attempt] = []
+            try:
+                client = connector_for(conf, attempts.append, transport=transport, sleep=sleep)
+            except (CrmConfigError, ValueError) as exc:
+                for row in rows:
+                    _finish(db, row, DeliveryState(), [], error=str(exc), status=None, now=now)
+                    counts["failed"] += 1
+                continue
+            records = _lead_records(db, wid, [r[2] for r in rows])
+            try:
+                for row in rows:
+                    key, _, email, n = row[0], row[1], row[2], row[3]
+                    state = DeliveryState(row[4], row[5], row[6], row[7])
+                    attempts.clear()
+                    try:
+                        client.deliver(
+                            _lead_record(records[email], key),
+                            state,
+                            create_deal=conf["create_deal"],
+                            pipeline=conf["deal_pipeline"],
+                            stage=conf["deal_stage"],
+                        )
+                        outcome = _finish(db, row, state, attempts, now=now)
+                    except ApiError as exc:
+                        outcome = _finish(
+                            db,
+                            row,
+                            state,
+                            attempts,
+                            error=str(exc),
+                            status=exc.status,
+                            now=now,
+                            n=n,
+                        )
+                    counts[outcome] += 1
+            finally:
+                client.close()
+    return counts
+
+
+def _finish(
+    db: Database,
+    row: tuple,
+    state: DeliveryState,
+    attempts: list[Attempt],
+    *,
+    error: str | None = None,
+    status: int | None = -1,
+    now: dt.datetime,
+    n: int = 0,
+) -> str:
+    key, wid = row[0], row[1]
+    if error is None:
+        outcome, new_status, next_at = "delivered", "delivered", now
+    elif status in RETRYABLE and n + 1 < MAX_ATTEMPTS:
+        outcome, new_status, next_at = "retrying", "pending", now + backoff(n + 1)
+    else:
+        outcome, new_status, next_at = "failed", "failed", now
+    with db.transaction() as cur:
+        _write_attempts(cur, wid, key, attempts)
+        cur.execute(
+            """UPDATE crm_deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+                   crm_contact_id = ?, crm_note_id = ?, crm_deal_id = ?, crm_deal_stage = ?,
+                   delivered_at = CASE WHEN ? = 'delivered' THEN now() ELSE delivered_at END
+               WHERE delivery_key = ?""",
+            [
+                new_status,
+                next_at,
+                redact(error)[:500] if error else None,
+                state.contact_id,
+                state.note_id,
+                state.deal_id,
+                state.deal_stage,
+                new_status,
+                key,
+            ],
+        )
+    return outcome
+
+
+def due_count(db: Database) -> int:
+    """Deliveries waiting for a (re)try whose time has come (the app's scheduler polls this)."""
+    return int(
+        db.scalar(
+            "SELECT count(*) FROM crm_deliveries d JOIN crm_configs c ON c.workspace_id = d.workspace_id"
+            " AND c.enabled WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
+        )
+    )
+
+
+def retry_failed(db: Database, user: access.User, workspace_id: int | None = None) -> int:
+    access.require(user, "crm.deliver")
+    where = "status = 'failed'" + (
+        f" AND workspace_id = {int(workspace_id)}" if workspace_id is not None else ""
+    )
+    if (
+        not user.scope.allows(workspace_id)
+        if workspace_id is not None
+        else user.scope.workspace_ids is not None
+    ):
+        raise access.PermissionDenied("You cannot retry deliveries of other clients.")
+    with db.transaction() as cur:
+        n = fetch_one(cur, f"SELECT count(*) FROM crm_deliveries WHERE {where}")[0]
+        cur.execute(
+            f"UPDATE crm_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE {where}"
+        )
+        audit.record(
+            cur,
+            actor=user.email,
+            action="crm.retry_failed",
+            entity="crm_config",
+            entity_id=workspace_id,
+            after={"queued": n},
+        )
+    return int(n)
+
+
+def sync_deal_stages(
+    db: Database,
+    workspace_ids: list[int] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Read HubSpot deal stages back; a changed stage moves the lead (audited as 'hubspot')."""
+    changed = 0
+    confs = db.query(
+        f"SELECT * FROM crm_configs WHERE enabled AND crm_type = 'hubspot' AND {_ws_filter(workspace_ids, 'workspace_id')}"
+    )
+    for conf in confs.iter_rows(named=True):
+        wid = conf["workspace_id"]
+        deals = dict(
+            db.rows(
+                "SELECT crm_deal_id, email FROM crm_deliveries WHERE workspace_id = ? AND crm_deal_id IS NOT NULL",
+                [wid],
+            )
+        )
+        if not deals:
+            continue
+        client = connector_for(conf, None, transport=transport, sleep=sleep)
+        try:
+            stages = client.deal_stages(list(deals))
+        finally:
+            client.close()
+        with db.transaction() as cur:
+            for deal_id, deal_stage in stages.items():
+                email = deals.get(deal_id)
+                lead_stage = HUBSPOT_STAGE_MAP.get(deal_stage)
+                cur.execute(
+                    "UPDATE crm_deliveries SET crm_deal_stage = ? WHERE workspace_id = ? AND crm_deal_id = ?",
+                    [deal_stage, wid, deal_id],
+                )
+                before = fetch_one(
+                    cur,
+                    "SELECT stage FROM client_leads WHERE workspace_id = ? AND email = ?",
+                    [wid, email],
+                )
+                if lead_stage and before and before[0] != lead_stage:
+                    cur.execute(
+                        "UPDATE client_leads SET stage = ?, stage_changed_at = now(), stage_changed_by = 'hubspot'"
+                        " WHERE workspace_id = ? AND email = ?",
+                        [lead_stage, wid, email],
+                    )
+                    audit.record(
+                        cur,
+                        actor="hubspot",
+                        action="lead.stage",
+                        entity="client_lead",
+                        entity_id=f"{wid}:{email}",
+                        before={"stage": before[0]},
+                        after={"stage": lead_stage, "deal_stage": deal_stage},
+                    )
+                    changed += 1
+    return changed
+
+
+def after_sync(db: Database, workspace_ids: list[int] | None = None, **kw: Any) -> dict[str, Any]:
+    """Classify, create leads, read deal stages back, queue and deliver. Never raises: a CRM that
+    is down must not fail the Email Bison sync; the error is returned instead."""
+    from core import replies
+
+    out: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("classified", lambda: replies.classify_pending(db, workspace_ids)),
+        ("new_leads", lambda: len(client_leads.refresh(db, workspace_ids))),
+        ("stages_changed", lambda: sync_deal_stages(db, workspace_ids, **kw)),
+        ("queued", lambda: enqueue(db, workspace_ids)),
+        ("delivery", lambda: deliver_pending(db, workspace_ids, **kw)),
+    ]
+    for name, fn in steps:
+        try:
+            out[name] = fn()
+        except Exception as exc:  # reported in the sync result; the next sync tries again
+            out[f"{name}_error"] = redact(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+# -- what the pages show ----------------------------------------------------------------------
+
+
+def health(db: Database, scope: Scope) -> pl.DataFrame:
+    """Per configured client: last success, failures in the last 24 h, queue by status."""
+    return db.query(
+        f"""
+        SELECT c.workspace_id, w.name AS client, c.crm_type, c.enabled,
+               (SELECT max(delivered_at) FROM crm_deliveries d WHERE d.workspace_id = c.workspace_id) AS last_success,
+               (SELECT count(*) FROM crm_attempts a WHERE a.workspace_id = c.workspace_id AND NOT a.ok
+                  AND a.attempted_at >= now() - INTERVAL 24 HOUR) AS failures_24h,
+               (SELECT count(*) FROM crm_deliveries d WHERE d.workspace_id = c.workspace_id AND d.status = 'delivered') AS delivered,
+               (SELECT count(*) FROM crm_deliveries d WHERE d.workspace_id = c.workspace_id AND d.status = 'pending') AS pending,
+               (SELECT count(*) FROM crm_deliveries d WHERE d.workspace_id = c.workspace_id AND d.status = 'failed') AS failed,
+               c.last_test_ok
+        FROM crm_configs c JOIN workspaces w ON w.id = c.workspace_id
+        WHERE {scope.filter("c.workspace_id")} ORDER BY w.name
+        """
+    )
+
+
+def deliveries(db: Database, scope: Scope, *, status: str | None = None) -> pl.DataFrame:
+    where = [scope.filter("d.workspace_id")]
+    params: list[Any] = []
+    if status:
+        where.append("d.status = ?")
+        params.append(status)
+    return db.query(
+        f"""SELECT w.name AS client, d.email, d.crm_type, d.status, d.attempts, d.next_attempt_at, d.last_error,
+                   d.crm_contact_id, d.crm_deal_id, d.crm_deal_stage, d.created_at, d.delivered_at
+            FROM crm_deliveries d JOIN workspaces w ON w.id = d.workspace_id
+            WHERE {" AND ".join(where)} ORDER BY d.created_at DESC LIMIT 1000""",
+        params,
+    )
+
+
+def attempts_log(db: Database, scope: Scope, *, limit: int = 500) -> pl.DataFrame:
+    return db.query(
+        f"""SELECT a.attempted_at, w.name AS client, d.email, a.method, a.path, a.status_code, a.ok,
+                   a.duration_ms, a.response_excerpt
+            FROM crm_attempts a JOIN workspaces w ON w.id = a.workspace_id
+            LEFT JOIN crm_deliveries d ON d.delivery_key = a.delivery_key
+            WHERE {scope.filter("a.workspace_id")} ORDER BY a.attempted_at DESC, a.id DESC LIMIT ?""",
+        [limit],
+    )

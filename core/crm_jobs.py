@@ -1,0 +1,77 @@
+"""Jobs for CRM delivery, shared by the CLI and the app (the app runs them for the CLI when it
+holds the database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import access, crm_delivery, jobs, secrets, workspaces
+from core.store import Database
+
+
+def _workspace_id(db: Database, name: str | None) -> int | None:
+    if not name:
+        return None
+    ws = workspaces.find_by_name(db, name)
+    if ws is None:
+        raise jobs.JobError(f"No client named {name!r}.")
+    return int(ws["id"])
+
+
+def _take_pending(name: str | None) -> str | None:
+    """A value the CLI left in the keyring under a one-off name; removed once read."""
+    if not name:
+        return None
+    value = secrets.get_secret(name)
+    try:
+        secrets.backend().delete_password(secrets.SERVICE, name)
+    except Exception:
+        pass
+    return value
+
+
+def _cli_user(params: dict[str, Any]) -> access.User:
+    return access.User(email=params.get("actor", "cli"), role="admin", local=True)
+
+
+@jobs.job("crm.set")
+def crm_set_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    wid = _workspace_id(db, params["workspace"])
+    try:
+        out = crm_delivery.set_config(
+            db,
+            _cli_user(params),
+            wid,
+            params["crm_type"],
+            url=params.get("url"),
+            token=_take_pending(params.get("pending_token")),
+            secret=_take_pending(params.get("pending_secret")),
+            location_id=params.get("location_id"),
+            create_deal=bool(params.get("create_deal")),
+            deal_pipeline=params.get("deal_pipeline"),
+            deal_stage=params.get("deal_stage"),
+        )
+    except crm_delivery.CrmConfigError as exc:
+        raise jobs.JobError(str(exc)) from None
+    ok, message = (None, None)
+    if params.get("test"):
+        ok, message = crm_delivery.test_connection(db, _cli_user(params), wid)
+    return {"workspace_id": wid, "secret": out["secret"], "test_ok": ok, "test_message": message}
+
+
+@jobs.job("crm.deliver")
+def crm_deliver_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    wid = _workspace_id(db, params.get("workspace"))
+    ids = [wid] if wid is not None else None
+    progress.update("queueing new leads")
+    from core import client_leads, replies, webhooks
+
+    webhooks.ingest(db)  # interested replies Email Bison reported by webhook since the last sync
+    replies.classify_pending(db, ids)
+    new_leads = len(client_leads.refresh(db, ids))
+    queued = crm_delivery.enqueue(db, ids)
+    progress.update("delivering")
+    counts = crm_delivery.deliver_pending(db, ids)
+    return {"new_leads": new_leads, "queued": queued, **counts}

@@ -1,0 +1,202 @@
+"""Reply drafts: editable templates with merge fields, and optionally a draft from a language
+model behind any OpenAI-compatible endpoint (`LEADOPS_LLM_URL`, model `LEADOPS_LLM_MODEL`, key
+in the secret store under `llm.api_key`). Drafts are never sent on their own: staff edit and send.
+
+Merge fields: {first_name} {last_name} {email} {client} {campaign} {sender_name} {sender_email}
+{phone_hint} {reply_excerpt}.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import polars as pl
+
+from connectors.http import ApiError
+from connectors.llm import ChatClient
+from core import access, audit, secrets
+from core.replies import ReplyActionError, conversation
+from core.scope import Scope
+from core.store import Database, fetch_one
+
+MERGE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "client",
+    "campaign",
+    "sender_name",
+    "sender_email",
+    "phone_hint",
+    "reply_excerpt",
+)
+LLM_KEY_NAME = "llm.api_key"
+DEFAULT_MODEL = "gpt-4o-mini"
+SYSTEM_PROMPT = (
+    "You write short, friendly, plain-text email answers for a licensed independent home-insurance "
+    "agency replying to homeowners who answered a cold email about their policy renewal. Never "
+    "invent prices, carriers or promises. Ask for a good time to talk when they are interested, "
+    "answer questions briefly, and close politely when they are not. Sign with the sender's name. "
+    "Return only the email body."
+)
+
+
+def list_templates(db: Database) -> pl.DataFrame:
+    return db.query("SELECT name, body, updated_at, updated_by FROM reply_templates ORDER BY name")
+
+
+def template_fields(body: str) -> list[str]:
+    """Merge fields used in a template; raises ReplyActionError on unknown or malformed ones."""
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
+    except ValueError as exc:
+        raise ReplyActionError(f"Template: braces do not match ({exc}).") from None
+    unknown = sorted({n for n in names if n not in MERGE_FIELDS})
+    if unknown:
+        raise ReplyActionError(
+            f"Template: unknown merge field(s) {', '.join('{' + u + '}' for u in unknown)}; "
+            f"use {', '.join('{' + f + '}' for f in MERGE_FIELDS)}."
+        )
+    return names
+
+
+def save_template(db: Database, user: access.User, name: str, body: str) -> None:
+    access.require(user, "replies.manage")
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ReplyActionError("Name: 1–80 characters.")
+    if not (body or "").strip():
+        raise ReplyActionError("Template: the body is empty.")
+    template_fields(body)
+    with db.transaction() as cur:
+        before = fetch_one(cur, "SELECT body FROM reply_templates WHERE name = ?", [name])
+        cur.execute(
+            "INSERT INTO reply_templates (name, body, updated_by) VALUES (?, ?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET body = excluded.body, updated_at = now(), updated_by = excluded.updated_by",
+            [name, body, user.email],
+        )
+        audit.record(
+            cur,
+            actor=user.email,
+            action="reply_template.replace" if before else "reply_template.add",
+            entity="reply_template",
+            entity_id=name,
+            after={"chars": len(body)},
+        )
+
+
+def delete_template(db: Database, user: access.User, name: str) -> None:
+    access.require(user, "replies.manage")
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM reply_templates WHERE name = ?", [name])
+        audit.record(
+            cur,
+            actor=user.email,
+            action="reply_template.delete",
+            entity="reply_template",
+            entity_id=name,
+        )
+
+
+def merge_values(db: Database, scope: Scope, workspace_id: int, reply_id: int) -> dict[str, str]:
+    conv = conversation(db, scope, workspace_id, reply_id)
+    if not conv:
+        raise ReplyActionError(f"No reply {reply_id} for this client.")
+    r = conv["reply"]
+    first, _, last = (r["from_name"] or "").strip().partition(" ")
+    lead = db.query(
+        "SELECT first_name, last_name FROM bison_leads WHERE workspace_id = ? AND id = ?",
+        [workspace_id, r["lead_id"]],
+    )
+    if lead.height:
+        first = lead["first_name"][0] or first
+        last = lead["last_name"][0] or last
+    excerpt = re.sub(r"\s+", " ", r["text_body"] or "").strip()
+    return {
+        "first_name": first or "there",
+        "last_name": last or "",
+        "email": r["from_email"] or "",
+        "client": r["client"] or "",
+        "campaign": r["campaign"] or "",
+        "sender_name": (r["sender_name"] or "").strip() or r["client"] or "",
+        "sender_email": r["sender_email"] or r["to_email"] or "",
+        "phone_hint": "the number you have on file",
+        "reply_excerpt": excerpt[:300],
+    }
+
+
+def render(body: str, values: dict[str, str]) -> str:
+    template_fields(body)
+    return body.format_map({f: values.get(f, "") for f in MERGE_FIELDS})
+
+
+def draft_from_template(
+    db: Database, scope: Scope, workspace_id: int, reply_id: int, template_name: str
+) -> str:
+    body = db.scalar("SELECT body FROM reply_templates WHERE name = ?", [template_name])
+    if body is None:
+        raise ReplyActionError(f"No template named {template_name!r}.")
+    return render(body, merge_values(db, scope, workspace_id, reply_id))
+
+
+def llm_configured() -> bool:
+    return bool(os.environ.get("LEADOPS_LLM_URL", "").strip())
+
+
+def draft_from_model(
+    db: Database,
+    scope: Scope,
+    workspace_id: int,
+    reply_id: int,
+    *,
+    instructions: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> str:
+    """A draft from the configured OpenAI-compatible endpoint; raises ReplyActionError when it
+    is not configured or does not answer."""
+    url = os.environ.get("LEADOPS_LLM_URL", "").strip()
+    if not url:
+        raise ReplyActionError(
+            "No language model configured: set LEADOPS_LLM_URL (an OpenAI-compatible base URL) and "
+            "store its key under Settings → Credentials as llm.api_key."
+        )
+    conv = conversation(db, scope, workspace_id, reply_id)
+    if not conv:
+        raise ReplyActionError(f"No reply {reply_id} for this client.")
+    values = merge_values(db, scope, workspace_id, reply_id)
+    r = conv["reply"]
+    original = conv["original"] or {}
+    prompt = "\n".join(
+        [
+            f"Agency client: {values['client']}. Sender: {values['sender_name']}.",
+            f"Our email (subject {original.get('email_subject') or r['subject']!r}):",
+            (original.get("email_body") or "")[:1500],
+            f"Their reply (classified {r['effective_category'] or 'unknown'}):",
+            (r["text_body"] or "")[:2000],
+            f"Extra instructions: {instructions}" if instructions else "",
+        ]
+    )
+    kwargs: dict[str, Any] = {"transport": transport}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    client = ChatClient(
+        url,
+        secrets.get_secret(LLM_KEY_NAME),
+        model=os.environ.get("LEADOPS_LLM_MODEL", "").strip() or DEFAULT_MODEL,
+        **kwargs,
+    )
+    try:
+        text = client.complete(SYSTEM_PROMPT, prompt)
+    except ApiError as exc:
+        raise ReplyActionError(f"The language model did not answer: {exc}") from None
+    finally:
+        client.close()
+    if not text:
+        raise ReplyActionError("The language model returned an empty draft.")
+    return text

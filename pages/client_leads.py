@@ -1,0 +1,158 @@
+"""Client leads: every interested person per client with a pipeline stage, notes and an activity
+timeline; counts per stage, the conversion funnel, and CRM delivery health."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import client_leads, crm_delivery
+from pages import crm_panel, ui
+
+ui.ensure_router("client_leads")
+st.title("Client leads")
+sc = ui.scope()
+user = ui.current_user()
+
+flash = st.session_state.pop("leads_flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+counts = ui.cached(client_leads.stage_counts, sc)
+cols = st.columns(len(client_leads.STAGES))
+for col, stage in zip(cols, client_leads.STAGES, strict=True):
+    col.metric(stage.capitalize(), ui.fmt_int(counts[stage]), border=True)
+
+tab_leads, tab_funnel, tab_crm = st.tabs(["Leads", "Funnel", "CRM delivery"])
+
+with tab_leads:
+    c1, c2 = st.columns([1, 2])
+    stage = c1.selectbox(
+        "Stage",
+        [None, *client_leads.STAGES],
+        format_func=lambda s: "All" if s is None else s.capitalize(),
+        key="l-stage",
+    )
+    search = c2.text_input("Search name or email", max_chars=200, key="l-search")
+    leads = ui.cached(client_leads.list_leads, sc, stage=stage, search=search or None)
+    if leads.height == 0:
+        st.info(
+            "No lead matches the filters."
+            if stage or search
+            else "No client leads yet. A lead appears when a reply is marked interested "
+            "(in Email Bison or on the Replies page) and synced."
+        )
+    else:
+        event = st.dataframe(
+            leads.drop("workspace_id"),
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="lead-table",
+            column_config={
+                "first_interested_at": st.column_config.DatetimeColumn(
+                    "Interested", format="MMM D, YYYY"
+                ),
+                "last_reply_at": st.column_config.DatetimeColumn(
+                    "Last reply", format="MMM D, HH:mm"
+                ),
+                "crm_delivered_at": st.column_config.DatetimeColumn(
+                    "In CRM since", format="MMM D, HH:mm"
+                ),
+                "stage_changed_at": st.column_config.DatetimeColumn(
+                    "Stage changed", format="MMM D, HH:mm"
+                ),
+                "other_clients": st.column_config.NumberColumn(
+                    "Other clients",
+                    help="The same person is also a lead of this many other clients.",
+                ),
+            },
+        )
+        st.download_button(
+            "Download CSV",
+            data=lambda: ui.frame_to_csv(leads),
+            file_name=f"client-leads-{ui.today():%Y%m%d}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        rows = event.selection.rows if event and event.selection else []
+        if not rows:
+            st.caption("Select a lead to change its stage, add a note and see its timeline.")
+        else:
+            lead = leads.row(rows[0], named=True)
+            wid, email = lead["workspace_id"], lead["email"]
+            st.divider()
+            st.subheader(ui.md(lead["name"] or email))
+            st.caption(
+                f"{ui.md(email)} · {ui.md(lead['client'])} · campaigns: {ui.md(lead['campaigns'] or '–')}"
+            )
+            left, right = st.columns([2, 3])
+            with left:
+                if ui.can("leads.manage"):
+                    new_stage = st.selectbox(
+                        "Stage",
+                        client_leads.STAGES,
+                        index=client_leads.STAGES.index(lead["stage"]),
+                        key=f"stage-{wid}-{email}",
+                    )
+                    if st.button(
+                        "Save stage", disabled=new_stage == lead["stage"], key="save-stage"
+                    ):
+                        try:
+                            client_leads.set_stage(ui.db(), user, wid, email, new_stage)
+                            st.session_state["leads_flash"] = (
+                                "success",
+                                f"Stage set to {new_stage}.",
+                            )
+                            st.rerun()
+                        except (client_leads.LeadError, PermissionError) as exc:
+                            st.error(ui.md(exc))
+                    with st.form("note-form", clear_on_submit=True):
+                        note = st.text_area("Add a note", max_chars=5000, height=100)
+                        if st.form_submit_button("Save note"):
+                            try:
+                                client_leads.add_note(ui.db(), user, wid, email, note)
+                                st.session_state["leads_flash"] = ("success", "Note saved.")
+                                st.rerun()
+                            except (client_leads.LeadError, PermissionError) as exc:
+                                st.error(ui.md(exc))
+                else:
+                    st.markdown(f"**Stage:** {lead['stage']}")
+            with right:
+                st.markdown("**Activity**")
+                ui.table(
+                    ui.cached(client_leads.timeline, sc, wid, email),
+                    name="lead-timeline",
+                    key="timeline",
+                    column_config={
+                        "occurred_at": st.column_config.DatetimeColumn(
+                            "When", format="MMM D, YYYY HH:mm"
+                        ),
+                        "detail": st.column_config.TextColumn("What", width="large"),
+                    },
+                )
+
+with tab_funnel:
+    funnel = ui.cached(client_leads.funnel, sc)
+    if funnel["leads"][0]:
+        fig = go.Figure(
+            go.Funnel(
+                y=[s.capitalize() for s in funnel["stage"]],
+                x=funnel["leads"].to_list(),
+                textinfo="value+percent initial",
+            )
+        )
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+        st.plotly_chart(fig, width="stretch")
+    st.caption(
+        "A lead counts at every stage it has passed (a won lead was contacted and quoted). Lost leads count as new only."
+    )
+    ui.table(
+        ui.cached(client_leads.counts_by_client, sc),
+        name="leads-by-client",
+        key="by-client",
+        column_config={"win_rate": st.column_config.NumberColumn("Win rate", format="percent")},
+    )
+
+with tab_crm:
+    crm_panel.delivery_section(sc, user)
+    _ = crm_delivery  # the panel calls core.crm_delivery

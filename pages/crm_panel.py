@@ -1,0 +1,187 @@
+"""CRM delivery panels (not a page of its own): delivery health and logs for the Client leads
+page, and the per-client configuration form for Settings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import access, crm_delivery, jobs, workspaces
+from core.scope import Scope
+from pages import ui
+
+
+def delivery_section(sc: Scope, user: access.User) -> None:
+    health = ui.cached(crm_delivery.health, sc)
+    if health.height == 0:
+        st.info(
+            "No CRM configured for these clients. An admin sets one under Settings → CRM "
+            "(HubSpot, GoHighLevel or a signed webhook), or with `leadops crm set`."
+        )
+        return
+    st.markdown("**Health per client**")
+    ui.table(
+        health.drop("workspace_id"),
+        name="crm-health",
+        key="crm-health",
+        column_config={
+            "last_success": st.column_config.DatetimeColumn("Last delivery", format="MMM D, HH:mm"),
+            "failures_24h": st.column_config.NumberColumn("Failed attempts (24 h)"),
+            "last_test_ok": st.column_config.CheckboxColumn("Last test ok"),
+        },
+    )
+    if ui.can("crm.deliver"):
+        running = st.session_state.get("crm_job")
+        c1, c2, _ = st.columns([1, 1, 3])
+        if c1.button("Deliver now", type="primary", icon=":material/send:", disabled=bool(running)):
+            params = {"actor": ui.actor()}
+            wid = st.session_state.get("workspace_id")
+            if wid:
+                params["workspace"] = dict(ui.cached(workspaces.names, None)).get(wid)
+            try:
+                st.session_state["crm_job"] = jobs.start(
+                    ui.db(), "crm.deliver", params, requested_by=ui.actor()
+                )
+                st.rerun()
+            except jobs.JobError as exc:
+                st.warning(str(exc))
+        failed = int(health["failed"].sum())
+        if c2.button(f"Retry failed ({failed})", disabled=not failed, icon=":material/replay:"):
+            n = crm_delivery.retry_failed(ui.db(), user, st.session_state.get("workspace_id"))
+            st.session_state["leads_flash"] = (
+                "success",
+                f"{n} failed deliveries queued again; press Deliver now.",
+            )
+            st.rerun()
+        _progress(bool(running))
+    status = st.selectbox(
+        "Deliveries", [None, "pending", "delivered", "failed"], format_func=lambda s: s or "All"
+    )
+    ui.table(
+        ui.cached(crm_delivery.deliveries, sc, status=status),
+        name="crm-deliveries",
+        key="crm-deliveries",
+    )
+    st.markdown("**Attempt log** (every HTTP request, retries included)")
+    ui.table(
+        ui.cached(crm_delivery.attempts_log, sc),
+        name="crm-attempts",
+        key="crm-attempts",
+        column_config={
+            "attempted_at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
+            "response_excerpt": st.column_config.TextColumn("Response", width="large"),
+        },
+    )
+
+
+def _progress(running: bool) -> None:
+    @st.fragment(run_every=1.0 if running else None)
+    def poll() -> None:
+        job_id = st.session_state.get("crm_job")
+        if not job_id:
+            return
+        job = jobs.status(ui.db(), job_id)
+        if job is None:
+            return
+        if job["status"] in ("queued", "running"):
+            st.progress(0.5, text=f"{job['stage'] or 'starting'} …")
+            return
+        st.session_state.pop("crm_job", None)
+        r = job.get("result") or {}
+        st.session_state["leads_flash"] = (
+            (
+                "success",
+                f"Delivered {r.get('delivered', 0)}, retrying later {r.get('retrying', 0)}, failed {r.get('failed', 0)}.",
+            )
+            if job["status"] == "succeeded"
+            else ("error", f"Delivery {job['status']}: {job['error']}")
+        )
+        st.rerun()
+
+    poll()
+
+
+def settings_section(user: access.User) -> None:
+    """The per-client CRM form (admins)."""
+    st.caption(
+        "Each client's interested leads go to its CRM after every sync. Tokens and signing "
+        "secrets are kept in the secret store; only their last 4 characters are shown."
+    )
+    configs = ui.cached(crm_delivery.list_configs, Scope.all())
+    ui.table(configs.drop("workspace_id"), name="crm-configs", key="crm-configs")
+    shown = st.session_state.pop("crm_secret_once", None)
+    if shown:
+        st.warning(f"Webhook signing secret — copy it now, it is not shown again: `{shown}`")
+    names = ui.cached(workspaces.names, None)
+    if not names:
+        st.info("Add a client first.")
+        return
+    labels = dict(names)
+    wid = st.selectbox("Client", list(labels), format_func=lambda i: labels[i], key="crm-client")
+    current = configs.filter(configs["workspace_id"] == wid)
+    cur = current.row(0, named=True) if current.height else {}
+    types = list(crm_delivery.CRM_TYPES)
+    with st.form("crm-form"):
+        crm_type = st.selectbox(
+            "CRM",
+            types,
+            index=types.index(cur["crm_type"]) if cur else 0,
+            format_func={
+                "hubspot": "HubSpot",
+                "gohighlevel": "GoHighLevel",
+                "webhook": "Webhook (signed JSON)",
+            }.get,
+        )
+        url = st.text_input(
+            "URL (webhook URL, or API base URL override)", value=cur.get("url") or ""
+        )
+        token = st.text_input(
+            "Access token (HubSpot service key / private app / OAuth; GoHighLevel private integration)",
+            type="password",
+            help=f"Stored: {cur.get('token')}"
+            if cur.get("token")
+            else "Leave empty to keep the stored one.",
+        )
+        location = st.text_input("GoHighLevel location id", value=cur.get("location_id") or "")
+        deal = st.checkbox("HubSpot: also create a deal", value=bool(cur.get("create_deal")))
+        stage = st.text_input(
+            "HubSpot deal stage id",
+            value=cur.get("deal_stage") or "",
+            placeholder="appointmentscheduled",
+        )
+        enabled = st.checkbox(
+            "Deliver (after every sync and on Deliver now)", value=cur.get("enabled", True)
+        )
+        if st.form_submit_button("Save CRM", type="primary"):
+            try:
+                out = crm_delivery.set_config(
+                    ui.db(),
+                    user,
+                    wid,
+                    crm_type,
+                    url=url,
+                    token=token or None,
+                    location_id=location,
+                    create_deal=deal,
+                    deal_stage=stage,
+                    enabled=enabled,
+                )
+                if out["secret"]:
+                    st.session_state["crm_secret_once"] = out["secret"]
+                st.rerun()
+            except (crm_delivery.CrmConfigError, PermissionError) as exc:
+                st.error(ui.md(exc))
+    if cur:
+        c1, c2, _ = st.columns([1, 1, 3])
+        if c1.button("Test connection", key="crm-test", icon=":material/network_check:"):
+            ok, message = crm_delivery.test_connection(ui.db(), user, wid)
+            (st.success if ok else st.error)(ui.md(message))
+        if c2.button("Remove CRM", key="crm-remove"):
+            st.session_state["crm_confirm_remove"] = wid
+        if st.session_state.get("crm_confirm_remove") == wid:
+            st.warning(
+                f"Remove the CRM of {ui.md(labels[wid])} and delete its token? Deliveries stop."
+            )
+            if st.button("Yes, remove", type="primary", key="crm-remove-yes"):
+                crm_delivery.delete_config(ui.db(), user, wid)
+                st.session_state.pop("crm_confirm_remove", None)
+                st.rerun()

@@ -1,0 +1,138 @@
+"""The conversation view of one reply (used by the Replies page; not a page of its own)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import access, replies, reply_classifier, reply_drafts
+from pages import ui
+
+CATS = reply_classifier.CATEGORIES
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state["replies_flash"] = (kind, text)
+    st.rerun()
+
+
+def render(wid: int, reply_id: int, user: access.User, staff: bool) -> None:
+    conv = ui.cached(replies.conversation, ui.scope(), wid, reply_id)
+    if not conv:
+        st.warning("That reply is no longer available.")
+        return
+    r = conv["reply"]
+    st.divider()
+    st.subheader(ui.md(r["subject"] or "(no subject)"))
+    st.caption(
+        f"{ui.md(r['from_name'] or '')} <{ui.md(r['from_email'] or '')}> · {ui.md(r['client'])}"
+        f" · {ui.md(r['campaign'] or 'no campaign')} · received {r['date_received']:%b %d, %Y %H:%M} UTC"
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        original = conv["original"]
+        if original:
+            with st.expander(
+                f"Our email (step {original['step_order']}): {original['email_subject'] or ''}"
+            ):
+                st.text(original["email_body"] or "")
+        st.markdown("**Their reply**")
+        st.text(r["text_body"] or "(empty)")
+        if conv["thread"].height:
+            st.markdown("**Other replies from this person**")
+            ui.table(conv["thread"], name="reply-thread", key="thread")
+        if conv["sent"].height:
+            st.markdown("**Answers sent from LeadOps**")
+            ui.table(conv["sent"], name="reply-answers", key="answers")
+    with right:
+        cat = r["effective_category"]
+        why = (
+            f"overridden by {ui.md(r['override_by'])} on {r['override_at']:%b %d %H:%M}"
+            if r["override_category"]
+            else f"rule: {ui.md(r['rule'] or 'from the sync')}"
+        )
+        st.markdown(f"**Category:** {CATS.get(cat, cat or 'unclassified')} ({why})")
+        st.markdown(f"**Interested in Email Bison:** {'yes' if r['interested'] else 'no'}")
+        if r["handled_at"]:
+            st.caption(f"Handled by {ui.md(r['handled_by'])} on {r['handled_at']:%b %d %H:%M}")
+        if not staff:
+            return
+        options = [None, *CATS]
+        new_cat = st.selectbox(
+            "Override category",
+            options,
+            index=options.index(r["override_category"]) if r["override_category"] in CATS else 0,
+            format_func=lambda c: "(classifier's choice)" if c is None else CATS[c],
+            key=f"ovr-{wid}-{reply_id}",
+        )
+        b1, b2, b3 = st.columns(3)
+        if b1.button("Save category", key=f"savecat-{reply_id}"):
+            try:
+                replies.set_category(ui.db(), user, wid, reply_id, new_cat)
+                _flash("success", "Category saved.")
+            except (replies.ReplyActionError, PermissionError) as exc:
+                st.error(ui.md(exc))
+        label = "Mark not interested" if r["interested"] else "Mark interested"
+        if b2.button(
+            label, key=f"int-{reply_id}", type="primary" if not r["interested"] else "secondary"
+        ):
+            try:
+                new = replies.set_interested(ui.db(), user, wid, reply_id, not r["interested"])
+                _flash(
+                    "success",
+                    "Marked interested in Email Bison"
+                    + (
+                        " — a new client lead, queued for the CRM on the next delivery."
+                        if new
+                        else "."
+                    )
+                    if not r["interested"]
+                    else "Marked not interested in Email Bison.",
+                )
+            except (replies.ReplyActionError, PermissionError) as exc:
+                st.error(ui.md(exc))
+        if b3.button("Reopen" if r["handled_at"] else "Mark handled", key=f"handled-{reply_id}"):
+            replies.mark_handled(ui.db(), user, wid, reply_id, not r["handled_at"])
+            _flash("success", "Updated.")
+        _draft(wid, reply_id, user)
+
+
+def _draft(wid: int, reply_id: int, user: access.User) -> None:
+    st.markdown("**Answer**")
+    key = f"draft-{wid}-{reply_id}"
+    templates = ui.cached(reply_drafts.list_templates, None)
+    names = templates["name"].to_list() if templates.height else []
+    t1, t2 = st.columns([3, 1])
+    pick = t1.selectbox("Template", names, key=f"tpl-{reply_id}") if names else None
+    if t2.button("Use", key=f"use-{reply_id}", disabled=not pick):
+        try:
+            st.session_state[key] = reply_drafts.draft_from_template(
+                ui.db(), ui.scope(), wid, reply_id, pick
+            )
+        except replies.ReplyActionError as exc:
+            st.error(ui.md(exc))
+    if reply_drafts.llm_configured() and st.button(
+        "Draft with the language model", key=f"llm-{reply_id}", icon=":material/edit_note:"
+    ):
+        with st.spinner("Asking the model…"):
+            try:
+                st.session_state[key] = reply_drafts.draft_from_model(
+                    ui.db(), ui.scope(), wid, reply_id
+                )
+            except replies.ReplyActionError as exc:
+                st.error(ui.md(exc))
+    st.text_area("Message (plain text)", key=key, height=220)
+
+    @st.dialog("Send this answer?")
+    def confirm() -> None:
+        st.write("It is sent from the original sending account, in the same thread, right away.")
+        if st.button("Yes, send", type="primary"):
+            try:
+                replies.send_reply(ui.db(), user, wid, reply_id, st.session_state.get(key, ""))
+            except (replies.ReplyActionError, PermissionError) as exc:
+                st.error(ui.md(exc))
+                return
+            st.session_state.pop(key, None)
+            _flash("success", "Answer sent through Email Bison; the reply is marked handled.")
+
+    if st.button("Send through Email Bison", key=f"send-{reply_id}", icon=":material/send:"):
+        confirm()

@@ -1,0 +1,54 @@
+"""A fake OpenAI-compatible chat endpoint (``POST /v1/chat/completions``) that records prompts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+KEY = "sk-fake-llm-key-7788"
+
+
+@dataclass
+class LlmFake:
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    fail_with: int | None = None
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    async def chat(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bearer {KEY}":
+            return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
+        if self.fail_with:
+            return JSONResponse({"error": {"message": "overloaded"}}, self.fail_with)
+        body = await request.json()
+        if not body.get("model") or not body.get("messages"):
+            return JSONResponse({"error": {"message": "model and messages are required"}}, 400)
+        self.prompts.append(body)
+        user = body["messages"][-1]["content"]
+        first_line = user.splitlines()[0]
+        return JSONResponse(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {
+                            "role": "assistant",
+                            "content": f"Hi there,\n\nThanks for your reply. ({first_line})\n\nBest,\nMark",
+                        },
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )

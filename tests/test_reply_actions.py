@@ -1,0 +1,152 @@
+"""Reply actions against the fake Email Bison (interested toggle, send) and reply drafts from
+templates and from a fake OpenAI-compatible model."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.bison import BisonClient
+from core import (
+    access,
+    bison_sync,
+    credentials,
+    replies,
+    reply_drafts,
+    secrets,
+    settings,
+    workspaces,
+)
+from core.workspaces import WorkspaceInput
+from tests import crm_fixtures
+from tests.fakes.llm_server import KEY, LlmFake
+from tests.fakes.serving import serve
+
+memory_keyring = crm_fixtures.memory_keyring
+
+OPERATOR = access.User("ops@agency.test", "operator")
+ADMIN = access.User("admin@agency.test", "admin")
+
+
+@pytest.fixture
+def synced(memory_keyring, empty_db, make_bison_fake, bison_server, monkeypatch):
+    monkeypatch.setenv("LEADOPS_BISON_URL", bison_server.url)
+    fake = make_bison_fake(workspaces=1, campaigns_per_ws=2, leads_per_ws=20, replies_per_ws=20)
+    bid = fake.workspace_ids[0]
+    wid = workspaces.create(
+        empty_db, WorkspaceInput(name="Gulf Coast Agency", bison_workspace_id=bid), actor="t"
+    )
+    secrets.set_secret(
+        empty_db, secrets.bison_token_name(wid), fake.token_for(bid), kind="bison_token", actor="t"
+    )
+    settings.set_value(empty_db, "bison_daily_backfill_days", 1, actor="t")
+    settings.set_value(empty_db, "bison_stats_backfill_days", 1, actor="t")
+
+    def factory(token):
+        return BisonClient(bison_server.url, token, rate_per_sec=None, sleep=lambda s: None)
+
+    bison_sync.sync_bison(empty_db, client_factory=factory, today=fake.state.today)
+    rid = empty_db.scalar(
+        "SELECT id FROM bison_replies WHERE folder = 'Inbox' AND NOT interested ORDER BY id LIMIT 1"
+    )
+    return empty_db, fake, bid, wid, rid, factory
+
+
+def test_interested_toggle_round_trips_through_email_bison(synced):
+    db, fake, bid, wid, rid, factory = synced
+    with pytest.raises(access.PermissionDenied):
+        replies.set_interested(
+            db, access.User("v@x.com", "viewer"), wid, rid, True, client_factory=factory
+        )
+    replies.set_interested(db, OPERATOR, wid, rid, True, client_factory=factory)
+    assert fake.workspace(bid).replies[rid].interested
+    assert db.scalar("SELECT interested FROM bison_replies WHERE id = ?", [rid])
+    assert db.scalar("SELECT count(*) FROM interested_leads WHERE workspace_id = ?", [wid]) >= 1
+    replies.set_interested(db, OPERATOR, wid, rid, False, client_factory=factory)
+    assert not fake.workspace(bid).replies[rid].interested
+    actions = [
+        r[0] for r in db.rows("SELECT action FROM audit_log WHERE entity = 'reply' ORDER BY id")
+    ]
+    assert actions == ["reply.interested", "reply.not_interested"]
+    with pytest.raises(replies.ReplyActionError, match="No reply"):
+        replies.set_interested(db, OPERATOR, wid, 999999999, True, client_factory=factory)
+
+
+def test_send_answer_through_email_bison_and_mark_handled(synced):
+    db, fake, bid, wid, rid, factory = synced
+    with pytest.raises(replies.ReplyActionError, match="merge field"):
+        replies.send_reply(db, OPERATOR, wid, rid, "Hi {first_name}", client_factory=factory)
+    draft = reply_drafts.draft_from_template(
+        db, OPERATOR.scope, wid, rid, "Interested: book a call"
+    )
+    assert "{" not in draft and "Gulf Coast Agency" in draft
+    sent_id = replies.send_reply(db, OPERATOR, wid, rid, draft, client_factory=factory)
+    sent = fake.workspace(bid).replies[sent_id]
+    assert sent.folder == "Sent" and sent.parent_id == rid and sent.text == draft
+    conv = replies.conversation(db, OPERATOR.scope, wid, rid)
+    assert conv["sent"].height == 1 and conv["reply"]["handled_by"] == OPERATOR.email
+    assert (
+        replies.inbox(db, OPERATOR.scope, unhandled=True)
+        .filter(replies.inbox(db, OPERATOR.scope, unhandled=True)["id"] == rid)
+        .height
+        == 0
+    )
+
+
+def test_templates_validate_merge_fields(synced):
+    db, *_ = synced
+    with pytest.raises(replies.ReplyActionError, match=r"\{premium\}"):
+        reply_drafts.save_template(db, OPERATOR, "Bad", "Hi {first_name}, your {premium}")
+    with pytest.raises(replies.ReplyActionError, match="braces"):
+        reply_drafts.save_template(db, OPERATOR, "Bad", "Hi {first_name")
+    reply_drafts.save_template(db, OPERATOR, "Short", "Hi {first_name}, call me. {sender_name}")
+    assert "Short" in reply_drafts.list_templates(db)["name"].to_list()
+
+
+def test_draft_from_an_openai_compatible_endpoint(synced, monkeypatch):
+    db, fake, bid, wid, rid, factory = synced
+    with pytest.raises(replies.ReplyActionError, match="LEADOPS_LLM_URL"):
+        reply_drafts.draft_from_model(db, OPERATOR.scope, wid, rid)
+    llm = LlmFake()
+    with serve(llm) as url:
+        monkeypatch.setenv("LEADOPS_LLM_URL", f"{url}/v1")
+        monkeypatch.setenv("LEADOPS_LLM_MODEL", "local-model")
+        with pytest.raises(replies.ReplyActionError, match="401"):
+            reply_drafts.draft_from_model(db, OPERATOR.scope, wid, rid)
+        credentials.save(db, ADMIN, reply_drafts.LLM_KEY_NAME, "llm_key", KEY)
+        text = reply_drafts.draft_from_model(
+            db, OPERATOR.scope, wid, rid, instructions="Keep it short"
+        )
+        assert text.startswith("Hi there") and "Gulf Coast Agency" in text
+        prompt = llm.prompts[0]
+        assert prompt["model"] == "local-model"
+        body = db.scalar("SELECT text_body FROM bison_replies WHERE id = ?", [rid])
+        assert (
+            body in prompt["messages"][-1]["content"]
+            and "Keep it short" in prompt["messages"][-1]["content"]
+        )
+        llm.fail_with = 503
+        with pytest.raises(replies.ReplyActionError, match="did not answer"):
+            reply_drafts.draft_from_model(db, OPERATOR.scope, wid, rid, sleep=lambda s: None)
+
+
+def test_staff_override_survives_a_sync_and_new_replies_are_classified(synced):
+    db, fake, bid, wid, rid, factory = synced
+    replies.set_category(db, OPERATOR, wid, rid, "wrong_person")
+    bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today, full=True)
+    row = db.rows(
+        "SELECT override_category, override_by FROM reply_labels WHERE workspace_id = ? AND reply_id = ?",
+        [wid, rid],
+    )[0]
+    assert row == ("wrong_person", OPERATOR.email)
+    assert (
+        replies.inbox(db, OPERATOR.scope, category="wrong_person")["id"].to_list().count(rid) == 1
+    )
+    unlabelled = db.scalar(
+        "SELECT count(*) FROM bison_replies r LEFT JOIN reply_labels x"
+        " ON x.workspace_id = r.workspace_id AND x.reply_id = r.id WHERE x.reply_id IS NULL"
+    )
+    assert unlabelled == 0
+    replies.set_category(db, OPERATOR, wid, rid, None)
+    assert (
+        replies.inbox(db, OPERATOR.scope, category="wrong_person")["id"].to_list().count(rid) == 0
+    )
