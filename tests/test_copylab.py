@@ -6,12 +6,13 @@ import datetime as dt
 import math
 import re
 import warnings
+from unittest import mock
 
 import numpy as np
 import polars as pl
 import pytest
 from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.multitest import multipletests as _multipletests
 from statsmodels.stats.proportion import (
     proportion_confint,
     proportions_ztest,
@@ -34,6 +35,14 @@ from core.copylab_stats import (
 from core.scope import Scope
 
 TOL = 1e-9
+
+
+def multipletests(p, method):
+    """statsmodels' multipletests without the full garbage collection it runs on every call
+    (seconds per test in a process holding a large heap)."""
+    with mock.patch("gc.collect"):
+        return _multipletests(p, method=method)
+
 
 # -- Wilson interval --------------------------------------------------------------------------
 
