@@ -32,6 +32,9 @@ try:  # the webhook receiver
     app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
 except ImportError:  # pragma: no cover
     pass
+from core.territories_cli import app as territories_app  # noqa: E402
+
+app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
 
 
 def _fail(message: str, code: int = 1) -> None:
