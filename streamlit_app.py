@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from core import access, overview, workspaces
+from core import territory_jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from core.store import StoreError
 from pages import ui
 
@@ -21,6 +22,7 @@ user = ui.sign_in()  # stops the script with a sign-in or refusal screen when ne
 PAGES = [
     ("Daily", "overview", "Overview", ":material/dashboard:"),
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
+    ("Daily", "territories", "Territories", ":material/map:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
     ("Admin", "data_sync", "Data sync", ":material/sync:"),

@@ -59,7 +59,8 @@ def resolve_center(db: Database, text: str) -> Center:
         raise TerritoryError("Center: type a ZIP code or a city such as 'Austin, TX'.")
     if _ZIP_RE.match(q):
         row = db.rows(
-            "SELECT lat, lon, city, state FROM us_zip_codes WHERE zip = ? AND lat IS NOT NULL", [q]
+            "SELECT lat, lon, city, state FROM us_zip_codes WHERE zip = ? AND lat IS NOT NULL AND lat <> 0",
+            [q],
         )
         if not row:
             raise TerritoryError(f"Center: {q} is not a known ZIP code with a location.")
@@ -73,7 +74,7 @@ def resolve_center(db: Database, text: str) -> Center:
     for city, state in candidates:
         rows = db.rows(
             "SELECT state, avg(lat), avg(lon), count(*) FROM us_zip_codes"
-            " WHERE upper(city) = upper(?) AND lat IS NOT NULL AND (? IS NULL OR state = ?)"
+            " WHERE upper(city) = upper(?) AND lat IS NOT NULL AND lat <> 0 AND (? IS NULL OR state = ?)"
             " GROUP BY state ORDER BY count(*) DESC",
             [city, state, state],
         )
@@ -101,7 +102,7 @@ class ZipFilter:
 
 
 def _where(db: Database, flt: ZipFilter) -> tuple[list[str], list, Center | None]:
-    where = ["z.lat IS NOT NULL"]
+    where = ["z.lat IS NOT NULL", "NOT (z.lat = 0 AND z.lon = 0)"]
     params: list = []
     center = None
     if flt.states:

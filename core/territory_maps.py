@@ -47,14 +47,20 @@ def owner_colour(owner_id: int) -> str:
     return PALETTE[(int(owner_id) - 1) % len(PALETTE)]
 
 
-def _view(df: pl.DataFrame) -> tuple[dict, float]:
+def _view(df: pl.DataFrame, width: int = 1000, height: int = 620) -> tuple[dict, float]:
+    """Centre and zoom that fit most of the points (2nd to 98th percentile, so Alaska, Hawaii
+    and the territories do not shrink a view of the mainland)."""
     if df.height == 0:
         return {"lat": 39.5, "lon": -98.35}, 3.0
-    lat_min, lat_max = df["lat"].min(), df["lat"].max()
-    lon_min, lon_max = df["lon"].min(), df["lon"].max()
-    span = max(lat_max - lat_min, (lon_max - lon_min) * 0.6, 0.05)
-    zoom = max(1.5, min(11.0, math.log2(180.0 / span) - 0.3))
-    return {"lat": (lat_min + lat_max) / 2, "lon": (lon_min + lon_max) / 2}, zoom
+    q = 0.02 if df.height > 200 else 0.0
+    lat_min, lat_max = df["lat"].quantile(q), df["lat"].quantile(1 - q)
+    lon_min, lon_max = df["lon"].quantile(q), df["lon"].quantile(1 - q)
+    lon_span = max(lon_max - lon_min, 0.02)
+    lat_span = max((lat_max - lat_min) / math.cos(math.radians((lat_min + lat_max) / 2)), 0.02)
+    zoom = min(math.log2(width / 512 * 360 / lon_span), math.log2(height / 512 * 360 / lat_span))
+    return {"lat": (lat_min + lat_max) / 2, "lon": (lon_min + lon_max) / 2}, max(
+        1.0, min(12.0, zoom - 0.4)
+    )
 
 
 def zip_map(
@@ -238,3 +244,12 @@ def density_deck(points: pl.DataFrame, *, style: str, layer: str = "hexagon"):
         view = pdk.ViewState(latitude=39.5, longitude=-98.35, zoom=3, pitch=45)
     map_style = None if style == "white-bg" else "light"
     return pdk.Deck(layers=[lyr], initial_view_state=view, map_style=map_style, tooltip=tooltip)
+
+
+def zip_map_for(db, scope, flt, style: str, focus: tuple[float, float, float] | None = None):
+    """The ZIP map for a filter: (figure, ZIPs per trace, number of ZIPs drawn). Cacheable."""
+    from core.territory_geo import zip_table
+
+    df = zip_table(db, scope, flt)
+    fig, trace_zips = zip_map(df, style=style, focus=focus)
+    return fig, trace_zips, df.height

@@ -152,3 +152,8 @@ def zip_point(db: Database, zip_code: str) -> tuple[float, float] | None:
     z = normalize_zip(zip_code)
     row = db.rows("SELECT lat, lon FROM us_zip_codes WHERE zip = ? AND lat IS NOT NULL", [z])
     return (row[0][0], row[0][1]) if row else None
+
+
+def state_codes(db: Database) -> list[str]:
+    """State codes that have ZIP codes, for pickers."""
+    return [r[0] for r in db.rows("SELECT DISTINCT state FROM us_zip_codes ORDER BY state")]

@@ -22,6 +22,7 @@ PAGES = [
     ("", "Overview"),
     ("campaigns", "Campaigns"),
     ("copy_lab", "Copy Lab"),
+    ("territories", "Territories"),
     ("sending_accounts", "Sending accounts"),
     ("audit_log", "Audit log"),
     ("settings", "Settings"),

@@ -12,6 +12,7 @@ APP = str(ROOT / "streamlit_app.py")
 PAGES = [
     "pages/overview.py",
     "pages/campaigns.py",
+    "pages/territories.py",
     "pages/copy_lab.py",
     "pages/sending_accounts.py",
     "pages/data_sync.py",
@@ -37,6 +38,7 @@ def test_page_renders_on_demo_data(demo_db, page):
         "Overview",
         "Campaigns",
         "Copy Lab",
+        "Territories",
         "Sending accounts",
         "Data sync",
         "Audit log",
