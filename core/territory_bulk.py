@@ -92,12 +92,20 @@ def decode(data: bytes) -> str:
     return text.lstrip("\ufeff")
 
 
-def read_rows(text: str) -> list[list[str]]:
-    """Rows of a CSV text, with the delimiter detected (comma, semicolon, tab or pipe)."""
+def read_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a CSV text with their line numbers in the file, the delimiter detected
+    (comma, semicolon, tab or pipe)."""
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
     delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim)]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    out = []
+    start = 1
+    for row in reader:
+        if any(c.strip() for c in row):
+            out.append((start, row))
+        start = reader.line_num + 1
+    return out
 
 
 @dataclass
@@ -137,7 +145,11 @@ def _clients(db: Database) -> dict[str, tuple[int, str]]:
     return out
 
 
-def _pairs(rows: list[list[str]]) -> tuple[str, list[tuple[int, str, str]], list[str]]:
+def _pairs(
+    numbered: list[tuple[int, list[str]]],
+) -> tuple[str, list[tuple[int, str, str]], list[str]]:
+    rows = [r for _, r in numbered]
+    lines = [n for n, _ in numbered]
     header = [_norm_header(h) for h in rows[0]]
     for i, h in enumerate(header):
         if h and header.index(h) != i:
@@ -150,9 +162,7 @@ def _pairs(rows: list[list[str]]) -> tuple[str, list[tuple[int, str, str]], list
     if zip_cols and client_cols:
         zc, cc = zip_cols[0], client_cols[0]
         out = []
-        for n, row in enumerate(rows[1:], start=2):
-            if not any(c.strip() for c in row):
-                continue
+        for n, row in zip(lines[1:], rows[1:], strict=True):
             out.append(
                 (
                     n,
@@ -178,7 +188,7 @@ def _pairs(rows: list[list[str]]) -> tuple[str, list[tuple[int, str, str]], list
                     f"Column {col + 1} has ZIPs but no client name in its header; it was left out."
                 )
             continue
-        for n, row in enumerate(rows[1:], start=2):
+        for n, row in zip(lines[1:], rows[1:], strict=True):
             cell = row[col].strip() if col < len(row) else ""
             if cell:
                 out.append((n, cell, name))
@@ -189,7 +199,6 @@ def check_file(db: Database, data: bytes) -> BulkCheck:
     """Read and validate an assignment file against the database; nothing is written."""
     text = decode(data)
     rows = read_rows(text)
-    rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise TerritoryError("File: it has no rows.")
     if len(rows) == 1:
@@ -331,7 +340,7 @@ def apply_file(
 def zips_in_file(data: bytes) -> tuple[list[str], list[str]]:
     """ZIP codes listed in an uploaded file (its ZIP column when it has one, else every cell);
     returns (unique ZIPs, cells that are not ZIP codes)."""
-    rows = [r for r in read_rows(decode(data)) if any(c.strip() for c in r)]
+    rows = [r for _, r in read_rows(decode(data))]
     header = [_norm_header(h) for h in rows[0]] if rows else []
     zip_cols = [i for i, h in enumerate(header) if h in ZIP_HEADERS]
     if zip_cols:
