@@ -44,6 +44,145 @@ def clear_selection(message: str) -> None:
     ss["terr_flash"] = message
 
 
+@st.fragment
+def edit_panel(picked: list[str], flt: ZipFilter, drawn: int) -> None:
+    """Assign or unassign ZIPs with a preview. A fragment: its widgets rerun only this panel,
+    so the map (a few MB) is not sent again on every click."""
+    st.subheader("Edit")
+    if not editable:
+        st.info("Your role can look at territories but not change them.")
+    else:
+        c1, c2 = st.columns([1, 2])
+        source = c1.radio(
+            "ZIPs to change",
+            ["selection", "shown", "typed"],
+            format_func=lambda s: {
+                "selection": "Selected on the map",
+                "shown": "Every ZIP shown",
+                "typed": "Typed or pasted",
+            }[s],
+            key="terr_source",
+        )
+        typed_bad: list[str] = []
+        if source == "typed":
+            zips, typed_bad = territories.parse_zip_list(
+                c2.text_area("ZIP codes", key="terr_typed", height=100, max_chars=200_000)
+            )
+        elif source == "shown":
+            zips = ui.cached(zip_table, sc, flt)["zip"].to_list()
+        else:
+            zips = picked
+        c1.caption(f"{len(zips):,} ZIP code(s) picked.")
+        if typed_bad:
+            c2.warning(
+                f"Not ZIP codes, ignored: {ui.md(', '.join(typed_bad[:20]))}"
+                + (" …" if len(typed_bad) > 20 else "")
+            )
+        a1, a2 = st.columns([1, 2])
+        action = a1.radio(
+            "Action",
+            ["assign", "unassign"],
+            format_func=lambda a: "Assign to client" if a == "assign" else "Unassign",
+            horizontal=True,
+            key="terr_action",
+        )
+        target = a2.selectbox(
+            "Client" if action == "assign" else "From client",
+            ([] if action == "assign" else [None]) + [wid for wid, _ in clients],
+            format_func=lambda w: "Every owner" if w is None else label_client(w),
+            key=f"terr_target_{action}",
+        )
+        if not zips:
+            st.caption("Select ZIPs on the map (or pick another source) to see what would change.")
+        elif action == "assign" and target is None:
+            st.warning("Add a client first (Settings → Clients).")
+        else:
+            preview = (
+                territories.preview_assign(database, target, zips)
+                if action == "assign"
+                else territories.preview_unassign(database, zips, target)
+            )
+            n = preview.counts
+            if action == "assign":
+                m1, m2, m3, m4 = st.columns(4)
+                m1.metric("New", f"{n['new']:,}", border=True)
+                m2.metric("Owned by another client", f"{n['conflict']:,}", border=True)
+                m3.metric("Already owned", f"{n['already']:,}", border=True)
+                m4.metric("Unknown", f"{n['unknown']:,}", border=True)
+            else:
+                m1, m2 = st.columns(2)
+                m1.metric("Will be unassigned", f"{n['remove']:,}", border=True)
+                m2.metric("Not assigned", f"{n['not_owned']:,}", border=True)
+            take = False
+            if action == "assign" and n["conflict"]:
+                owners_of = preview.of("conflict")["owners"].unique().to_list()
+                if preview.shared:
+                    st.warning(
+                        f"**Conflict:** {n['conflict']:,} ZIP(s) already belong to "
+                        f"{ui.md(', '.join(owners_of[:6]))}. Shared ZIPs are allowed, so applying "
+                        f"adds {ui.md(preview.workspace)} beside them.",
+                        icon=":material/warning:",
+                    )
+                else:
+                    st.error(
+                        f"**Conflict:** {n['conflict']:,} ZIP(s) already belong to "
+                        f"{ui.md(', '.join(owners_of[:6]))}. Territories are exclusive: they are "
+                        "left out unless you take them over.",
+                        icon=":material/warning:",
+                    )
+                    take = st.checkbox(
+                        f"Take these {n['conflict']:,} ZIP(s) from their current clients",
+                        key="terr_take",
+                    )
+            with st.expander("ZIP by ZIP", expanded=bool(n["conflict"])):
+                ui.table(
+                    preview.rows.with_columns(
+                        pl.col("status").replace_strict(territories.STATUS_LABELS)
+                    ),
+                    name="territory-preview",
+                    key="terr-preview-table",
+                    height=240,
+                )
+            changes = preview.will_change(take)
+            verb = "Assign" if action == "assign" else "Unassign"
+            if st.button(
+                f"{verb} {changes:,} ZIP(s)",
+                type="primary",
+                disabled=changes == 0,
+                key="terr_apply",
+                icon=":material/done:",
+            ):
+                try:
+                    if action == "assign":
+                        res = territories.assign(database, user, target, zips, take_conflicts=take)
+                    else:
+                        res = territories.unassign(database, user, zips, workspace_id=target)
+                except (TerritoryError, PermissionDenied) as exc:
+                    st.error(ui.md(exc))
+                else:
+                    clear_selection(f"{res.summary}. Change #{res.change_id} applied.")
+                    st.rerun()
+
+        last = territories.last_change(database)
+        if last:
+            with st.popover(
+                "Undo last change",
+                icon=":material/undo:",
+                help="Reverts the newest change exactly.",
+            ):
+                st.write(
+                    f"#{last['id']} · {ui.md(last['summary'])} · by {ui.md(last['actor'])} "
+                    f"at {last['created_at']:%Y-%m-%d %H:%M} UTC"
+                )
+                if st.button("Yes, undo it", type="primary", key="terr_undo"):
+                    res = territories.undo_last(database, user)
+                    if res:
+                        clear_selection(
+                            f"{res.summary}: {res.added:,} restored, {res.removed:,} unassigned."
+                        )
+                    st.rerun()
+
+
 TABS = ["Map", "Coverage", "Search", "Bulk", "History"]
 tab_map, tab_cov, tab_search, tab_bulk, tab_hist = st.tabs(
     TABS, key="terr_tab", on_change="rerun", default="Map"
@@ -104,143 +243,8 @@ if tab_map.open:
         picked = territory_maps.selected_zips(event, trace_zips)
         ss["terr_selected"] = picked
 
-        st.subheader("Edit")
-        if not editable:
-            st.info("Your role can look at territories but not change them.")
-        else:
-            c1, c2 = st.columns([1, 2])
-            source = c1.radio(
-                "ZIPs to change",
-                ["selection", "shown", "typed"],
-                format_func=lambda s: {
-                    "selection": "Selected on the map",
-                    "shown": "Every ZIP shown",
-                    "typed": "Typed or pasted",
-                }[s],
-                key="terr_source",
-            )
-            typed_bad: list[str] = []
-            if source == "typed":
-                zips, typed_bad = territories.parse_zip_list(
-                    c2.text_area("ZIP codes", key="terr_typed", height=100, max_chars=200_000)
-                )
-            elif source == "shown":
-                zips = ui.cached(zip_table, sc, flt)["zip"].to_list()
-            else:
-                zips = picked
-            c1.caption(f"{len(zips):,} ZIP code(s) picked.")
-            if typed_bad:
-                c2.warning(
-                    f"Not ZIP codes, ignored: {ui.md(', '.join(typed_bad[:20]))}"
-                    + (" …" if len(typed_bad) > 20 else "")
-                )
-            a1, a2 = st.columns([1, 2])
-            action = a1.radio(
-                "Action",
-                ["assign", "unassign"],
-                format_func=lambda a: "Assign to client" if a == "assign" else "Unassign",
-                horizontal=True,
-                key="terr_action",
-            )
-            target = a2.selectbox(
-                "Client" if action == "assign" else "From client",
-                ([] if action == "assign" else [None]) + [wid for wid, _ in clients],
-                format_func=lambda w: "Every owner" if w is None else label_client(w),
-                key=f"terr_target_{action}",
-            )
-            if not zips:
-                st.caption(
-                    "Select ZIPs on the map (or pick another source) to see what would change."
-                )
-            elif action == "assign" and target is None:
-                st.warning("Add a client first (Settings → Clients).")
-            else:
-                preview = (
-                    territories.preview_assign(database, target, zips)
-                    if action == "assign"
-                    else territories.preview_unassign(database, zips, target)
-                )
-                n = preview.counts
-                if action == "assign":
-                    m1, m2, m3, m4 = st.columns(4)
-                    m1.metric("New", f"{n['new']:,}", border=True)
-                    m2.metric("Owned by another client", f"{n['conflict']:,}", border=True)
-                    m3.metric("Already owned", f"{n['already']:,}", border=True)
-                    m4.metric("Unknown", f"{n['unknown']:,}", border=True)
-                else:
-                    m1, m2 = st.columns(2)
-                    m1.metric("Will be unassigned", f"{n['remove']:,}", border=True)
-                    m2.metric("Not assigned", f"{n['not_owned']:,}", border=True)
-                take = False
-                if action == "assign" and n["conflict"]:
-                    owners_of = preview.of("conflict")["owners"].unique().to_list()
-                    if preview.shared:
-                        st.warning(
-                            f"**Conflict:** {n['conflict']:,} ZIP(s) already belong to "
-                            f"{ui.md(', '.join(owners_of[:6]))}. Shared ZIPs are allowed, so applying "
-                            f"adds {ui.md(preview.workspace)} beside them.",
-                            icon=":material/warning:",
-                        )
-                    else:
-                        st.error(
-                            f"**Conflict:** {n['conflict']:,} ZIP(s) already belong to "
-                            f"{ui.md(', '.join(owners_of[:6]))}. Territories are exclusive: they are "
-                            "left out unless you take them over.",
-                            icon=":material/warning:",
-                        )
-                        take = st.checkbox(
-                            f"Take these {n['conflict']:,} ZIP(s) from their current clients",
-                            key="terr_take",
-                        )
-                with st.expander("ZIP by ZIP", expanded=bool(n["conflict"])):
-                    ui.table(
-                        preview.rows.with_columns(
-                            pl.col("status").replace_strict(territories.STATUS_LABELS)
-                        ),
-                        name="territory-preview",
-                        key="terr-preview-table",
-                        height=240,
-                    )
-                changes = preview.will_change(take)
-                verb = "Assign" if action == "assign" else "Unassign"
-                if st.button(
-                    f"{verb} {changes:,} ZIP(s)",
-                    type="primary",
-                    disabled=changes == 0,
-                    key="terr_apply",
-                    icon=":material/done:",
-                ):
-                    try:
-                        if action == "assign":
-                            res = territories.assign(
-                                database, user, target, zips, take_conflicts=take
-                            )
-                        else:
-                            res = territories.unassign(database, user, zips, workspace_id=target)
-                    except (TerritoryError, PermissionDenied) as exc:
-                        st.error(ui.md(exc))
-                    else:
-                        clear_selection(f"{res.summary}. Change #{res.change_id} applied.")
-                        st.rerun()
+        edit_panel(picked, flt, drawn)
 
-            last = territories.last_change(database)
-            if last:
-                with st.popover(
-                    "Undo last change",
-                    icon=":material/undo:",
-                    help="Reverts the newest change exactly.",
-                ):
-                    st.write(
-                        f"#{last['id']} · {ui.md(last['summary'])} · by {ui.md(last['actor'])} "
-                        f"at {last['created_at']:%Y-%m-%d %H:%M} UTC"
-                    )
-                    if st.button("Yes, undo it", type="primary", key="terr_undo"):
-                        res = territories.undo_last(database, user)
-                        if res:
-                            clear_selection(
-                                f"{res.summary}: {res.added:,} restored, {res.removed:,} unassigned."
-                            )
-                        st.rerun()
 
 # -- coverage ----------------------------------------------------------------------------------
 if tab_cov.open:
