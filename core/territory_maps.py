@@ -69,11 +69,13 @@ def zip_map(
     style: str = "carto-positron",
     focus: tuple[float, float, float] | None = None,
     height: int = 620,
+    revision: str = "territory-map",
 ) -> tuple[go.Figure, list[list[str]]]:
     """The ZIP point map of a `territory_geo.zip_table` frame, coloured by owner.
 
     Returns the figure and, per trace, the ZIPs in point order, so a box or lasso selection
-    (curve number, point index) maps back to ZIP codes.
+    (curve number, point index) maps back to ZIP codes. The browser keeps the user's pan and
+    zoom across reruns while `revision` stays the same; a new revision fits the view again.
     """
     data = df.with_columns(
         pl.when(pl.col("owners") > 1)
@@ -105,7 +107,7 @@ def zip_map(
     for name, owner_id in order:
         part = data.filter(pl.col("group") == name)
         if name == UNASSIGNED:
-            colour, size, opacity = UNASSIGNED_COLOUR, 5, 0.55
+            colour, size, opacity = UNASSIGNED_COLOUR, 5 if df.height > 5000 else 7, 0.6
         elif name == SHARED:
             colour, size, opacity = SHARED_COLOUR, 8, 0.9
         else:
@@ -144,7 +146,7 @@ def zip_map(
             "x": 0,
             "itemsizing": "constant",
         },
-        uirevision="territory-map",
+        uirevision=revision,
     )
     return fig, trace_zips
 
@@ -251,5 +253,5 @@ def zip_map_for(db, scope, flt, style: str, focus: tuple[float, float, float] | 
     from core.territory_geo import zip_table
 
     df = zip_table(db, scope, flt)
-    fig, trace_zips = zip_map(df, style=style, focus=focus)
+    fig, trace_zips = zip_map(df, style=style, focus=focus, revision=repr((flt, focus)))
     return fig, trace_zips, df.height

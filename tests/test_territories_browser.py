@@ -19,11 +19,12 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_fo
 pytestmark = pytest.mark.browser
 
 # The map answers drags once MapLibre has loaded its style and stopped moving.
-MAP_READY = """() => {
+MAP_READY = """(expected) => {
     const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
     try {
+        const points = plot.calcdata.reduce((n, cd) => n + cd.length, 0);
         const map = plot._fullLayout.map._subplot.map;
-        return map.loaded() && !map.isMoving();
+        return points === expected && map.loaded() && !map.isMoving();
     } catch (e) { return false; }
 }"""
 
@@ -81,22 +82,34 @@ def test_drag_a_box_on_the_map_assigns_the_zips(territory_app):
         wait_for_script(page)
         chart = page.locator('[data-testid="stPlotlyChart"]').first
         chart.wait_for(timeout=60_000)
+        # Narrow the map to Nevada and Utah (unassigned in the demo data): a few thousand points
+        # keep the test quick; the benchmark measures the map with every ZIP.
+        states = page.locator('[data-testid="stMultiSelect"]').filter(has_text="States")
+        for code in ("NV", "UT"):
+            states.locator("input").fill(code)
+            page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        page.get_by_text(re.compile(r"^[\d,]+ ZIP codes shown")).filter(
+            has_not_text="41,"
+        ).wait_for(timeout=60_000)
         picked_text = page.get_by_text(re.compile(r"^[1-9][\d,]* ZIP code\(s\) picked\.$"))
+        shown = int(
+            page.get_by_text(re.compile(r"^[\d,]+ ZIP codes shown")).inner_text().split()[0]
+        )
         for _attempt in range(4):
-            # On a freshly loaded page the first drag is sometimes drawn but not delivered to
-            # the app; a user drags again, and so does this test.
-            page.wait_for_function(MAP_READY, timeout=60_000)
+            # Right after a redraw the map may not take the first drag yet; a user drags again,
+            # and so does this test.
+            page.wait_for_function(MAP_READY, arg=shown, timeout=60_000)
             time.sleep(0.5)
             box = chart.bounding_box()
-            # a box over the Great Basin (Nevada, Utah): unassigned in the demo data
-            x0, y0 = box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.45
+            x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
             page.mouse.move(x0, y0)
             page.mouse.down()
             for i in range(1, 11):
-                page.mouse.move(x0 + 12 * i, y0 + 8 * i)
+                page.mouse.move(x0 + box["width"] * 0.04 * i, y0 + box["height"] * 0.04 * i)
             page.mouse.up()
             try:
-                picked_text.wait_for(timeout=45_000)
+                picked_text.wait_for(timeout=30_000)
                 break
             except Exception:
                 continue
@@ -129,4 +142,4 @@ def test_drag_a_box_on_the_map_assigns_the_zips(territory_app):
     rows = [r for r in json.loads(out.stdout) if r["assigned_by"] == "local"]
     assert len(rows) == picked, (picked, len(rows), client_name)
     assert len({r["client"] for r in rows}) == 1
-    assert {r["state"] for r in rows} <= {"NV", "UT", "CA", "OR", "ID", "AZ"}
+    assert {r["state"] for r in rows} <= {"NV", "UT"}
