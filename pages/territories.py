@@ -268,6 +268,14 @@ if tab_cov.open:
             ),
             key="terr-choropleth",
         )
+        with st.expander("Per state"):
+            ui.table(
+                states_df.with_columns((pl.col("share") * 100).round(2).alias("share")).rename(
+                    {"share": "share_pct"}
+                ),
+                name="territory-states",
+                key="terr-states-table",
+            )
         st.subheader("Per client")
         ui.table(
             ui.cached(territory_reports.client_coverage, cov_scope),
