@@ -78,7 +78,12 @@ def test_coverage_search_bulk_and_history_tabs(page_db):
         assert not at.exception, [e.value for e in at.exception]
 
     open_tab("Coverage")
-    assert at.dataframe[0].value.shape[0] == 12  # one row per active client
+    per_state = at.dataframe[0].value
+    assert per_state.shape[0] == page_db.scalar("SELECT count(DISTINCT state) FROM us_zip_codes")
+    assert per_state["assigned"].sum() == page_db.scalar(
+        "SELECT count(DISTINCT zip) FROM zip_assignments"
+    )
+    assert at.dataframe[1].value.shape[0] == 12  # one row per active client
     assert any(m.label == "ZIPs assigned" for m in at.metric)
 
     open_tab("Search")
