@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from core import access, guardrails, overview, workspaces
+from core import territory_jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from core.store import StoreError
 from pages import ui
 
@@ -23,6 +24,7 @@ PAGES = [
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "replies", "Replies", ":material/inbox:"),
     ("Daily", "client_leads", "Client leads", ":material/person_check:"),
+    ("Daily", "territories", "Territories", ":material/map:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),
     ("Daily", "alerts", "Alerts", ":material/notifications:"),

@@ -43,6 +43,9 @@ try:  # CRM delivery
     app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
 except ImportError:  # pragma: no cover
     pass
+from core.territories_cli import app as territories_app  # noqa: E402
+
+app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -336,6 +336,28 @@ REGISTRY: dict[str, Setting] = {
             365,
         ),
         Setting(
+            "territory_shared_zips",
+            bool,
+            False,
+            "Allow a ZIP code to belong to several clients. Off (the default), territories are "
+            "exclusive and a ZIP owned by another client is only assigned when taken over explicitly.",
+        ),
+        Setting(
+            "territory_map_style",
+            str,
+            "carto-positron",
+            "Base map of the Territories page. Tiles load in the browser from the internet; "
+            "'white-bg' draws no tiles (for machines without internet access).",
+            choices=(
+                "carto-positron",
+                "carto-positron-nolabels",
+                "carto-voyager",
+                "carto-darkmatter",
+                "open-street-map",
+                "white-bg",
+            ),
+        ),
+        Setting(
             "display_timezone",
             str,
             "America/New_York",

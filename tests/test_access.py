@@ -35,6 +35,7 @@ EXPECTED = {
         "replies.manage",
         "leads.manage",
         "crm.deliver",
+        "territory.manage",
     },
     "viewer": {"export"},
     "client": {"export", "leads.manage"},

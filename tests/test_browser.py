@@ -24,6 +24,7 @@ PAGES = [
     ("replies", "Replies"),
     ("client_leads", "Client leads"),
     ("copy_lab", "Copy Lab"),
+    ("territories", "Territories"),
     ("sending_accounts", "Sending accounts"),
     ("alerts", "Alerts"),
     ("revenue", "Revenue"),

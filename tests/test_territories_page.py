@@ -1,0 +1,109 @@
+"""The Territories page in AppTest: edit panel with preview, conflicts and apply, undo, the other tabs."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import settings
+from tests.test_pages import run_page
+
+PAGE = "pages/territories.py"
+
+
+@pytest.fixture
+def page_db(demo_db):
+    settings.set_value(demo_db, "territory_map_style", "white-bg", actor="test")
+    return demo_db
+
+
+def owner_of(db, z):
+    return [r[0] for r in db.rows("SELECT workspace_id FROM zip_assignments WHERE zip = ?", [z])]
+
+
+def test_typed_zips_preview_conflict_then_take_over_and_undo(page_db):
+    db = page_db
+    owned = db.rows("SELECT zip, workspace_id FROM zip_assignments ORDER BY zip LIMIT 1")[0]
+    other = db.scalar("SELECT min(id) FROM workspaces WHERE id <> ? AND active", [owned[1]])
+    free = [
+        r[0]
+        for r in db.rows(
+            "SELECT zip FROM us_zip_codes WHERE state = 'WY' AND zip NOT IN"
+            " (SELECT zip FROM zip_assignments) ORDER BY zip LIMIT 3"
+        )
+    ]
+    before = db.rows("SELECT * FROM zip_assignments ORDER BY zip, workspace_id")
+
+    at = run_page(PAGE)
+    assert at.title[0].value == "Territories"
+    at.radio(key="terr_source").set_value("typed").run()
+    at.text_area(key="terr_typed").input(" ".join([*free, owned[0], "hello"])).run()
+    at.selectbox(key="terr_target_assign").set_value(other).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["New"] == "3" and metrics["Owned by another client"] == "1"
+    assert any("Conflict" in e.value and "exclusive" in e.value for e in at.error)
+    assert any("hello" in w.value for w in at.warning)
+    apply = at.button(key="terr_apply")
+    assert apply.label == "Assign 3 ZIP(s)"
+    at.checkbox(key="terr_take").check().run()
+    assert at.button(key="terr_apply").label == "Assign 4 ZIP(s)"
+    at.button(key="terr_apply").click().run()
+    assert not at.exception
+    assert owner_of(db, owned[0]) == [other]
+    assert all(owner_of(db, z) == [other] for z in free)
+    assert any("Change #" in s.value for s in at.success)
+
+    at.button(key="terr_undo").click().run()
+    assert not at.exception
+    assert db.rows("SELECT * FROM zip_assignments ORDER BY zip, workspace_id") == before
+    assert any("Undid" in s.value for s in at.success)
+
+
+def test_viewer_sees_the_map_but_no_edit_panel(page_db, monkeypatch):
+    from core import access
+
+    viewer = access.User(email="v@agency.test", role="viewer")
+    monkeypatch.setattr(access, "LOCAL_ADMIN", viewer)
+    at = run_page(PAGE)
+    assert any("cannot" in i.value or "not change" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "terr_apply"]
+
+
+def test_coverage_search_bulk_and_history_tabs(page_db):
+    at = run_page(PAGE)
+
+    def open_tab(name):
+        at.session_state["terr_tab"] = name
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+    open_tab("Coverage")
+    per_state = at.dataframe[0].value
+    assert per_state.shape[0] == page_db.scalar("SELECT count(DISTINCT state) FROM us_zip_codes")
+    assert per_state["assigned"].sum() == page_db.scalar(
+        "SELECT count(DISTINCT zip) FROM zip_assignments"
+    )
+    assert at.dataframe[1].value.shape[0] == 12  # one row per active client
+    assert any(m.label == "ZIPs assigned" for m in at.metric)
+
+    open_tab("Search")
+    at.text_input(key="terr_q").input("Holtsville").run()
+    assert "00501" in at.dataframe[0].value["zip"].to_list()
+    at.button[0].click().run()
+    assert at.session_state["terr_tab"] == "Map"
+    assert at.session_state["terr_focus"][3].startswith("00501")
+    open_tab("Search")
+    at.text_area(key="terr_lookup").input("00501 99999").run()
+    assert at.dataframe[-1].value["owner"].to_list() == ["unassigned", "unknown ZIP"]
+
+    open_tab("Bulk")
+    at.radio(key="terr_del_how").set_value("client").run()
+    at.selectbox(key="terr_del_client_client").set_value(1).run()
+    assert at.button(key="terr_del").disabled  # asks first
+    at.checkbox(key="terr_del_sure").check().run()
+    at.button(key="terr_del").click().run()
+    assert not at.exception
+    assert page_db.scalar("SELECT count(*) FROM zip_assignments WHERE workspace_id = 1") == 0
+
+    open_tab("History")
+    assert at.dataframe[0].value["kind"].to_list()[0] == "delete"
