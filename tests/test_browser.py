@@ -153,8 +153,10 @@ def test_client_picker_and_csv_download(app_url, browser):
     page.goto(app_url)
     wait_for_script(page)
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
+    board_download = page.locator(".st-key-dl-client-board").get_by_role("button")
+    board_download.wait_for(timeout=30_000)
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download CSV").first.click()
+        board_download.click()
     text = Path(dl.value.path()).read_text()
     assert text.startswith("client,tier,target,interested_mtd"), text[:300]
     assert len(text.strip().splitlines()) == 13, text[:300]
