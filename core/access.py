@@ -27,6 +27,7 @@ ROLES = ("admin", "operator", "viewer", "client")
 
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
+    "pipeline": ("admin", "operator", "viewer"),
     "campaigns": ("admin", "operator", "viewer", "client"),
     "copy_lab": ("admin", "operator", "viewer"),
     "sending_accounts": ("admin", "operator", "viewer"),
@@ -39,6 +40,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "export": ("admin", "operator", "viewer", "client"),
     "campaign.act": ("admin", "operator"),
     "sync.run": ("admin", "operator"),
+    "pipeline.run": ("admin", "operator"),
+    "pipeline.import": ("admin", "operator"),
+    "pipeline.rules": ("admin",),
     "demo.load": ("admin",),
     "workspace.manage": ("admin",),
     "settings.manage": ("admin",),

@@ -32,6 +32,10 @@ try:  # the webhook receiver
     app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
 except ImportError:  # pragma: no cover
     pass
+from core.pipeline_cli import import_app, pipeline_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+app.add_typer(pipeline_app, name="pipeline")
 
 
 def _fail(message: str, code: int = 1) -> None:
