@@ -20,6 +20,7 @@ user = ui.sign_in()  # stops the script with a sign-in or refusal screen when ne
 
 PAGES = [
     ("Daily", "overview", "Overview", ":material/dashboard:"),
+    ("Daily", "pipeline", "Pipeline", ":material/filter_alt:"),
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "copy_lab", "Copy Lab", ":material/science:"),
     ("Daily", "sending_accounts", "Sending accounts", ":material/forward_to_inbox:"),

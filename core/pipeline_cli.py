@@ -24,7 +24,8 @@ def import_job(db: Database, params: dict, progress: jobs.Progress) -> dict:
     try:
         return import_file(
             db, wid, params["path"], actor=params.get("actor", "system"),
-            filename=Path(params["path"]).name, renewal_month=month,
+            filename=params.get("filename") or Path(params["path"]).name, renewal_month=month,
+            mapping=params.get("mapping") or None,
             progress=lambda stage, done, total: progress.update(stage, done, total),
         )  # fmt: skip
     except ContactImportError as exc:

@@ -20,6 +20,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 PAGES = [
     ("data_sync", "Data sync"),
     ("", "Overview"),
+    ("pipeline", "Pipeline"),
     ("campaigns", "Campaigns"),
     ("copy_lab", "Copy Lab"),
     ("sending_accounts", "Sending accounts"),

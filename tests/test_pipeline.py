@@ -427,3 +427,24 @@ def test_concurrent_start_is_refused_while_a_run_is_live(ws, tmp_path):
     )
     assert pipeline.create_run(ws, 1, MONTH, "filter", "t") > run_id  # stale run closed
     assert ws.scalar("SELECT status FROM pipeline_runs WHERE id = ?", [run_id]) == "failed"
+
+
+def test_pipeline_page_runs_a_client_and_shows_history(demo_db):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=90)
+    at.run()
+    at.switch_page("pages/pipeline.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Pipeline"
+    assert any("local checks only" in w.value for w in at.warning)
+    run_button = next(b for b in at.button if b.label == "Run pipeline")
+    run_button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_id = demo_db.scalar("SELECT max(id) FROM pipeline_runs")
+    assert run_id is not None
+    wait_run(demo_db, run_id, timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("Needed" == m.label for m in at.metric)
