@@ -146,6 +146,19 @@ REGISTRY: dict[str, Setting] = {
             90,
         ),
         Setting(
+            "master_db_table",
+            str,
+            "consumers",
+            "Table (or schema.table) of the master contacts database that pulls read.",
+        ),
+        Setting(
+            "master_db_columns",
+            str,
+            "{}",
+            "JSON mapping of our field names to the master table's columns, e.g. "
+            '{"email": "email_address", "zip": "zip5"}; unnamed fields use our names.',
+        ),
+        Setting(
             "display_timezone",
             str,
             "America/New_York",
