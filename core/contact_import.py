@@ -244,31 +244,62 @@ def _money_expr(e: str) -> str:
     return f"TRY_CAST(TRY_CAST(regexp_replace({e}, '[$,\\s]', '', 'g') AS DOUBLE) AS BIGINT)"
 
 
-def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str) -> str:
+def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory: bool) -> str:
+    """One pass over the file: typed values, the first reason a row cannot be imported, the row
+    where each address first appears, and whether the client already has it."""
     c = {f: _col(mapping, f) for f in FIELDS}
     zip_digits = f"regexp_extract({c['zip']}, '^\\s*(\\d{{3,5}})', 1)"
+    zip_check = (
+        "WHEN zip NOT IN (SELECT zip FROM zip_assignments WHERE workspace_id = $wid)"
+        " THEN 'ZIP ' || zip || ' is not in the client''s territory'"
+        if territory
+        else ""
+    )
     return f"""
         CREATE TEMP TABLE {table} AS
-        SELECT row_number() OVER () AS row_number,
-               {c["email"]} AS email_raw,
-               lower({c["email"]}) AS email,
-               {c["first_name"]} AS first_name, {c["last_name"]} AS last_name,
-               {c["address"]} AS address, {c["city"]} AS city,
-               upper({c["state"]}) AS state,
-               {c["zip"]} AS zip_raw,
-               CASE WHEN {zip_digits} <> '' THEN lpad({zip_digits}, 5, '0') END AS zip,
-               {c["cell_phone"]} AS cell_phone,
-               {c["purchase_date"]} AS purchase_date_raw,
-               {_date_expr(c["purchase_date"])} AS purchase_date,
-               {c["home_value"]} AS home_value_raw,
-               {_money_expr(c["home_value"])} AS home_value,
-               CASE WHEN lower({c["head_of_household"]}) IN ('y', 'yes', 'true', '1', 't', 'x', 'h')
-                    THEN true
-                    WHEN lower({c["head_of_household"]}) IN ('n', 'no', 'false', '0', 'f') THEN false
-               END AS head_of_household,
-               {_money_expr(c["income"])} AS income,
-               {_date_expr(c["date_of_birth"])} AS date_of_birth
-        FROM {_reader(info)}
+        WITH s AS (
+            SELECT row_number() OVER () AS row_number,
+                   {c["email"]} AS email_raw,
+                   {c["first_name"]} AS first_name, {c["last_name"]} AS last_name,
+                   {c["address"]} AS address, {c["city"]} AS city,
+                   upper({c["state"]}) AS state,
+                   {c["zip"]} AS zip_raw,
+                   CASE WHEN {zip_digits} <> '' THEN lpad({zip_digits}, 5, '0') END AS zip,
+                   {c["cell_phone"]} AS cell_phone,
+                   {c["purchase_date"]} AS purchase_date_raw,
+                   {_date_expr(c["purchase_date"])} AS purchase_date,
+                   {c["home_value"]} AS home_value_raw,
+                   {_money_expr(c["home_value"])} AS home_value,
+                   CASE WHEN lower({c["head_of_household"]}) IN ('y', 'yes', 'true', '1', 't', 'x', 'h')
+                        THEN true
+                        WHEN lower({c["head_of_household"]}) IN ('n', 'no', 'false', '0', 'f') THEN false
+                   END AS head_of_household,
+                   {_money_expr(c["income"])} AS income,
+                   {_date_expr(c["date_of_birth"])} AS date_of_birth
+            FROM {_reader(info)}),
+        t AS (
+            SELECT *, CASE WHEN email_raw IS NULL THEN 'missing required field: email'
+                        WHEN NOT regexp_full_match(email_raw, $re)
+                             THEN 'bad email ''' || left(email_raw, 80) || ''''
+                        WHEN zip IS NULL AND zip_raw IS NULL THEN 'missing required field: zip'
+                        WHEN zip IS NULL THEN 'bad ZIP ''' || left(zip_raw, 20) || ''''
+                        {zip_check}
+                        WHEN purchase_date_raw IS NOT NULL AND purchase_date IS NULL
+                             THEN 'bad purchase date ''' || left(purchase_date_raw, 20) || ''''
+                        WHEN home_value_raw IS NOT NULL AND home_value IS NULL
+                             THEN 'bad home value ''' || left(home_value_raw, 20) || ''''
+                   END AS reason
+            FROM s)
+        SELECT t.row_number, lower(t.email_raw) AS email,
+               CASE WHEN t.reason IS NOT NULL THEN t.email_raw END AS email_raw,
+               CASE WHEN t.reason IS NOT NULL THEN t.zip_raw END AS zip_raw,
+               t.first_name, t.last_name, t.address, t.city, t.state, t.zip, t.cell_phone,
+               t.purchase_date, t.home_value, t.head_of_household, t.income, t.date_of_birth,
+               t.reason,
+               min(t.row_number) OVER (PARTITION BY lower(t.email_raw)) AS first_row,
+               e.k IS NOT NULL AS existing
+        FROM t LEFT JOIN (SELECT DISTINCT lower(email) AS k FROM contacts
+                          WHERE workspace_id = $wid) e ON e.k = lower(t.email_raw)
     """
 
 
@@ -363,22 +394,17 @@ def import_file(
     }
 
 
-def _run_import(
-    db: Database,
-    *,
-    cur_info: FileInfo,
-    mapping: dict[str, str],
-    stage: str,
-    wid: int,
-    import_id: int,
-    source: str,
-    renewal_month: dt.date | None,
-    step: Callable[[str, int, int | None], None],
-) -> dict[str, int]:
+def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], stage: str,
+                wid: int, import_id: int, source: str, renewal_month: dt.date | None,
+                step: Callable[[str, int, int | None], None]) -> dict[str, int]:  # fmt: skip
     info = cur_info
     with db.cursor() as cur:
-        cur.execute(_staging_sql(info, mapping, stage))
-        rows_read = cur.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
+        territory = cur.execute(
+            "SELECT count(*) FROM zip_assignments WHERE workspace_id = ?", [wid]
+        ).fetchall()[0][0]
+        cur.execute(
+            _staging_sql(info, mapping, stage, bool(territory)), {"re": EMAIL_RE, "wid": wid}
+        )
         malformed = (
             cur.sql(
                 "SELECT line, error_type, error_message, csv_line FROM reject_errors ORDER BY line"
@@ -386,37 +412,7 @@ def _run_import(
             if _has_rejects(cur)
             else []
         )
-        step("checking", 0, rows_read)
-        territory = cur.execute(
-            "SELECT count(*) FROM zip_assignments WHERE workspace_id = ?", [wid]
-        ).fetchall()[0][0]
-        zip_check = (
-            "WHEN zip NOT IN (SELECT zip FROM zip_assignments WHERE workspace_id = $wid)"
-            " THEN 'ZIP ' || zip || ' is not in the client''s territory'"
-            if territory
-            else ""
-        )
-        cur.execute(
-            f"""
-            CREATE TEMP TABLE {stage}_checked AS
-            SELECT s.*,
-                   CASE WHEN email_raw IS NULL THEN 'missing required field: email'
-                        WHEN NOT regexp_full_match(email_raw, $re)
-                             THEN 'bad email ''' || left(email_raw, 80) || ''''
-                        WHEN zip IS NULL AND zip_raw IS NULL THEN 'missing required field: zip'
-                        WHEN zip IS NULL THEN 'bad ZIP ''' || left(zip_raw, 20) || ''''
-                        {zip_check}
-                        WHEN purchase_date_raw IS NOT NULL AND purchase_date IS NULL
-                             THEN 'bad purchase date ''' || left(purchase_date_raw, 20) || ''''
-                        WHEN home_value_raw IS NOT NULL AND home_value IS NULL
-                             THEN 'bad home value ''' || left(home_value_raw, 20) || ''''
-                   END AS reason,
-                   min(row_number) OVER (PARTITION BY email) AS first_row
-            FROM {stage} s
-            """,
-            {"re": EMAIL_RE, "wid": wid} if territory else {"re": EMAIL_RE},
-        )
-        step("saving", 0, rows_read)
+        step("saving", 0, None)
         cur.execute("BEGIN TRANSACTION")
         try:
             cur.execute(
@@ -427,25 +423,20 @@ def _run_import(
                                 CASE WHEN row_number > first_row
                                      THEN 'duplicate email in the file (first at row ' || first_row || ')'
                                      ELSE 'duplicate: already a contact of this client' END),
-                       email_raw, zip_raw
-                FROM {stage}_checked k
-                WHERE reason IS NOT NULL OR row_number > first_row
-                   OR EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = $wid
-                              AND lower(c.email) = k.email)
+                       coalesce(email_raw, email), zip_raw
+                FROM {stage}
+                WHERE reason IS NOT NULL OR row_number > first_row OR existing
                 """,
-                {"imp": import_id, "wid": wid},
+                {"imp": import_id},
             )
             for line, etype, message, raw in malformed:
                 cur.execute(
                     "INSERT INTO import_rejects (import_id, row_number, reason, raw)"
                     " VALUES (?, ?, ?, ?)",
-                    [
-                        import_id,
-                        int(line) - 1,
-                        f"malformed line {line} ({str(etype).lower()}): {message}"[:300],
-                        (raw or "")[:500],
-                    ],
-                )
+                    [import_id, int(line) - 1,
+                     f"malformed line {line} ({str(etype).lower()}): {message}"[:300],
+                     (raw or "")[:500]],
+                )  # fmt: skip
             cur.execute(
                 f"""
                 INSERT INTO contacts (workspace_id, first_name, last_name, email, address, city,
@@ -456,11 +447,8 @@ def _run_import(
                        k.purchase_date, k.home_value, k.head_of_household, k.income,
                        k.date_of_birth,
                        CASE WHEN purchase_date IS NULL THEN $month::DATE END, 'raw', $src, $imp
-                FROM {stage}_checked k LEFT JOIN us_zip_codes z ON z.zip = k.zip
-                WHERE k.reason IS NULL AND k.row_number = k.first_row
-                  AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = $wid
-                                  AND lower(c.email) = k.email)
-                ORDER BY k.row_number
+                FROM {stage} k LEFT JOIN us_zip_codes z ON z.zip = k.zip
+                WHERE k.reason IS NULL AND k.row_number = k.first_row AND NOT k.existing
                 """,
                 {"wid": wid, "month": renewal_month, "src": source, "imp": import_id},
             )
@@ -469,8 +457,8 @@ def _run_import(
             cur.execute("ROLLBACK")
             raise
         finally:
+            rows_read = cur.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
             cur.execute(f"DROP TABLE IF EXISTS {stage}")
-            cur.execute(f"DROP TABLE IF EXISTS {stage}_checked")
         counts = cur.execute(
             "SELECT count(*) FILTER (WHERE reason LIKE 'duplicate%'),"
             " count(*) FILTER (WHERE reason NOT LIKE 'duplicate%') FROM import_rejects"
