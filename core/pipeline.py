@@ -321,3 +321,26 @@ def stages(db: Database, run_id: int) -> pl.DataFrame:
            FROM pipeline_stage_runs WHERE run_id = ? ORDER BY position""",
         [run_id],
     )
+
+
+@jobs.job("pipeline.fill_gap")
+def fill_gap_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    """Pull the recommended number of contacts from the master database, then run the pipeline."""
+    from core import access as _access
+    from core import gap, master_db
+
+    wid = _resolve(db, params)
+    month = parse_month(params["month"])
+    want = int(params.get("count") or gap.gap_to_goal(db, wid, month)["recommended_pull"])
+    if want <= 0:
+        return {"pulled": 0, "message": "No gap to fill."}
+    user = _access.User(params.get("actor", "system"), "operator")
+    try:
+        pulled = master_db.pull(db, user, wid, want, month,
+                                progress=lambda d, t, m: progress.update("pull", d, t, m))  # fmt: skip
+    except master_db.MasterDbError as exc:
+        raise PipelineError(str(exc)) from None
+    run_id = create_run(db, wid, month, "filter", user.email)
+    db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [progress.job_id, run_id])
+    result = execute_run(db, run_id, progress)
+    return {"pulled": pulled["pulled"], "imported": pulled["imported"], **result}

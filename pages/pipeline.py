@@ -17,6 +17,7 @@ from core import (
     filters,
     gap,
     jobs,
+    master_db,
     pipeline,
     renewals,
     uploads,
@@ -268,6 +269,14 @@ with tab_imp:
             st.error(f"Import failed: {job['error']}")
 
     import_progress()
+    st.subheader("Master contacts database")
+    if master_db.configured():
+        if st.button("Check connection"):
+            h = master_db.health(database)
+            (st.success if h["ok"] else st.error)(f"{ui.md(h['message'])} ({h['ms']} ms)")
+        ui.table(ui.cached(master_db.pull_history, sc.narrow(wid)), name="pulls", key="pulls")
+    else:
+        st.caption("Not configured: set LEADOPS_MASTER_DB_URL (see README, The lead pipeline).")
     st.subheader("Import history")
     imports = ui.cached(contact_import.history, sc.narrow(wid))
     ui.table(imports, name="imports", key="imports")
@@ -330,6 +339,28 @@ with tab_gap:
     )  # fmt: skip
     st.markdown("**Ways to close the gap**")
     ui.table(gap.ways_to_close(database, wid, month), name="gap-ways", key="gap-ways")
+    if master_db.configured():
+        try:
+            avail = master_db.availability(database, wid)
+            st.caption(f"Master database: {int(avail['available'].sum()):,} contacts available in "
+                       f"this client's {avail.height} ZIPs.")  # fmt: skip
+        except Exception as exc:  # the health check below says what is wrong
+            st.caption(f"Master database unavailable: {ui.md(str(exc).splitlines()[0])}")
+    fill_help = (
+        None
+        if master_db.configured()
+        else "Set LEADOPS_MASTER_DB_URL to pull from the master database."
+    )
+    if st.button(f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
+                 disabled=not (can_run and master_db.configured() and g["recommended_pull"]),
+                 help=fill_help or no_run):  # fmt: skip
+        try:
+            jobs.start(database, "pipeline.fill_gap",
+                       {"workspace_id": wid, "month": str(month), "actor": ui.actor()},
+                       requested_by=ui.actor())  # fmt: skip
+            st.success("Pulling; the run shows on the Run tab.")
+        except jobs.JobError as exc:
+            st.warning(str(exc))
 
 # -- rules -----------------------------------------------------------------------------------
 with tab_rules:

@@ -128,3 +128,18 @@ def test_unconfigured_master_db_says_what_to_set(ws, monkeypatch):  # noqa: F811
     with pytest.raises(master_db.MasterDbError):
         master_db.engine()
     assert isinstance(sa.__version__, str)
+
+
+def test_fill_the_gap_pulls_and_runs(ws, master):  # noqa: F811
+    from core import jobs, pipeline
+
+    configure(ws)
+    ws.execute("UPDATE package_tiers SET refined_contacts = 500 WHERE tier = '100'")
+    with pytest.raises(pipeline.PipelineError, match="upload: No upload campaign"):
+        jobs.run(ws, "pipeline.fill_gap", {"workspace_id": 1, "month": "2027-03", "actor": "t"},
+                 requested_by="t")  # fmt: skip
+    # No runs yet: default pass rates 80 % and 90 %, margin 15 %: ceil(500 / 0.72 * 1.15) = 799.
+    assert master_db.pull_history(ws, ADMIN.scope).row(0, named=True)["pulled"] == 799
+    run_id = pipeline.runs(ws, ADMIN.scope)["id"][0]
+    stages = {r["stage"]: r for r in pipeline.stages(ws, run_id).iter_rows(named=True)}
+    assert stages["filter"]["input_count"] == 799 and stages["batch"]["output_count"] == 500

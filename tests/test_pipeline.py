@@ -136,18 +136,63 @@ def test_import_hostile_files(ws, tmp_path):
     assert (r["imported"], r["rejected"]) == (200, 200)
 
 
-def test_large_file_imports_in_sql(ws, tmp_path):
+def test_a_200_mb_file_imports_in_sql(ws, tmp_path):
     big = tmp_path / "big.csv"
-    line = "q{0}@example.com,First{0},Last{0},75201,2018-03-15,250000,{1}\n"
-    pad = "x" * 150
+    pad = "x" * 880
+    rows = 220_000
     with big.open("w") as fh:
         fh.write("email,first_name,last_name,zip,purchase_date,home_value,notes\n")
-        for i in range(200_000):
-            fh.write(line.format(i, pad))
+        for start in range(0, rows, 20_000):
+            fh.write("".join(
+                f"q{i}@example.com,First{i},Last{i},75201,2018-03-15,250000,{pad}\n"
+                for i in range(start, start + 20_000)))  # fmt: skip
+    assert big.stat().st_size > 200_000_000
     t = time.monotonic()
     r = import_file(ws, 1, big, actor="t")
-    assert r["imported"] == 200_000
+    assert r["imported"] == rows
     assert time.monotonic() - t < 30
+
+
+def test_utf16_with_bom_and_an_excel_workbook(ws, tmp_path):
+    from openpyxl import Workbook
+
+    f = tmp_path / "u16.csv"
+    f.write_text("Email\tZIP\tFirst Name\nzoë@example.com\t75201\tZoë\nz2@example.com\t75204\tZed\n",
+                 encoding="utf-16")  # fmt: skip
+    r = import_file(ws, 1, f, actor="t")
+    assert r["encoding"] == "utf-16" and r["delimiter"] == "\t"
+    assert (r["imported"], r["rejected"]) == (1, 1)
+    wb = Workbook()
+    sheet = wb.active
+    sheet.append(["E-mail", "Zip Code", "Purchase Date", "Home Value"])
+    sheet.append(["x1@example.com", 75201, dt.datetime(2019, 3, 9), 350000])
+    sheet.append(["x2@example.com", "75999", None, None])
+    wb.save(tmp_path / "list.xlsx")
+    r = import_file(ws, 1, tmp_path / "list.xlsx", actor="t")
+    assert (r["imported"], r["rejected"]) == (1, 1)
+    row = ws.query("SELECT * FROM contacts WHERE email = 'x1@example.com'").row(0, named=True)
+    assert row["purchase_date"] == dt.date(2019, 3, 9) and row["home_value"] == 350000
+
+
+def test_cli_imports_and_runs(ws, tmp_path):
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    ws.close()
+    f = write_contacts(tmp_path / "a.csv", month_rows(5) + ["bad,A,B,75201,,"])
+    runner = CliRunner()
+    res = runner.invoke(app, ["import", "contacts", str(f), "--workspace", "Acme Insurance"])
+    assert res.exit_code == 0, res.output
+    assert "6 rows read, 5 imported, 0 duplicates, 1 rejected" in res.output
+    res = runner.invoke(app, ["pipeline", "run", "--workspace", "Acme Insurance", "--month",
+                              "2027-03", "--from-stage", "filter"])  # fmt: skip
+    assert res.exit_code == 1 and "No upload campaign" in res.output
+    res = runner.invoke(app, ["pipeline", "run", "--workspace", "Acme Insurance", "--month",
+                              "2027-03", "--from-stage", "bogus"])  # fmt: skip
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["pipeline", "evergreen"])
+    assert res.exit_code == 0, res.output
 
 
 # -- filter ----------------------------------------------------------------------------------
