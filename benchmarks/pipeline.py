@@ -119,13 +119,13 @@ def reset(db: store.Database) -> None:
 
 def peak_memory(csv_path: Path, db_path: Path) -> float:
     code = (
-        "import resource, sys; sys.path.insert(0, %r)\n"
+        f"import resource, sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from core import store; from core.contact_import import import_file\n"
-        "db = store.Database(%r); db.migrate()\n"
+        f"db = store.Database({str(db_path)!r}); db.migrate()\n"
         "db.execute('DELETE FROM contacts')\n"
-        "import_file(db, 1, %r, actor='bench')\n"
+        f"import_file(db, 1, {str(csv_path)!r}, actor='bench')\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    ) % (str(ROOT), str(db_path), str(csv_path))
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024 / 1024  # KiB -> GiB
 

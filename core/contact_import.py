@@ -295,11 +295,8 @@ def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory:
                CASE WHEN t.reason IS NOT NULL THEN t.zip_raw END AS zip_raw,
                t.first_name, t.last_name, t.address, t.city, t.state, t.zip, t.cell_phone,
                t.purchase_date, t.home_value, t.head_of_household, t.income, t.date_of_birth,
-               t.reason,
-               min(t.row_number) OVER (PARTITION BY lower(t.email_raw)) AS first_row,
-               e.k IS NOT NULL AS existing
-        FROM t LEFT JOIN (SELECT DISTINCT lower(email) AS k FROM contacts
-                          WHERE workspace_id = $wid) e ON e.k = lower(t.email_raw)
+               t.reason
+        FROM t
     """
 
 
@@ -402,8 +399,16 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
         territory = cur.execute(
             "SELECT count(*) FROM zip_assignments WHERE workspace_id = ?", [wid]
         ).fetchall()[0][0]
+        params = {"re": EMAIL_RE, "wid": wid} if territory else {"re": EMAIL_RE}
+        cur.execute(_staging_sql(info, mapping, stage, bool(territory)), params)
+        # Where each address first appears in the file, and whether the client already has it.
         cur.execute(
-            _staging_sql(info, mapping, stage, bool(territory)), {"re": EMAIL_RE, "wid": wid}
+            f"""CREATE TEMP TABLE {stage}_first AS
+                SELECT f.email, f.first_row, e.k IS NOT NULL AS existing
+                FROM (SELECT email, min(row_number) AS first_row FROM {stage} GROUP BY email) f
+                LEFT JOIN (SELECT DISTINCT lower(email) AS k FROM contacts
+                           WHERE workspace_id = $wid) e ON e.k = f.email""",
+            {"wid": wid},
         )
         malformed = (
             cur.sql(
@@ -423,8 +428,8 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                                 CASE WHEN row_number > first_row
                                      THEN 'duplicate email in the file (first at row ' || first_row || ')'
                                      ELSE 'duplicate: already a contact of this client' END),
-                       coalesce(email_raw, email), zip_raw
-                FROM {stage}
+                       coalesce(email_raw, s.email), zip_raw
+                FROM {stage} s LEFT JOIN {stage}_first f ON f.email IS NOT DISTINCT FROM s.email
                 WHERE reason IS NOT NULL OR row_number > first_row OR existing
                 """,
                 {"imp": import_id},
@@ -447,8 +452,9 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                        k.purchase_date, k.home_value, k.head_of_household, k.income,
                        k.date_of_birth,
                        CASE WHEN purchase_date IS NULL THEN $month::DATE END, 'raw', $src, $imp
-                FROM {stage} k LEFT JOIN us_zip_codes z ON z.zip = k.zip
-                WHERE k.reason IS NULL AND k.row_number = k.first_row AND NOT k.existing
+                FROM {stage} k JOIN {stage}_first f ON f.email = k.email
+                LEFT JOIN us_zip_codes z ON z.zip = k.zip
+                WHERE k.reason IS NULL AND k.row_number = f.first_row AND NOT f.existing
                 """,
                 {"wid": wid, "month": renewal_month, "src": source, "imp": import_id},
             )
@@ -459,6 +465,7 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
         finally:
             rows_read = cur.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
             cur.execute(f"DROP TABLE IF EXISTS {stage}")
+            cur.execute(f"DROP TABLE IF EXISTS {stage}_first")
         counts = cur.execute(
             "SELECT count(*) FILTER (WHERE reason LIKE 'duplicate%'),"
             " count(*) FILTER (WHERE reason NOT LIKE 'duplicate%') FROM import_rejects"
