@@ -56,3 +56,7 @@ def recent(db: Database, limit: int = 50) -> pl.DataFrame:
         " FROM notices n LEFT JOIN workspaces w ON w.id = n.workspace_id ORDER BY n.id DESC LIMIT ?",
         [limit],
     )
+
+
+def webhook_last4(db: Database) -> str | None:
+    return db.scalar("SELECT last4 FROM secret_refs WHERE name = ?", [WEBHOOK_SECRET])

@@ -298,3 +298,10 @@ def evergreen(
                        f"renamed “{new_name}”", wid)  # fmt: skip
         out["updated"].append(f"{label} → {new_name}")
     return out
+
+
+def known_campaigns(db: Database, workspace_id: int) -> Any:
+    """The client's Email Bison campaigns from the last sync (id, name), for choosing targets."""
+    return db.query(
+        "SELECT id, name FROM bison_campaigns WHERE workspace_id = ? ORDER BY name", [workspace_id]
+    )

@@ -18,6 +18,7 @@ from core import (
     gap,
     jobs,
     master_db,
+    notices,
     pipeline,
     renewals,
     uploads,
@@ -78,7 +79,7 @@ with tab_run:
             st.rerun()
         except jobs.JobError as exc:
             st.warning(str(exc))
-    if r3.button("Process all clients with pending work", disabled=not can_run, help=no_run):
+    if r3.button("Process all pending", disabled=not can_run, help=no_run):
         try:
             st.session_state["bulk_job"] = jobs.start(
                 database, "pipeline.process_all", {"month": str(month), "actor": ui.actor()},
@@ -161,9 +162,7 @@ with tab_run:
 
     st.subheader("Upload campaigns")
     camp = uploads.campaign_settings(database, wid)
-    known = database.query(
-        "SELECT id, name FROM bison_campaigns WHERE workspace_id = ? ORDER BY name", [wid]
-    )
+    known = uploads.known_campaigns(database, wid)
     opts = [None] + known["id"].to_list()
     names = dict(zip(known["id"].to_list(), known["name"].to_list(), strict=True))
     with st.form("campaigns"):
@@ -410,5 +409,21 @@ with tab_rules:
         finally:
             path.unlink(missing_ok=True)
     ui.table(ui.cached(filters.suppression_list, None), name="suppression", key="supp-list")
+    st.subheader("Slack notices")
+    hook = notices.webhook_last4(database)
+    st.caption(
+        f"Incoming webhook: …{ui.md(hook)}"
+        if hook
+        else "No Slack webhook: milestones are not posted."
+    )
+    if ui.can("secrets.manage"):
+        with st.form("slack"):
+            url = st.text_input("Incoming-webhook URL", type="password")
+            if st.form_submit_button("Save webhook"):
+                try:
+                    st.success(f"Saved ({notices.set_webhook(database, user, url)}).")
+                except ValueError as exc:
+                    st.error(str(exc))
+    st.dataframe(notices.recent(database, 20), hide_index=True)
     if can_run and st.button("Reset contacts stuck in 'verifying'"):
         st.info(f"{verification.reset_stuck(database, user, wid):,} contacts reset.")
