@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import time
 
 import pytest
@@ -493,3 +494,27 @@ def test_pipeline_page_runs_a_client_and_shows_history(demo_db):
     at.run()
     assert not at.exception
     assert any("Needed" == m.label for m in at.metric)
+
+
+def test_gap_to_goal_uses_past_pass_rates(ws, tmp_path):
+    from core import gap
+
+    ws.execute("UPDATE package_tiers SET refined_contacts = 100 WHERE tier = '100'")
+    roles = [f"{r}@r{i}.com,A,B,75201,2019-03-02,1" for i, r in
+             enumerate(["info", "sales", "admin", "support", "office"])]  # fmt: skip
+    import_file(ws, 1, write_contacts(tmp_path / "a.csv", month_rows(20) + roles), actor="t")
+    before = gap.gap_to_goal(ws, 1, MONTH)
+    assert before["rates"]["filter"]["basis"].startswith("default")
+    assert before["expected_from_pending"] == round(25 * 0.8 * 0.9)
+    run_id = pipeline.create_run(ws, 1, MONTH, "filter", "t")
+    with pytest.raises(pipeline.PipelineError, match="upload"):
+        pipeline.execute_run(ws, run_id, None)
+    g = gap.gap_to_goal(ws, 1, MONTH)
+    assert (g["needed"], g["refined"], g["gap"]) == (100, 20, 80)
+    assert g["rates"]["filter"]["rate"] == 0.8 and g["rates"]["verify"]["rate"] == 1.0
+    assert g["recommended_pull"] == math.ceil(80 / (0.8 * 1.0) * (1 + 0.15))
+    assert "80 ÷ (80.0% filter × 100.0% verify" in g["arithmetic"]
+    ways = gap.ways_to_close(ws, 1, MONTH)
+    assert ways.height >= 1 and ways["adds"].to_list() == sorted(
+        ways["adds"].to_list(), reverse=True
+    )
