@@ -348,6 +348,10 @@ def test_cancel_mid_verify_then_retry_from_stage(ws, tmp_path, debounce):
     verified = ws.scalar("SELECT count(*) FROM contacts WHERE verification_result IS NOT NULL")
     assert 200 <= verified < 1000
     assert ws.scalar("SELECT count(*) FROM contacts WHERE status = 'verifying'") == 0
+    # A process killed mid-chunk leaves contacts 'verifying'; they can be put back.
+    ws.execute("UPDATE contacts SET status = 'verifying' WHERE id IN (SELECT id FROM contacts"
+               " WHERE status = 'filtered' LIMIT 7)")  # fmt: skip
+    assert verification.reset_stuck(ws, ADMIN, 1) == 7
     debounce.delay = 0
     calls = debounce.calls
     retry = pipeline.retry_run(ws, ADMIN, run_id)
