@@ -401,13 +401,15 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
         ).fetchall()[0][0]
         params = {"re": EMAIL_RE, "wid": wid} if territory else {"re": EMAIL_RE}
         cur.execute(_staging_sql(info, mapping, stage, bool(territory)), params)
-        # Where each address first appears in the file, and whether the client already has it.
+        # Addresses that repeat in the file or that the client already has: where each first appears.
         cur.execute(
             f"""CREATE TEMP TABLE {stage}_first AS
                 SELECT f.email, f.first_row, e.k IS NOT NULL AS existing
-                FROM (SELECT email, min(row_number) AS first_row FROM {stage} GROUP BY email) f
+                FROM (SELECT email, min(row_number) AS first_row, count(*) AS n FROM {stage}
+                      GROUP BY email) f
                 LEFT JOIN (SELECT DISTINCT lower(email) AS k FROM contacts
-                           WHERE workspace_id = $wid) e ON e.k = f.email""",
+                           WHERE workspace_id = $wid) e ON e.k = f.email
+                WHERE f.n > 1 OR e.k IS NOT NULL""",
             {"wid": wid},
         )
         malformed = (
@@ -430,7 +432,7 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                                      ELSE 'duplicate: already a contact of this client' END),
                        coalesce(email_raw, s.email), zip_raw
                 FROM {stage} s LEFT JOIN {stage}_first f ON f.email IS NOT DISTINCT FROM s.email
-                WHERE reason IS NOT NULL OR row_number > first_row OR existing
+                WHERE reason IS NOT NULL OR row_number > first_row OR coalesce(existing, false)
                 """,
                 {"imp": import_id},
             )
@@ -452,9 +454,10 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                        k.purchase_date, k.home_value, k.head_of_household, k.income,
                        k.date_of_birth,
                        CASE WHEN purchase_date IS NULL THEN $month::DATE END, 'raw', $src, $imp
-                FROM {stage} k JOIN {stage}_first f ON f.email = k.email
+                FROM {stage} k LEFT JOIN {stage}_first f ON f.email = k.email
                 LEFT JOIN us_zip_codes z ON z.zip = k.zip
-                WHERE k.reason IS NULL AND k.row_number = f.first_row AND NOT f.existing
+                WHERE k.reason IS NULL
+                  AND (f.email IS NULL OR (k.row_number = f.first_row AND NOT f.existing))
                 """,
                 {"wid": wid, "month": renewal_month, "src": source, "imp": import_id},
             )
