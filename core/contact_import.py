@@ -74,6 +74,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "home_value": (
         "homevalue",
         "estimatedhomevalue",
+        "esthomevalue",
+        "estvalue",
+        "estimatedmarketvalue",
+        "avm",
         "marketvalue",
         "estimatedvalue",
         "propertyvalue",

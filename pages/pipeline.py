@@ -262,12 +262,18 @@ with tab_imp:
         st.session_state.pop("import_job")
         if job and job["status"] == "succeeded":
             r = json.loads(job["result"])
-            st.success(f"{r['rows_read']:,} rows read, {r['imported']:,} imported, "
-                       f"{r['duplicates']:,} duplicates, {r['rejected']:,} rejected.")  # fmt: skip
+            st.session_state["import_flash"] = ("success", (
+                f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
+                f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
+                "(rejected rows below)."))  # fmt: skip
         elif job:
-            st.error(f"Import failed: {job['error']}")
+            st.session_state["import_flash"] = ("error", f"Import failed: {job['error']}")
+        st.rerun()
 
     import_progress()
+    flash = st.session_state.pop("import_flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
     st.subheader("Master contacts database")
     if master_db.configured():
         if st.button("Check connection"):
