@@ -21,6 +21,7 @@ user = ui.sign_in()  # stops the script with a sign-in or refusal screen when ne
 
 PAGES = [
     ("Daily", "overview", "Overview", ":material/dashboard:"),
+    ("Daily", "pipeline", "Pipeline", ":material/filter_alt:"),
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "replies", "Replies", ":material/inbox:"),
     ("Daily", "client_leads", "Client leads", ":material/person_check:"),

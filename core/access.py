@@ -29,6 +29,7 @@ ROLES = ("admin", "operator", "viewer", "client")
 
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
+    "pipeline": ("admin", "operator", "viewer"),
     "campaigns": ("admin", "operator", "viewer", "client"),
     "replies": ("admin", "operator", "viewer", "client"),
     "client_leads": ("admin", "operator", "viewer", "client"),
@@ -55,6 +56,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "crm.deliver": ("admin", "operator"),
     "crm.manage": ("admin",),
     "territory.manage": ("admin", "operator"),
+    "pipeline.run": ("admin", "operator"),
+    "pipeline.import": ("admin", "operator"),
+    "pipeline.rules": ("admin",),
     "demo.load": ("admin",),
     "revenue.manage": ("admin",),
     "workspace.manage": ("admin",),

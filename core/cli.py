@@ -46,6 +46,10 @@ except ImportError:  # pragma: no cover
 from core.territories_cli import app as territories_app  # noqa: E402
 
 app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
+from core.pipeline_cli import import_app, pipeline_app  # noqa: E402
+
+app.add_typer(import_app, name="import")
+app.add_typer(pipeline_app, name="pipeline")
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -12,6 +12,7 @@ from core import crm_delivery as _crm
 from core import crm_jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
 from core import jobs, settings, stripe_sync
+from core import pipeline_cli as _pipeline_cli  # noqa: F401  (registers the pipeline jobs)
 from core.inbox import InboxWorker
 from core.store import Database, get_db
 
@@ -73,6 +74,27 @@ class Scheduler(threading.Thread):
                     )
             except Exception:  # the next check tries again
                 traceback.print_exc()
+            try:
+                if self.evergreen_due():
+                    jobs.start(self.db, "pipeline.evergreen", {"actor": "schedule"},
+                               requested_by="schedule")  # fmt: skip
+            except Exception:
+                traceback.print_exc()
+
+    def evergreen_due(self, now: dt.datetime | None = None) -> bool:
+        """Mondays, once a day, when some client has an evergreen campaign."""
+        now = now or dt.datetime.now(dt.UTC)
+        if now.weekday() != 0:
+            return False
+        if not self.db.scalar(
+            "SELECT count(*) FROM pipeline_settings WHERE evergreen_campaign_id IS NOT NULL"
+        ):
+            return False
+        return not self.db.scalar(
+            "SELECT count(*) FROM jobs WHERE kind = 'pipeline.evergreen' AND requested_by = 'schedule'"
+            " AND CAST(created_at AS DATE) = ?",
+            [now.date()],
+        )
 
     def after_sync(self) -> None:
         from core import client_reports, guardrails

@@ -358,6 +358,61 @@ REGISTRY: dict[str, Setting] = {
             ),
         ),
         Setting(
+            "debounce_cost_per_1000_cents",
+            int,
+            80,
+            "What 1,000 Debounce verifications cost, in cents; recorded per verification run.",
+            0,
+            100_000,
+        ),
+        Setting(
+            "gap_safety_margin",
+            float,
+            0.15,
+            "Extra share added to a recommended pull so losses in filtering and verification "
+            "still close the gap.",
+            0.0,
+            2.0,
+        ),
+        Setting(
+            "master_pull_exclude_months",
+            int,
+            6,
+            "A master-database pull skips anyone pulled for any client in this many months.",
+            0,
+            120,
+        ),
+        Setting(
+            "gap_zip_radius_miles",
+            float,
+            15.0,
+            "Radius around a client's ZIPs in which unassigned ZIPs are offered to close a gap.",
+            1.0,
+            200.0,
+        ),
+        Setting(
+            "evergreen_lead_days",
+            int,
+            28,
+            "The weekly evergreen step attaches the batch whose renewal window starts this many "
+            "days ahead.",
+            1,
+            90,
+        ),
+        Setting(
+            "master_db_table",
+            str,
+            "consumers",
+            "Table (or schema.table) of the master contacts database that pulls read.",
+        ),
+        Setting(
+            "master_db_columns",
+            str,
+            "{}",
+            "JSON mapping of our field names to the master table's columns, e.g. "
+            '{"email": "email_address", "zip": "zip5"}; unnamed fields use our names.',
+        ),
+        Setting(
             "display_timezone",
             str,
             "America/New_York",

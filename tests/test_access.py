@@ -36,6 +36,8 @@ EXPECTED = {
         "leads.manage",
         "crm.deliver",
         "territory.manage",
+        "pipeline.run",
+        "pipeline.import",
     },
     "viewer": {"export"},
     "client": {"export", "leads.manage"},

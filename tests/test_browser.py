@@ -20,6 +20,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 PAGES = [
     ("data_sync", "Data sync"),
     ("", "Overview"),
+    ("pipeline", "Pipeline"),
     ("campaigns", "Campaigns"),
     ("replies", "Replies"),
     ("client_leads", "Client leads"),

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 PAGES = [
     "pages/overview.py",
+    "pages/pipeline.py",
     "pages/campaigns.py",
     "pages/replies.py",
     "pages/client_leads.py",
@@ -40,6 +41,7 @@ def test_page_renders_on_demo_data(demo_db, page):
     at = run_page(page)
     assert at.title[0].value in (
         "Overview",
+        "Pipeline",
         "Campaigns",
         "Replies",
         "Client leads",

@@ -72,6 +72,14 @@ class CampaignsMixin(BisonBase):
         # Some instances answer actions with {success, message}; read the campaign back.
         return self.get_campaign(campaign_id)
 
+    def update_campaign(self, campaign_id: int, **fields: Any) -> Campaign:
+        """``PATCH /api/campaigns/{id}/update`` (name, max_emails_per_day, …); returns it."""
+        body = self._api.patch(f"campaigns/{int(campaign_id)}/update", fields)
+        data = unwrap(body)
+        if isinstance(data, dict) and data.get("id") is not None:
+            return parse_campaign(data)
+        return self.get_campaign(campaign_id)
+
     def pause_campaign(self, campaign_id: int) -> Campaign:
         """``PATCH /api/campaigns/{id}/pause``; returns the campaign (status ``paused``)."""
         return self._campaign_action(campaign_id, "pause")

@@ -281,6 +281,20 @@ def _set_status(ctx: Ctx, status: str) -> Any:
     return {"data": ser_campaign(ctx.ws, campaign)}
 
 
+def update_campaign(ctx: Ctx) -> Any:
+    campaign = campaign_of(ctx, ctx.params["campaign_id"])
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise invalid({"name": ["The name field must be a string."]})
+    for key in ("name", "max_emails_per_day", "max_new_leads_per_day"):
+        if key in body:
+            campaign[key] = body[key]
+    campaign["updated"] = ctx.now()
+    ctx.ws.touch()
+    return get_campaign(ctx)
+
+
 def pause_campaign(ctx: Ctx) -> Any:
     return _set_status(ctx, "Paused")
 
@@ -504,6 +518,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/campaigns", list_campaigns),
     ("GET", "/api/campaigns/v1.1/{campaign_id}/sequence-steps", sequence_steps),
     ("GET", "/api/campaigns/{campaign_id}", get_campaign),
+    ("PATCH", "/api/campaigns/{campaign_id}/update", update_campaign),
     ("PATCH", "/api/campaigns/{campaign_id}/pause", pause_campaign),
     ("PATCH", "/api/campaigns/{campaign_id}/resume", resume_campaign),
     ("PATCH", "/api/campaigns/{campaign_id}/archive", archive_campaign),

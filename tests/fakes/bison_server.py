@@ -133,6 +133,7 @@ class BisonFake:
         self.requests: list[RequestRecord] = []
         self._served = 0
         self._faults: collections.deque[_Fault] = collections.deque()
+        self.path_faults: dict[str, list[int]] = {}
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._app = Starlette(
@@ -209,9 +210,29 @@ class BisonFake:
             for _ in range(count):
                 self._faults.append(_Fault(delay=seconds))
 
+    def fail_path_after(
+        self, path_suffix: str, succeed: int, status: int = 500, times: int = 1000
+    ) -> None:
+        """Let ``succeed`` requests whose path ends with ``path_suffix`` through, then fail the
+        next ``times`` of them with ``status`` (an upload that breaks half-way)."""
+        with self._lock:
+            self.path_faults[path_suffix] = [succeed, times, status]
+
+    def _path_fault(self, path: str) -> _Fault | None:
+        for suffix, plan in self.path_faults.items():
+            if path.endswith(suffix):
+                if plan[0] > 0:
+                    plan[0] -= 1
+                    return None
+                if plan[1] > 0:
+                    plan[1] -= 1
+                    return _Fault(status=plan[2])
+        return None
+
     def reset_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self.path_faults.clear()
             self.rate_limit_every = self.error_every = None
             self.error_rate = 0.0
             self.delay = 0.0
@@ -228,7 +249,7 @@ class BisonFake:
         with self._lock:
             self.requests.append(record)
             self._served += 1
-            fault = self._pick_fault(self._served)
+            fault = self._pick_fault(self._served) or self._path_fault(scope["path"])
         scope["bison.record"] = record
         receive = _recording(receive, record)
         delay = self.delay + (fault.delay if fault else 0.0)

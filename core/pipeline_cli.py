@@ -1,0 +1,124 @@
+"""`leadops import …` and `leadops pipeline …`: contact imports and pipeline runs from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from core import commands as _commands  # noqa: F401
+from core import jobs, pipeline  # noqa: F401  (registers the pipeline jobs)
+from core.contact_import import ContactImportError, import_file
+from core.store import Database
+
+import_app = typer.Typer(help="Import contacts.", no_args_is_help=True)
+pipeline_app = typer.Typer(
+    help="Lead pipeline: filter, verify, batch, upload.", no_args_is_help=True
+)
+
+
+@jobs.job("contacts.import")
+def import_job(db: Database, params: dict, progress: jobs.Progress) -> dict:
+    wid = pipeline._resolve(db, params)
+    month = pipeline.parse_month(params["month"]) if params.get("month") else None
+    try:
+        return import_file(
+            db, wid, params["path"], actor=params.get("actor", "system"),
+            filename=params.get("filename") or Path(params["path"]).name, renewal_month=month,
+            mapping=params.get("mapping") or None,
+            progress=lambda stage, done, total: progress.update(stage, done, total),
+        )  # fmt: skip
+    except ContactImportError as exc:
+        raise jobs.JobError(str(exc)) from None
+
+
+def _run(kind: str, params: dict) -> dict:
+    from core.cli import run_job
+
+    return run_job(kind, params)
+
+
+@import_app.command("contacts")
+def import_contacts(
+    file: Path = typer.Argument(..., help="CSV or Excel (.xlsx) file of contacts."),
+    workspace: str = typer.Option(..., "--workspace", help="Client (by name)."),
+    month: str = typer.Option(
+        None, "--month", help="Renewal month (YYYY-MM) for contacts without a purchase date."
+    ),
+) -> None:
+    """Import a contact file for a client; prints the import report."""
+    if not file.exists():
+        typer.secho(f"No such file: {file}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    r = _run(
+        "contacts.import", {"workspace": workspace, "path": str(file.resolve()), "month": month}
+    )
+    typer.echo(
+        f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} imported, "
+        f"{r['duplicates']:,} duplicates, {r['rejected']:,} rejected in {r['seconds']} s."
+    )
+    if r["rejected"] or r["duplicates"]:
+        typer.echo("Rejected rows: the Pipeline page's import history has the CSV report.")
+
+
+def _print_run(result: dict) -> None:
+    for stage, out in result.get("stages", {}).items():
+        extra = ""
+        if stage == "filter" and out.get("removed_by_rule"):
+            extra = " (" + ", ".join(f"{k} {v:,}" for k, v in out["removed_by_rule"].items()) + ")"
+        if stage == "verify":
+            extra = f" ({out.get('mode')} checks, {out.get('credits', 0):,} credits)"
+        typer.echo(f"{stage:>7}: {out.get('input', 0):,} in → {out.get('output', 0):,} out{extra}")
+
+
+@pipeline_app.command("run")
+def run(
+    workspace: str = typer.Option(..., "--workspace", help="Client (by name)."),
+    month: str = typer.Option(..., "--month", help="Renewal month, YYYY-MM."),
+    from_stage: str = typer.Option(
+        "filter", "--from-stage", help="filter, verify, batch or upload."
+    ),
+) -> None:
+    """Run the pipeline for one client and renewal month."""
+    if from_stage not in pipeline.STAGES:
+        typer.secho(
+            f"--from-stage must be one of {', '.join(pipeline.STAGES)}.", fg="red", err=True
+        )
+        raise typer.Exit(2)
+    result = _run(
+        "pipeline.run", {"workspace": workspace, "month": month, "from_stage": from_stage}
+    )
+    typer.echo(f"Run {result['run_id']} succeeded.")
+    _print_run(result)
+
+
+@pipeline_app.command("process-all")
+def process_all(
+    month: str = typer.Option(..., "--month", help="Renewal month, YYYY-MM."),
+    upload_only: bool = typer.Option(False, "--upload-only", help="Only upload pending batches."),
+) -> None:
+    """Run the pipeline for every client with pending work in a month."""
+    r = _run("pipeline.process_all", {"month": month,
+                                      "from_stage": "upload" if upload_only else "filter"})  # fmt: skip
+    for name in r["succeeded"]:
+        typer.echo(f"ok       {name}")
+    for line in r["skipped"]:
+        typer.echo(f"skipped  {line}")
+    for line in r["failed"]:
+        typer.secho(f"failed   {line}", fg=typer.colors.RED)
+    if r["failed"]:
+        raise typer.Exit(1)
+
+
+@pipeline_app.command("evergreen")
+def evergreen(
+    workspace: str = typer.Option(None, "--workspace", help="Only this client."),
+    today: str = typer.Option(None, "--today", help="Run as if today were this date (YYYY-MM-DD)."),
+) -> None:
+    """Attach the batch whose renewal window starts in 28 days to each evergreen campaign."""
+    r = _run("pipeline.evergreen", {"workspace": workspace, "today": today})
+    for key in ("updated", "skipped", "failed"):
+        for line in r[key]:
+            typer.echo(f"{key:8} {line}")
+    if r["failed"]:
+        raise typer.Exit(1)

@@ -1,0 +1,435 @@
+"""Pipeline: one-click runs per client and month with live progress, cancel and retry; run history
+with a funnel; contact import with mapping preview; renewal batches; gap to goal; filter rules."""
+
+import io
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from core import (
+    batching,
+    contact_import,
+    filters,
+    gap,
+    jobs,
+    master_db,
+    notices,
+    pipeline,
+    renewals,
+    uploads,
+    verification,
+    workspaces,
+)
+from core.pipeline_cli import import_job  # noqa: F401  (registers the import job)
+from pages import ui
+
+ui.ensure_router("pipeline")
+st.title("Pipeline")
+database = ui.db()
+user = ui.current_user()
+sc = ui.user_scope()
+clients = [(w, n) for w, n in ui.cached(workspaces.names, None) if sc.allows(w)]
+if not clients:
+    st.info("No clients yet. Add one under Settings, or load the demo from the Overview page.")
+    st.stop()
+labels = dict(clients)
+ids = [w for w, _ in clients]
+picked = st.session_state.get("workspace_id")
+
+c1, c2, c3 = st.columns([3, 2, 2])
+wid = c1.selectbox(
+    "Client", ids, index=ids.index(picked) if picked in ids else 0, format_func=labels.get
+)
+default_month = renewals.add_months(renewals.month_start(ui.today()), 2)
+months = [renewals.add_months(default_month, i) for i in range(-6, 7)]
+month = c2.selectbox(
+    "Renewal month",
+    months,
+    index=6,
+    format_func=lambda m: f"{m:%B %Y}",
+    help="The month the policies renew; its campaigns start about 30 days earlier.",
+)
+if verification.debounce_configured():
+    c3.success("Verification: Debounce", icon=":material/verified:")
+else:
+    c3.warning(
+        "Verification: local checks only (no Debounce key) — mailboxes are not verified.",
+        icon=":material/warning:",
+    )
+can_run = ui.can("pipeline.run")
+no_run = None if can_run else "Your role cannot run the pipeline."
+
+tab_run, tab_hist, tab_imp, tab_batch, tab_gap, tab_rules = st.tabs(
+    ["Run", "History", "Import", "Batches", "Gap to goal", "Rules & suppression"]
+)
+
+# -- run -------------------------------------------------------------------------------------
+with tab_run:
+    r1, r2, r3, r4 = st.columns([2, 2, 2, 2])
+    from_stage = r1.selectbox("Start at stage", pipeline.STAGES, key="from_stage")
+    if r2.button("Run pipeline", type="primary", icon=":material/play_arrow:", disabled=not can_run,
+                 help=no_run):  # fmt: skip
+        try:
+            pipeline.start_run(database, user, wid, month, from_stage)
+            st.rerun()
+        except jobs.JobError as exc:
+            st.warning(str(exc))
+    if r3.button("Process all pending", disabled=not can_run, help=no_run):
+        try:
+            st.session_state["bulk_job"] = jobs.start(
+                database, "pipeline.process_all", {"month": str(month), "actor": ui.actor()},
+                requested_by=ui.actor())  # fmt: skip
+        except jobs.JobError as exc:
+            st.warning(str(exc))
+    if r4.button("Upload all pending", disabled=not can_run, help=no_run):
+        try:
+            st.session_state["bulk_job"] = jobs.start(
+                database, "pipeline.process_all",
+                {"month": str(month), "from_stage": "upload", "actor": ui.actor()},
+                requested_by=ui.actor())  # fmt: skip
+        except jobs.JobError as exc:
+            st.warning(str(exc))
+
+    live = pipeline.active_run(database, wid)
+
+    @st.fragment(run_every=1.0 if live or st.session_state.get("bulk_job") else None)
+    def progress() -> None:
+        bulk = st.session_state.get("bulk_job")
+        if bulk:
+            job = jobs.status(database, bulk)
+            if job and job["status"] in ("queued", "running"):
+                frac = job["done"] / job["total"] if job["total"] else 0.0
+                st.progress(
+                    min(frac, 1.0), text=f"All clients: {job['message'] or job['stage'] or ''}"
+                )
+            elif job:
+                st.session_state.pop("bulk_job")
+                res = json.loads(job["result"]) if job["result"] else {}
+                st.info(f"All clients: {job['status']}. " + "; ".join(
+                    f"{k}: {len(v)}" for k, v in res.items()))  # fmt: skip
+        run = pipeline.active_run(database, wid)
+        if not run:
+            last = pipeline.runs(database, sc.narrow(wid), 1)
+            if last.height:
+                r = last.row(0, named=True)
+                msg = f"Last run #{r['id']} ({r['month']:%B %Y}, from {r['from_stage']}): {r['status']}"
+                if r["status"] == "succeeded":
+                    st.success(msg)
+                elif r["status"] in ("failed", "cancelled"):
+                    st.error(f"{msg} — {r['error'] or ''}")
+                    if st.button("Retry from the failed stage", icon=":material/replay:",
+                                 disabled=not can_run, key=f"retry-{r['id']}"):  # fmt: skip
+                        try:
+                            pipeline.retry_run(database, user, r["id"])
+                            st.rerun()
+                        except jobs.JobError as exc:
+                            st.warning(str(exc))
+                show_stages(r["id"])
+            else:
+                st.caption("No runs yet for this client.")
+            return
+        st.markdown(f"**Run #{run['id']} in progress**")
+        show_stages(run["id"], live=True)
+        if st.button("Cancel run", icon=":material/stop:", disabled=not can_run):
+            pipeline.cancel_run(database, user, run["id"])
+
+    def show_stages(run_id: int, live: bool = False) -> None:
+        stages = pipeline.stages(database, run_id)
+        for s in stages.iter_rows(named=True):
+            total, done = s["total"], s["done"] or 0
+            secs = float(s["seconds"] or 0)
+            rate = done / secs if secs and done else 0
+            eta = (total - done) / rate if rate and total else None
+            text = (
+                f"{s['stage']}: {s['status']} — {done:,}/{total:,}" if total else
+                f"{s['stage']}: {s['status']}"
+            )  # fmt: skip
+            if s["status"] == "running" and rate:
+                text += f" · {rate:,.0f}/s" + (f" · ETA {eta:,.0f} s" if eta else "")
+            if s["status"] == "succeeded" and s["input_count"] is not None:
+                text += f" · {s['input_count']:,} in → {s['output_count']:,} out in {secs:.1f} s"
+            if s["error"]:
+                text += f" · {s['error']}"
+            frac = 1.0 if s["status"] == "succeeded" else (done / total if total else 0.0)
+            st.progress(min(frac, 1.0), text=text)
+
+    progress()
+
+    st.subheader("Upload campaigns")
+    camp = uploads.campaign_settings(database, wid)
+    known = uploads.known_campaigns(database, wid)
+    opts = [None] + known["id"].to_list()
+    names = dict(zip(known["id"].to_list(), known["name"].to_list(), strict=True))
+    with st.form("campaigns"):
+        f1, f2 = st.columns(2)
+        up = f1.selectbox("Batches are attached to", opts,
+                          index=opts.index(camp["upload_campaign_id"]) if camp["upload_campaign_id"] in opts else 0,
+                          format_func=lambda c: "(choose a campaign)" if c is None else names.get(c, str(c)))  # fmt: skip
+        ev = f2.selectbox("Evergreen campaign (Mondays)", opts,
+                          index=opts.index(camp["evergreen_campaign_id"]) if camp["evergreen_campaign_id"] in opts else 0,
+                          format_func=lambda c: "(none)" if c is None else names.get(c, str(c)))  # fmt: skip
+        if st.form_submit_button("Save", disabled=not can_run):
+            uploads.set_campaigns(
+                database, user, wid, upload_campaign_id=up, evergreen_campaign_id=ev
+            )
+            st.success("Saved.")
+    if not known.height:
+        st.caption("No Email Bison campaigns synced for this client yet (Data sync).")
+
+# -- history ---------------------------------------------------------------------------------
+with tab_hist:
+    hist = ui.cached(pipeline.runs, sc.narrow(wid), 100)
+    ui.table(hist.drop("workspace_id"), name="pipeline-runs", key="runs")
+    if hist.height:
+        run_id = st.selectbox("Run", hist["id"].to_list(), format_func=lambda i: f"#{i}")
+        stages = pipeline.stages(database, run_id)
+        ui.table(stages.drop("counts"), name=f"run-{run_id}-stages", key="stages")
+        rows = {s["stage"]: s for s in stages.iter_rows(named=True)}
+        steps, values = [], []
+        if rows["filter"]["input_count"] is not None:
+            steps.append("Raw")
+            values.append(rows["filter"]["input_count"])
+        for stage, label in (("filter", "Filtered"), ("verify", "Verified"), ("batch", "Batched"),
+                             ("upload", "Uploaded")):  # fmt: skip
+            if rows[stage]["output_count"] is not None:
+                steps.append(label)
+                values.append(rows[stage]["output_count"])
+        if steps:
+            fig = go.Figure(go.Funnel(y=steps, x=values, textinfo="value+percent initial"))
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(fig, use_container_width=True)
+        removed = json.loads(rows["filter"]["counts"] or "{}").get("removed_by_rule") or {}
+        if removed:
+            st.markdown("**Removed by each rule**")
+            st.dataframe(pl.DataFrame({"rule": list(removed), "contacts": list(removed.values())}),
+                         hide_index=True)  # fmt: skip
+
+# -- import ----------------------------------------------------------------------------------
+with tab_imp:
+    can_import = ui.can("pipeline.import")
+    up_file = st.file_uploader("Contact file (CSV or Excel)", type=["csv", "txt", "xlsx"],
+                               disabled=not can_import)  # fmt: skip
+    if up_file is not None:
+        key = f"upload-{up_file.file_id}"
+        if key not in st.session_state:
+            path = (
+                Path(tempfile.gettempdir())
+                / f"leadops-import-{uuid.uuid4().hex[:8]}-{Path(up_file.name).name}"
+            )
+            path.write_bytes(up_file.getbuffer())
+            st.session_state[key] = str(path)
+        path = st.session_state[key]
+        try:
+            info = contact_import.inspect_file(database, path)
+        except contact_import.ContactImportError as exc:
+            st.error(str(exc))
+            info = None
+        if info is not None:
+            st.caption(f"Encoding {info.encoding}, delimiter {info.delimiter!r}, "
+                       f"{len(info.headers)} columns.")  # fmt: skip
+            mapping = {}
+            cols = st.columns(4)
+            for i, fld in enumerate(contact_import.FIELDS):
+                choice = cols[i % 4].selectbox(
+                    fld.replace("_", " ").capitalize(), [None, *info.headers],
+                    index=([None, *info.headers].index(info.mapping[fld]) if fld in info.mapping else 0),
+                    format_func=lambda h: "(not in file)" if h is None else h, key=f"map-{fld}",
+                )  # fmt: skip
+                if choice:
+                    mapping[fld] = choice
+            st.dataframe(info.preview, hide_index=True)
+            if st.button("Import", type="primary", disabled=not can_import):
+                st.session_state["import_job"] = jobs.start(
+                    database, "contacts.import",
+                    {"workspace_id": wid, "path": path, "mapping": mapping, "actor": ui.actor(),
+                     "filename": up_file.name},
+                    requested_by=ui.actor(), exclusive=False)  # fmt: skip
+
+    @st.fragment(run_every=1.0 if st.session_state.get("import_job") else None)
+    def import_progress() -> None:
+        job_id = st.session_state.get("import_job")
+        if not job_id:
+            return
+        job = jobs.status(database, job_id)
+        if job and job["status"] in ("queued", "running"):
+            st.progress(0.5, text=f"Importing: {job['stage'] or 'starting'}")
+            return
+        st.session_state.pop("import_job")
+        if job and job["status"] == "succeeded":
+            r = json.loads(job["result"])
+            st.session_state["import_flash"] = ("success", (
+                f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
+                f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
+                "(rejected rows below)."))  # fmt: skip
+        elif job:
+            st.session_state["import_flash"] = ("error", f"Import failed: {job['error']}")
+        st.rerun()
+
+    import_progress()
+    flash = st.session_state.pop("import_flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    st.subheader("Master contacts database")
+    if master_db.configured():
+        if st.button("Check connection"):
+            h = master_db.health(database)
+            (st.success if h["ok"] else st.error)(f"{ui.md(h['message'])} ({h['ms']} ms)")
+        ui.table(ui.cached(master_db.pull_history, sc.narrow(wid)), name="pulls", key="pulls")
+    else:
+        st.caption("Not configured: set LEADOPS_MASTER_DB_URL (see README, The lead pipeline).")
+    st.subheader("Import history")
+    imports = ui.cached(contact_import.history, sc.narrow(wid))
+    ui.table(imports, name="imports", key="imports")
+    if imports.height:
+        imp = st.selectbox("Rejected rows of import", imports["id"].to_list(),
+                           format_func=lambda i: f"#{i}")  # fmt: skip
+        ui.table(contact_import.rejects(database, imp), name=f"import-{imp}-rejects", key="rejects")
+
+# -- batches ---------------------------------------------------------------------------------
+with tab_batch:
+    bl = ui.cached(batching.list_batches, sc.narrow(wid), month)
+    ui.table(bl, name="batches", key="batches")
+    if bl.height:
+        b = st.selectbox("Batch", bl["id"].to_list(),
+                         format_func=dict(zip(bl["id"].to_list(), bl["name"].to_list(), strict=True)).get)  # fmt: skip
+        buf = io.StringIO()
+        batching.export_batch(database, sc, b, buf)
+        st.download_button("Download batch CSV", buf.getvalue(), file_name=f"batch-{b}.csv",
+                           mime="text/csv", icon=":material/download:")  # fmt: skip
+        sure = st.checkbox("I understand: this cannot be undone", key="batch-sure")
+        d1, d2, d3 = st.columns(3)
+        if d1.button("Delete this batch", disabled=not (can_run and sure)):
+            try:
+                batching.delete_batches(database, user, batch_id=b)
+                st.rerun()
+            except ValueError as exc:
+                st.error(str(exc))
+        if d2.button(f"Delete all of {month:%B}", disabled=not (can_run and sure)):
+            try:
+                batching.delete_batches(database, user, workspace_id=wid, month=month)
+                st.rerun()
+            except ValueError as exc:
+                st.error(str(exc))
+        if d3.button(
+            "Revert upload (delete leads in Email Bison)", disabled=not (can_run and sure)
+        ):
+            try:
+                n = uploads.revert_upload(database, user, b)
+                st.success(f"Deleted {n:,} leads in Email Bison.")
+            except uploads.UploadError as exc:
+                st.error(str(exc))
+
+# -- gap to goal -----------------------------------------------------------------------------
+with tab_gap:
+    g = gap.gap_to_goal(database, wid, month)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Needed", ui.fmt_int(g["needed"]), help="Refined contacts the package needs")
+    m2.metric("Refined", ui.fmt_int(g["refined"]), help="Verified, batched or uploaded")
+    m3.metric("Gap", ui.fmt_int(g["gap"]))
+    m4.metric("Recommended pull", ui.fmt_int(g["recommended_pull"]))
+    st.caption(g["arithmetic"])
+    if g["over_target"]:
+        st.info(
+            f"{g['over_target']:,} refined contacts over the package: a candidate for an upsell."
+        )
+    st.dataframe(
+        pl.DataFrame([{"stage": k, "pass rate": round(v["rate"], 3), "basis": v["basis"]}
+                      for k, v in g["rates"].items()]),
+        hide_index=True,
+    )  # fmt: skip
+    st.markdown("**Ways to close the gap**")
+    ui.table(gap.ways_to_close(database, wid, month), name="gap-ways", key="gap-ways")
+    if master_db.configured():
+        try:
+            avail = master_db.availability(database, wid)
+            st.caption(f"Master database: {int(avail['available'].sum()):,} contacts available in "
+                       f"this client's {avail.height} ZIPs.")  # fmt: skip
+        except Exception as exc:  # the health check below says what is wrong
+            st.caption(f"Master database unavailable: {ui.md(str(exc).splitlines()[0])}")
+    fill_help = (
+        None
+        if master_db.configured()
+        else "Set LEADOPS_MASTER_DB_URL to pull from the master database."
+    )
+    if st.button(f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
+                 disabled=not (can_run and master_db.configured() and g["recommended_pull"]),
+                 help=fill_help or no_run):  # fmt: skip
+        try:
+            jobs.start(database, "pipeline.fill_gap",
+                       {"workspace_id": wid, "month": str(month), "actor": ui.actor()},
+                       requested_by=ui.actor())  # fmt: skip
+            st.success("Pulling; the run shows on the Run tab.")
+        except jobs.JobError as exc:
+            st.warning(str(exc))
+
+# -- rules -----------------------------------------------------------------------------------
+with tab_rules:
+    ui.table(ui.cached(filters.list_rules, None), name="filter-rules", key="rules")
+    admin = ui.can("pipeline.rules")
+    with st.form("rule"):
+        st.markdown("**Add a rule**")
+        a1, a2, a3, a4 = st.columns(4)
+        rname = a1.text_input("Name (the reject reason)")
+        field = a2.selectbox("Field", list(filters.FIELDS))
+        op = a3.selectbox("Operator", list(filters.OPERATORS),
+                          format_func=lambda o: filters.OPERATORS[o][0])  # fmt: skip
+        value = a4.text_input("Value")
+        scope_ws = st.selectbox("Applies to", [None, *ids],
+                                format_func=lambda w: "All clients" if w is None else labels[w])  # fmt: skip
+        if st.form_submit_button("Add rule", disabled=not admin):
+            try:
+                filters.save_rule(database, user, name=rname, field=field, operator=op,
+                                  value=value or None, workspace_id=scope_ws)  # fmt: skip
+                st.rerun()
+            except filters.RuleError as exc:
+                st.error(str(exc))
+    rules = filters.list_rules(database)
+    if admin and rules.height:
+        t1, t2 = st.columns(2)
+        rid = t1.selectbox("Rule", rules["id"].to_list(),
+                           format_func=dict(zip(rules["id"].to_list(), rules["name"].to_list(), strict=True)).get)  # fmt: skip
+        row = rules.filter(pl.col("id") == rid).row(0, named=True)
+        if t2.button("Disable" if row["enabled"] else "Enable"):
+            filters.save_rule(database, user, name=row["name"], field=row["field"],
+                              operator=row["operator"], value=row["value"],
+                              enabled=not row["enabled"], position=row["position"], rule_id=rid,
+                              workspace_id=None if row["applies_to"] == "All clients" else
+                              next(w for w, n in clients if n == row["applies_to"]))  # fmt: skip
+            st.rerun()
+    st.subheader("Suppression list")
+    supp = st.file_uploader("Add addresses from a CSV (unsubscribed, bounced, complaints)",
+                            type=["csv", "txt"], disabled=not admin, key="supp")  # fmt: skip
+    if supp is not None and st.button("Add to the suppression list", disabled=not admin):
+        path = Path(tempfile.gettempdir()) / f"leadops-supp-{uuid.uuid4().hex[:8]}.csv"
+        path.write_bytes(supp.getbuffer())
+        try:
+            n = filters.import_suppression_csv(database, user, path)
+            st.success(f"{n:,} new addresses suppressed.")
+        except contact_import.ContactImportError as exc:
+            st.error(str(exc))
+        finally:
+            path.unlink(missing_ok=True)
+    ui.table(ui.cached(filters.suppression_list, None), name="suppression", key="supp-list")
+    st.subheader("Slack notices")
+    hook = notices.webhook_last4(database)
+    st.caption(
+        f"Incoming webhook: …{ui.md(hook)}"
+        if hook
+        else "No Slack webhook: milestones are not posted."
+    )
+    if ui.can("secrets.manage"):
+        with st.form("slack"):
+            url = st.text_input("Incoming-webhook URL", type="password")
+            if st.form_submit_button("Save webhook"):
+                try:
+                    st.success(f"Saved ({notices.set_webhook(database, user, url)}).")
+                except ValueError as exc:
+                    st.error(str(exc))
+    st.dataframe(notices.recent(database, 20), hide_index=True)
+    if can_run and st.button("Reset contacts stuck in 'verifying'"):
+        st.info(f"{verification.reset_stuck(database, user, wid):,} contacts reset.")
