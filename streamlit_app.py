@@ -43,7 +43,7 @@ for section, key, title, icon in PAGES:
         sections.setdefault(section, []).append(
             st.Page(f"pages/{key}.py", title=title, icon=icon, default=key == "overview")
         )
-nav = st.navigation(sections)
+nav = st.navigation(sections, expanded=True)  # every page listed, no "View more"
 
 with st.sidebar:
     clients = [
