@@ -96,20 +96,22 @@ def test_drag_a_box_on_the_map_assigns_the_zips(territory_app):
         shown = int(
             page.get_by_text(re.compile(r"^[\d,]+ ZIP codes shown")).inner_text().split()[0]
         )
-        for _attempt in range(4):
+        for attempt in range(6):
             # Right after a redraw the map may not take the first drag yet; a user drags again,
             # and so does this test.
             try:
                 page.wait_for_function(MAP_READY, arg=shown, timeout=45_000)
             except Exception:  # a busy machine may take longer to draw; look again
                 continue
-            time.sleep(0.5)
+            wait_for_script(page)  # no rerun under way that would replace the chart mid-drag
+            time.sleep(0.5 + attempt)
             box = chart.bounding_box()
             x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
             page.mouse.move(x0, y0)
             page.mouse.down()
-            for i in range(1, 11):
-                page.mouse.move(x0 + box["width"] * 0.04 * i, y0 + box["height"] * 0.04 * i)
+            for i in range(1, 21):
+                page.mouse.move(x0 + box["width"] * 0.02 * i, y0 + box["height"] * 0.02 * i)
+                time.sleep(0.02)
             page.mouse.up()
             try:
                 picked_text.wait_for(timeout=30_000)
