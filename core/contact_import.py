@@ -239,19 +239,43 @@ def _col(mapping: dict[str, str], fld: str) -> str:
     return f"nullif(trim(\"{h.replace(chr(34), chr(34) * 2)}\"), '')" if h else "NULL::VARCHAR"
 
 
-def _date_expr(e: str) -> str:
-    tries = ", ".join(f"try_strptime({e}, '{f}')" for f in DATE_FORMATS)
+def _date_expr(e: str, formats: tuple[str, ...] = DATE_FORMATS) -> str:
+    """First format that parses wins. COALESCE stops at the first hit, and a failed parse costs ten
+    times a good one, so the file's own format should come first (see `_date_formats`)."""
+    tries = ", ".join(f"try_strptime({e}, '{f}')" for f in formats)
     return f"CAST(coalesce({tries}) AS DATE)"
+
+
+def _date_formats(cur, info: FileInfo, header: str | None, sample: int = 2000) -> tuple[str, ...]:
+    """DATE_FORMATS ordered by how many of the column's first non-empty values each one parses."""
+    if not header:
+        return DATE_FORMATS
+    col = f'"{header.replace(chr(34), chr(34) * 2)}"'
+    counts = ", ".join(f"count(try_strptime(v, '{f}'))" for f in DATE_FORMATS)
+    hits = cur.sql(
+        f"SELECT {counts} FROM (SELECT nullif(trim({col}), '') AS v FROM {_reader(info)}"
+        f" WHERE v IS NOT NULL LIMIT {int(sample)})"
+    ).fetchall()[0]
+    order = sorted(range(len(DATE_FORMATS)), key=lambda i: -hits[i])
+    return tuple(DATE_FORMATS[i] for i in order)
 
 
 def _money_expr(e: str) -> str:
     return f"TRY_CAST(TRY_CAST(regexp_replace({e}, '[$,\\s]', '', 'g') AS DOUBLE) AS BIGINT)"
 
 
-def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory: bool) -> str:
-    """One pass over the file: typed values, the first reason a row cannot be imported, the row
-    where each address first appears, and whether the client already has it."""
+def _staging_sql(
+    info: FileInfo,
+    mapping: dict[str, str],
+    table: str,
+    territory: bool,
+    date_formats: dict[str, tuple[str, ...]] | None = None,
+) -> str:
+    """One pass over the file: typed values, the first reason a row cannot be imported, and the
+    contact id each good row will get (drawn here, in bulk: a sequence default evaluated row by row
+    during the insert costs more than the rest of the insert)."""
     c = {f: _col(mapping, f) for f in FIELDS}
+    fmts = date_formats or {}
     zip_digits = f"regexp_extract({c['zip']}, '^\\s*(\\d{{3,5}})', 1)"
     zip_check = (
         "WHEN zip NOT IN (SELECT zip FROM zip_assignments WHERE workspace_id = $wid)"
@@ -271,7 +295,7 @@ def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory:
                    CASE WHEN {zip_digits} <> '' THEN lpad({zip_digits}, 5, '0') END AS zip,
                    {c["cell_phone"]} AS cell_phone,
                    {c["purchase_date"]} AS purchase_date_raw,
-                   {_date_expr(c["purchase_date"])} AS purchase_date,
+                   {_date_expr(c["purchase_date"], fmts.get("purchase_date", DATE_FORMATS))} AS purchase_date,
                    {c["home_value"]} AS home_value_raw,
                    {_money_expr(c["home_value"])} AS home_value,
                    CASE WHEN lower({c["head_of_household"]}) IN ('y', 'yes', 'true', '1', 't', 'x', 'h')
@@ -279,7 +303,7 @@ def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory:
                         WHEN lower({c["head_of_household"]}) IN ('n', 'no', 'false', '0', 'f') THEN false
                    END AS head_of_household,
                    {_money_expr(c["income"])} AS income,
-                   {_date_expr(c["date_of_birth"])} AS date_of_birth
+                   {_date_expr(c["date_of_birth"], fmts.get("date_of_birth", DATE_FORMATS))} AS date_of_birth
             FROM {_reader(info)}),
         t AS (
             SELECT *, CASE WHEN email_raw IS NULL THEN 'missing required field: email'
@@ -294,7 +318,9 @@ def _staging_sql(info: FileInfo, mapping: dict[str, str], table: str, territory:
                              THEN 'bad home value ''' || left(home_value_raw, 20) || ''''
                    END AS reason
             FROM s)
-        SELECT t.row_number, lower(t.email_raw) AS email,
+        SELECT t.row_number,
+               CASE WHEN t.reason IS NULL THEN nextval('contacts_id_seq') END AS contact_id,
+               lower(t.email_raw) AS email,
                CASE WHEN t.reason IS NOT NULL THEN t.email_raw END AS email_raw,
                CASE WHEN t.reason IS NOT NULL THEN t.zip_raw END AS zip_raw,
                t.first_name, t.last_name, t.address, t.city, t.state, t.zip, t.cell_phone,
@@ -404,7 +430,10 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
             "SELECT count(*) FROM zip_assignments WHERE workspace_id = ?", [wid]
         ).fetchall()[0][0]
         params = {"re": EMAIL_RE, "wid": wid} if territory else {"re": EMAIL_RE}
-        cur.execute(_staging_sql(info, mapping, stage, bool(territory)), params)
+        formats = {
+            f: _date_formats(cur, info, mapping.get(f)) for f in ("purchase_date", "date_of_birth")
+        }
+        cur.execute(_staging_sql(info, mapping, stage, bool(territory), formats), params)
         # Addresses that repeat in the file or that the client already has: where each first appears.
         cur.execute(
             f"""CREATE TEMP TABLE {stage}_first AS
@@ -450,10 +479,10 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                 )  # fmt: skip
             cur.execute(
                 f"""
-                INSERT INTO contacts (workspace_id, first_name, last_name, email, address, city,
+                INSERT INTO contacts (id, workspace_id, first_name, last_name, email, address, city,
                     state, zip, cell_phone, purchase_date, home_value, head_of_household, income,
                     date_of_birth, renewal_month, status, source, import_id)
-                SELECT $wid, k.first_name, k.last_name, k.email, k.address,
+                SELECT k.contact_id, $wid, k.first_name, k.last_name, k.email, k.address,
                        coalesce(k.city, z.city), coalesce(k.state, z.state), k.zip, k.cell_phone,
                        k.purchase_date, k.home_value, k.head_of_household, k.income,
                        k.date_of_birth,

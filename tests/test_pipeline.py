@@ -108,6 +108,29 @@ def test_import_detects_columns_and_reports_every_bad_row(ws, tmp_path):
     assert again["imported"] == 0 and again["duplicates"] >= 2
 
 
+def test_import_draws_ids_from_the_contacts_sequence_and_orders_date_formats(ws, tmp_path):
+    """Ids are drawn in the staging pass; later inserts by default must not collide with them.
+    A column of day-first-looking US dates still parses when a few rows are ISO."""
+    rows = [f"m{i}@example.com,F,L,75201,03/{i % 28 + 1:02d}/2018,1000" for i in range(50)]
+    rows += ["iso@example.com,F,L,75201,2017-03-02,1000", "bad@example.com,F,L,75201,03/40/2018,1"]
+    r = import_file(ws, 1, write_contacts(tmp_path / "us.csv", rows), actor="t")
+    assert (r["imported"], r["rejected"]) == (51, 1)
+    ids = ws.query("SELECT id FROM contacts WHERE import_id = ?", [r["import_id"]])["id"]
+    assert ids.n_unique() == 51
+    with ws.transaction() as cur:
+        new_id = cur.execute(
+            "INSERT INTO contacts (workspace_id, email) VALUES (1, 'later@example.com') RETURNING id"
+        ).fetchall()[0][0]
+    assert new_id > ids.max()
+    got = dict(
+        ws.query(
+            "SELECT email, purchase_date FROM contacts WHERE email IN ('iso@example.com',"
+            " 'm4@example.com')"
+        ).rows()  # fmt: skip
+    )
+    assert got == {"iso@example.com": dt.date(2017, 3, 2), "m4@example.com": dt.date(2018, 3, 5)}
+
+
 def test_import_hostile_files(ws, tmp_path):
     latin = tmp_path / "latin.csv"
     latin.write_bytes("email,first name,zip\nren\xe9@example.com,Ren\xe9,75201\n".encode("latin-1"))
