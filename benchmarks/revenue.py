@@ -153,10 +153,17 @@ def section_views(db, scope: Scope) -> dict[str, object]:
 
 
 # The floor: the same aggregates, each one bare GROUP BY over its table, fetched as raw tuples,
-# once for the 24 months of history and once for the month and forecast window.
+# once for the 24 months of history and once for the month and forecast window. The two big
+# tables are put in months the fastest way known (a range join on the months' bounds, as the page
+# does; date_trunc on a TIMESTAMPTZ costs twice as much).
+BOUNDS = (
+    "SELECT m::DATE AS month, m::TIMESTAMPTZ AS lo, (m + INTERVAL 1 MONTH)::TIMESTAMPTZ AS hi"
+    " FROM unnest(generate_series(DATE '{a}', DATE '{b}' - INTERVAL 1 MONTH, INTERVAL 1 MONTH)) u(m)"
+)
 WINDOWS = [(FIRST, "2026-12-01"), ("2026-10-01", "2026-12-01")]
 FLOOR_SQL = [
-    "SELECT workspace_id, date_trunc('month', interested_at), count(*) FROM interested_leads"
+    "SELECT workspace_id, m.month, count(*) FROM interested_leads JOIN ({bounds}) m"
+    " ON interested_at >= m.lo AND interested_at < m.hi"
     " WHERE interested_at >= DATE '{a}' AND interested_at < DATE '{b}' GROUP BY ALL",
     "SELECT customer_id, date_trunc('month', paid_at), sum(amount_paid) FROM stripe_invoices"
     " WHERE paid_at >= DATE '{a}' AND paid_at < DATE '{b}' GROUP BY ALL",
@@ -166,8 +173,9 @@ FLOOR_SQL = [
     " WHERE created >= DATE '{a}' AND created < DATE '{b}' GROUP BY ALL",
     "SELECT source_id, date_trunc('month', created), sum(fee) FROM stripe_balance_transactions"
     " WHERE created >= DATE '{a}' AND created < DATE '{b}' GROUP BY ALL",
-    "SELECT workspace_id, date_trunc('month', imported_at), source, count(*), count(verification_result)"
-    " FROM contacts WHERE imported_at >= DATE '{a}' AND imported_at < DATE '{b}' GROUP BY ALL",
+    "SELECT workspace_id, m.month, source, count(*), count(verification_result)"
+    " FROM contacts JOIN ({bounds}) m ON imported_at >= m.lo AND imported_at < m.hi"
+    " WHERE imported_at >= DATE '{a}' AND imported_at < DATE '{b}' GROUP BY ALL",
     "SELECT workspace_id, date_trunc('month', day), sum(sent) FROM bison_campaign_daily"
     " WHERE day >= DATE '{a}' AND day < DATE '{b}' GROUP BY ALL",
     "SELECT workspace_id, month, sum(amount_cents) FROM workspace_costs"
@@ -187,7 +195,7 @@ def floor(db, windows=WINDOWS) -> None:
     with db.cursor() as cur:
         for a, b in windows:
             for sql in FLOOR_SQL:
-                cur.execute(sql.format(a=a, b=b)).fetchall()
+                cur.execute(sql.format(a=a, b=b, bounds=BOUNDS.format(a=a, b=b))).fetchall()
         for sql in FLOOR_ONCE:
             cur.execute(sql).fetchall()
 

@@ -85,6 +85,14 @@ def _client_months_sql(scope: Scope) -> str:
     WITH months AS (
         SELECT unnest(generate_series($first::DATE, $end::DATE - INTERVAL 1 MONTH, INTERVAL 1 MONTH))::DATE AS month
     ),
+    -- Each month's bounds as instants. Timestamps are put in their month by a range join on these
+    -- (a few comparisons per row) rather than date_trunc on a TIMESTAMPTZ, whose time-zone lookup
+    -- per row was half the cost of the page's history over 1.7M contacts. Same session time zone,
+    -- same months.
+    bounds AS (
+        SELECT month, month::TIMESTAMPTZ AS lo, (month + INTERVAL 1 MONTH)::TIMESTAMPTZ AS hi
+        FROM months
+    ),
     w AS (
         SELECT id AS workspace_id, name AS client, billing_type, price_per_lead_cents, retainer_cents,
                monthly_target, date_trunc('month', created_at)::DATE AS since
@@ -96,8 +104,9 @@ def _client_months_sql(scope: Scope) -> str:
         WHERE workspace_id IS NOT NULL AND {f()}
     ),
     il AS (
-        SELECT workspace_id, date_trunc('month', interested_at)::DATE AS month, count(*) AS interested
-        FROM interested_leads WHERE interested_at >= $first AND interested_at < $end AND {f()}
+        SELECT workspace_id, b.month, count(*) AS interested
+        FROM interested_leads JOIN bounds b ON interested_at >= b.lo AND interested_at < b.hi
+        WHERE interested_at >= $first AND interested_at < $end AND {f()}
         GROUP BY ALL
     ),
     paid AS (
@@ -128,9 +137,9 @@ def _client_months_sql(scope: Scope) -> str:
     ),
     src AS (SELECT unnest($src_names::VARCHAR[]) AS source, unnest($src_cents::BIGINT[]) AS cents),
     pulled AS (
-        SELECT workspace_id, date_trunc('month', imported_at)::DATE AS month, source,
-               count(*) AS n, count(verification_result) AS verified
-        FROM contacts WHERE imported_at >= $first AND imported_at < $end AND {f()} GROUP BY ALL
+        SELECT workspace_id, b.month, source, count(*) AS n, count(verification_result) AS verified
+        FROM contacts JOIN bounds b ON imported_at >= b.lo AND imported_at < b.hi
+        WHERE imported_at >= $first AND imported_at < $end AND {f()} GROUP BY ALL
     ),
     data AS (
         SELECT workspace_id, month, sum(n)::BIGINT AS contacts, sum(verified)::BIGINT AS verified,

@@ -210,3 +210,43 @@ def test_settings_maps_a_stripe_customer_to_a_client(demo_db):
     assert (
         demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'stripe.map_customer'") == 1
     )
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/Chicago"])
+def test_contacts_and_leads_fall_in_the_month_of_their_instant(empty_db, tz):
+    """Months are taken by a range join on the months' bounds: the last microsecond of October
+    is October and midnight of November 1 is November, in the session's time zone."""
+    db = empty_db
+    with db.transaction() as cur:
+        cur.execute(f"SET GLOBAL TimeZone = '{tz}'")
+        cur.execute(
+            "INSERT INTO workspaces (id, name, created_at) VALUES (1, 'Acme', TIMESTAMPTZ '2026-01-01')"
+        )
+        stamps = ["2026-10-01 00:00:00", "2026-10-31 23:59:59.999999", "2026-11-01 00:00:00"]
+        for i, ts in enumerate(stamps):
+            cur.execute(
+                "INSERT INTO contacts (workspace_id, email, imported_at, source)"
+                " VALUES (1, ?, ?::TIMESTAMP::TIMESTAMPTZ, 'file')",
+                [f"c{i}@example.com", ts],
+            )
+            cur.execute(
+                "INSERT INTO bison_replies (workspace_id, id, from_email, interested,"
+                " date_received) VALUES (1, ?, ?, true, ?::TIMESTAMP::TIMESTAMPTZ)",
+                [i + 1, f"c{i}@example.com", ts],
+            )
+        cur.execute(
+            "INSERT INTO contacts (workspace_id, email, imported_at, source) VALUES"
+            " (1, 'early@example.com', '2026-09-30 23:59:59'::TIMESTAMP::TIMESTAMPTZ, 'file')"
+        )
+    got = revenue.client_months(db, ALL, dt.date(2026, 10, 1), dt.date(2026, 11, 1), AS_OF)
+    with db.cursor() as cur:
+        assert cur.sql("SELECT current_setting('TimeZone')").fetchall() == [(tz,)]
+        expected = cur.sql(
+            "SELECT date_trunc('month', imported_at)::DATE AS m, count(*) FROM contacts"
+            " WHERE imported_at >= DATE '2026-10-01' GROUP BY ALL ORDER BY m"
+        ).fetchall()
+    assert expected == [(dt.date(2026, 10, 1), 2), (dt.date(2026, 11, 1), 1)]
+    assert got.select("month", "contacts_pulled", "interested").rows() == [
+        (dt.date(2026, 10, 1), 2, 2),
+        (dt.date(2026, 11, 1), 1, 1),
+    ]
