@@ -483,3 +483,43 @@ def test_headers_and_base_url_joining() -> None:
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["accept"] == "application/json"
     assert request.headers["x-extra"] == "1"
+
+
+def test_session_cookies_are_not_sent_back_and_query_encoding_is_kept() -> None:
+    """Token APIs: a Set-Cookie from the server is dropped (the jar keeps nothing), and params
+    still reach the server in Laravel's bracket form with the path intact."""
+    handler, seen = script(
+        httpx.Response(
+            200,
+            json={"data": []},
+            headers={"Set-Cookie": "laravel_session=abc; Path=/; HttpOnly"},
+        )
+    )
+    api = client(handler)
+    api.get("leads", {"filters": {"updated_at": {"criteria": ">=", "value": "2026-01-02"}}})
+    api.get("leads", {"tag_ids": [3, 4], "page": 2})
+    assert "cookie" not in seen[1].headers
+    assert not list(api._http.cookies.jar)
+    assert seen[0].url.path == "/api/leads"
+    assert seen[0].url.params["filters[updated_at][criteria]"] == ">="
+    assert seen[0].url.params["filters[updated_at][value]"] == "2026-01-02"
+    assert seen[1].url.params.get_list("tag_ids[]") == ["3", "4"]
+    assert seen[1].url.params["page"] == "2"
+
+
+def test_json_bodies_orjson_first_standard_library_for_the_odd_ones() -> None:
+    from connectors.http.client import loads_json
+
+    assert loads_json(b'{"data": [{"id": 1, "name": "\\u00e9"}]}') == {
+        "data": [{"id": 1, "name": "é"}]
+    }
+    assert loads_json(b'{"n": 123456789012345678901234567890}') == {
+        "n": 123456789012345678901234567890
+    }
+    nan = loads_json(b'{"rate": NaN}')["rate"]
+    assert nan != nan
+    assert loads_json(b'\xef\xbb\xbf{"ok": true}') == {"ok": True}
+    with pytest.raises(ValueError):
+        loads_json(b"<html>login</html>")
+    handler, _ = script(httpx.Response(200, content=b'{"data": {"v": NaN, "id": 1}}'))
+    assert client(handler).get("x")["data"]["id"] == 1
