@@ -32,6 +32,8 @@ from typing import Any
 import polars as pl
 
 from connectors.bison import BisonClient
+from connectors.bison.columns import lead_frame, reply_frame
+from connectors.bison.parsers import to_int
 from connectors.http import redact
 from core import secrets, settings
 from core.store import Database, insert_frame
@@ -39,8 +41,6 @@ from core.sync_store import (
     CAMPAIGN_SCHEMA,
     CAMPAIGN_SENDER_SCHEMA,
     DAILY_SCHEMA,
-    LEAD_SCHEMA,
-    REPLY_SCHEMA,
     SENDER_SCHEMA,
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
@@ -50,7 +50,6 @@ from core.sync_store import (
     get_cursor,
     set_cursor,
     set_cursors,
-    stream_columns,
     upsert,
 )
 
@@ -85,10 +84,6 @@ class DetailBatch:
 
     def __contains__(self, campaign_id: int) -> bool:
         return campaign_id in self.cursors
-
-
-def _capitalise_folder(folder: str | None) -> str | None:
-    return folder.capitalize() if folder else None
 
 
 def campaign_signature(c) -> str:
@@ -314,33 +309,22 @@ class WorkspaceSync:
         self.add("daily_rows", daily.height)
         self.add("step_stats", step_stats.height)
 
-    def _reply_frame(self, replies: Iterable[Any]) -> pl.DataFrame:
-        return stream_columns(
-            (r for r in replies if (r.folder or "").lower() != "sent"),
-            REPLY_SCHEMA,
-            workspace_id=self.t.workspace_id,
-            folder=lambda r: _capitalise_folder(r.folder),
-            category=lambda r: (
-                "interested" if r.interested else ("auto_reply" if r.automated_reply else None)
-            ),
-            date_received=lambda r: r.date_received or r.created_at or self.now,
-            synced_at=self.now,
-        )
-
     def replies(self) -> None:
         wid = self.t.workspace_id
         self.progress("replies")
         cursor = None if self.full else get_cursor(self.db, wid, "replies")
         top = int(cursor) if cursor else 0
 
-        def tracked(replies: Iterable[Any]) -> Iterator[Any]:
+        def tracked(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             nonlocal top
-            for r in replies:
-                top = max(top, r.id)
-                yield r
+            for item in items:
+                top = max(top, to_int(item.get("id")))
+                yield item
 
-        new = self._reply_frame(
-            tracked(self.client.iter_replies(stop_at_id=int(cursor) if cursor else None))
+        new = reply_frame(
+            tracked(self.client.iter_reply_items(stop_at_id=int(cursor) if cursor else None)),
+            workspace_id=wid,
+            synced_at=self.now,
         )
         # replies marked interested after they were synced: the newest interested page tells
         flipped = []
@@ -351,10 +335,15 @@ class WorkspaceSync:
                     "SELECT id FROM bison_replies WHERE workspace_id = ? AND interested", [wid]
                 )
             }
-            for r in self.client.iter_replies(status="interested", max_pages=1):
-                if r.id not in known_interested and r.id <= int(cursor):
-                    flipped.append(r)
-        rows = pl.concat([new, self._reply_frame(flipped)]) if flipped else new
+            for item in self.client.iter_reply_items(status="interested", max_pages=1):
+                rid = to_int(item.get("id"))
+                if rid not in known_interested and rid <= int(cursor):
+                    flipped.append(item)
+        rows = (
+            pl.concat([new, reply_frame(flipped, workspace_id=wid, synced_at=self.now)])
+            if flipped
+            else new
+        )
 
         def write(cur) -> None:
             upsert(cur, "bison_replies", rows, ["workspace_id", "id"])
@@ -367,15 +356,12 @@ class WorkspaceSync:
         wid = self.t.workspace_id
         self.progress("leads")
         cursor = None if self.full else get_cursor(self.db, wid, "leads")
-        rows = stream_columns(
-            self.client.iter_leads(updated_since=cursor) if cursor else self.client.iter_leads(),
-            LEAD_SCHEMA,
-            workspace_id=wid,
-            custom_variables=lambda lead: (
-                json.dumps(lead.custom_variables) if lead.custom_variables else None
-            ),
-            synced_at=self.now,
+        items = (
+            self.client.iter_lead_items(updated_since=cursor)
+            if cursor
+            else self.client.iter_lead_items()
         )
+        rows = lead_frame(items, workspace_id=wid, synced_at=self.now)
 
         def write(cur) -> None:
             upsert(cur, "bison_leads", rows, ["workspace_id", "id"])

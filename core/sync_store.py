@@ -6,8 +6,7 @@ A cursor is committed in the same transaction as the rows it covers (see core/bi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from itertools import islice
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -101,22 +100,6 @@ class Columns:
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame([_series(n, self.data[n], dtype) for n, dtype in self.schema.items()])
-
-
-def stream_columns(
-    items: Iterable[Any], schema: dict[str, Any], *, chunk: int = 50, **given: Any
-) -> pl.DataFrame:
-    """A typed frame from an iterable of records, read a few at a time (see `Columns.add`;
-    `given` values are functions or constants here).
-
-    Each record is dropped as soon as its values are copied, so a long listing never piles up
-    as Python objects (which would also keep the garbage collector busy).
-    """
-    out = Columns(schema)
-    it = iter(items)
-    while batch := list(islice(it, chunk)):
-        out.add(batch, **given)
-    return out.frame()
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -156,8 +156,8 @@ def test_a_sync_killed_half_way_and_run_again_has_no_duplicates_and_misses_nothi
     calls = {"n": 0}
 
     class Dying(BisonClient):
-        def iter_leads(self, **kw):
-            for i, lead in enumerate(super().iter_leads(**kw)):
+        def iter_lead_items(self, **kw):
+            for i, lead in enumerate(super().iter_lead_items(**kw)):
                 if i == 40:
                     raise ConnectionError("killed")
                 yield lead

@@ -57,6 +57,36 @@ class InboxMixin(BisonBase):
         rather than id) and no further page is requested. Breaking out of the
         loop also stops requests.
         """
+        for item in self.iter_reply_items(
+            folder=folder,
+            status=status,
+            read=read,
+            campaign_id=campaign_id,
+            lead_id=lead_id,
+            sender_email_id=sender_email_id,
+            tag_ids=tag_ids,
+            search=search,
+            stop_at_id=stop_at_id,
+            max_pages=max_pages,
+        ):
+            yield parse_reply(item)
+
+    def iter_reply_items(
+        self,
+        *,
+        folder: str | None = None,
+        status: str | None = None,
+        read: bool | None = None,
+        campaign_id: int | None = None,
+        lead_id: int | None = None,
+        sender_email_id: int | None = None,
+        tag_ids: Iterable[int] | None = None,
+        search: str | None = None,
+        stop_at_id: int | None = None,
+        max_pages: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """:meth:`iter_replies` as the API's raw objects, for bulk readers that parse whole
+        columns at once (:func:`connectors.bison.columns.reply_frame`)."""
         params: dict[str, Any] = {
             "folder": folder,
             "status": status,
@@ -72,11 +102,10 @@ class InboxMixin(BisonBase):
             for item in page.items:
                 if not isinstance(item, dict):
                     continue
-                reply = parse_reply(item)
-                if stop_at_id is not None and reply.id <= stop_at_id:
+                if stop_at_id is not None and to_int(item.get("id")) <= stop_at_id:
                     reached = True
                     continue
-                yield reply
+                yield item
             if reached:
                 return
 

@@ -47,6 +47,24 @@ def _shift_lead_errors(exc: ValidationError, offset: int) -> ValidationError:
     )
 
 
+def _lead_params(
+    search: str | None,
+    updated_since: date | str | None,
+    created_since: date | str | None,
+    filters: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(filters or {})
+    if updated_since is not None:
+        merged["updated_at"] = {"criteria": ">=", "value": day(updated_since)}
+    if created_since is not None:
+        merged["created_at"] = {"criteria": ">=", "value": day(created_since)}
+    return {"search": search, "filters": merged or None}
+
+
+def _raw(item: dict[str, Any]) -> dict[str, Any]:
+    return item
+
+
 class LeadsMixin(BisonBase):
     # -- leads -------------------------------------------------------------------
 
@@ -65,13 +83,23 @@ class LeadsMixin(BisonBase):
         sync re-reads the boundary day). ``filters`` adds any other documented filter,
         e.g. ``{"lead_campaign_status": "replied", "tag_ids": [3]}``.
         """
-        merged: dict[str, Any] = dict(filters or {})
-        if updated_since is not None:
-            merged["updated_at"] = {"criteria": ">=", "value": day(updated_since)}
-        if created_since is not None:
-            merged["created_at"] = {"criteria": ">=", "value": day(created_since)}
-        params: dict[str, Any] = {"search": search, "filters": merged or None}
-        yield from self._iter("leads", params, parse_lead)
+        yield from self._iter(
+            "leads", _lead_params(search, updated_since, created_since, filters), parse_lead
+        )
+
+    def iter_lead_items(
+        self,
+        *,
+        search: str | None = None,
+        updated_since: date | str | None = None,
+        created_since: date | str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The same listing as :meth:`iter_leads`, as the API's raw objects: for bulk readers
+        that parse whole columns at once (:func:`connectors.bison.columns.lead_frame`)."""
+        yield from self._iter(
+            "leads", _lead_params(search, updated_since, created_since, filters), _raw
+        )
 
     def list_leads(self, **filters: Any) -> list[Lead]:
         return list(self.iter_leads(**filters))
