@@ -15,7 +15,9 @@ Targets: the full sync <= 1.3x the floor; the incremental sync makes < 5% of its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import shutil
@@ -24,7 +26,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -53,11 +57,32 @@ def make_fake(sizes: dict[str, int]) -> BisonFake:
     return fake
 
 
+@dataclass(frozen=True)
+class FakeInfo:
+    """What the benchmark process needs to know of a fake: its workspaces' tokens and its date."""
+
+    tokens: dict[int, str]
+    today: dt.date
+
+    @classmethod
+    def of(cls, fake: BisonFake) -> FakeInfo:
+        return cls({w: fake.token_for(w) for w in fake.workspace_ids}, fake.state.today)
+
+    @property
+    def workspace_ids(self) -> list[int]:
+        return list(self.tokens)
+
+    def token_for(self, workspace_id: int) -> str:
+        return self.tokens[workspace_id]
+
+
 class FakeServer:
     """The sync's fake and the floor's fake, served by a child process; commands over a pipe.
 
-    The child is forked after both fakes are generated, so it holds identical copies; the parent
-    keeps its own copies only for tokens, workspace ids and the fake's date.
+    The child is forked after both fakes are generated, so it holds identical copies. The
+    benchmark process then lets go of its own (see `main`): millions of objects of fake data
+    would make every full garbage collection of the process walk them, a cost no real LeadOps
+    process has, charged to whichever side happens to trigger more collections.
     """
 
     def __init__(self, fakes: dict[str, BisonFake]) -> None:
@@ -87,6 +112,11 @@ class FakeServer:
                 elif command == "log":
                     conn.send(list(fake.requests))
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system)."""
+        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def call(self, command: str, name: str = "") -> object:
         self._conn.send((command, name))
         return self._conn.recv()
@@ -96,7 +126,18 @@ class FakeServer:
         self._proc.join(timeout=10)
 
 
-def template_db(root: Path, fake: BisonFake) -> Path:
+@contextlib.contextmanager
+def cpu_note(server: FakeServer) -> Iterator[list[str]]:
+    """CPU seconds this process and the server used inside the block, as a note."""
+    note = [""]
+    own, theirs = time.process_time(), server.cpu_seconds()
+    yield note
+    note[0] = (
+        f"CPU: client {time.process_time() - own:.1f} s, server {server.cpu_seconds() - theirs:.1f} s"
+    )
+
+
+def template_db(root: Path, fake: FakeInfo) -> Path:
     """A migrated database with one client per Bison workspace, tokens in the secret store."""
     path = root / "template.duckdb"
     db = Database(path)
@@ -116,13 +157,13 @@ def template_db(root: Path, fake: BisonFake) -> Path:
     return path
 
 
-def run_sync(db: Database, url: str, fake: BisonFake, *, full: bool) -> tuple[float, dict]:
+def run_sync(db: Database, url: str, fake: FakeInfo, *, full: bool) -> tuple[float, dict]:
     def factory(token: str) -> BisonClient:
         return BisonClient(url, token, rate_per_sec=None)
 
     t = time.perf_counter()
     result = bison_sync.sync_bison(
-        db, full=full, client_factory=factory, concurrency=CONCURRENCY, today=fake.state.today
+        db, full=full, client_factory=factory, concurrency=CONCURRENCY, today=fake.today
     )
     elapsed = time.perf_counter() - t
     if result["failed"]:
@@ -130,7 +171,7 @@ def run_sync(db: Database, url: str, fake: BisonFake, *, full: bool) -> tuple[fl
     return elapsed, result
 
 
-def request_plan(log: list[RequestRecord], fake: BisonFake) -> Plan:
+def request_plan(log: list[RequestRecord], fake: FakeInfo) -> Plan:
     """The logged requests per workspace (in the order they were sent) with its token."""
     per_ws: dict[int, list[tuple[str, str, str, bytes]]] = defaultdict(list)
     order: list[int] = []
@@ -183,8 +224,11 @@ def main() -> int:
     os.environ["LEADOPS_DB"] = str(root / "unused.duckdb")
 
     t = time.perf_counter()
-    sync_fake, floor_fake = make_fake(sizes), make_fake(sizes)
-    server = FakeServer({"sync": sync_fake, "floor": floor_fake})
+    fakes = {"sync": make_fake(sizes), "floor": make_fake(sizes)}
+    server = FakeServer(fakes)
+    sync_fake = FakeInfo.of(fakes["sync"])
+    del fakes  # the server process has them; this one keeps tokens and the date (FakeServer)
+    gc.collect()
     url = server.url
     template = template_db(root, sync_fake)
     print(
@@ -201,20 +245,22 @@ def main() -> int:
 
     def run_floor() -> None:
         server.call("use", "floor")
-        floor_times.append(floor(url, plan))
+        with cpu_note(server) as note:
+            floor_times.append(floor(url, plan))
         sent = server.call("count", "floor")
         if sent != full_requests:
             raise SystemExit(f"the floor sent {sent} requests, the sync {full_requests}")
-        print(f"# floor {len(floor_times)}: {floor_times[-1]:.2f} s", flush=True)
+        print(f"# floor {len(floor_times)}: {floor_times[-1]:.2f} s ({note[0]})", flush=True)
 
     for rep in range(max(1, args.reps)):
         path = root / f"sync-{rep}.duckdb"
         shutil.copy(template, path)
         db = Database(path)
         server.call("use", "sync")
-        elapsed, result = run_sync(db, url, sync_fake, full=True)
+        with cpu_note(server) as note:
+            elapsed, result = run_sync(db, url, sync_fake, full=True)
         sync_times.append(elapsed)
-        print(f"# full sync {rep + 1}: {elapsed:.2f} s", flush=True)
+        print(f"# full sync {rep + 1}: {elapsed:.2f} s ({note[0]})", flush=True)
         if rep == 0:
             full_requests = server.call("count", "sync")
             plan = request_plan(server.call("log", "sync"), sync_fake)
