@@ -58,9 +58,9 @@ def test_smtp_login_uses_the_stored_password(empty_db, smtp):
     assert "pw-123456" not in str(empty_db.rows("SELECT * FROM secret_refs"))
 
 
-def bouncing_campaign(db, wid=1, cid=101, bounced=20):
+def bouncing_campaign(db, wid=1, cid=101, bounced=20, today=TODAY):
     add_campaign(db, wid, cid)
-    add_daily(db, wid, cid, TODAY - dt.timedelta(days=1), 400, bounced=bounced)
+    add_daily(db, wid, cid, today - dt.timedelta(days=1), 400, bounced=bounced)
 
 
 def only_bounces(db, now=NOW):
@@ -238,7 +238,7 @@ def test_the_scheduler_runs_the_checks_after_a_successful_sync(empty_db):
 
     db = empty_db
     add_client(db, 1)
-    bouncing_campaign(db)
+    bouncing_campaign(db, today=dt.datetime.now(dt.UTC).date())  # the scheduler checks as of now
     sched = Scheduler(db)
     assert not guardrails.checks_due(db)  # no sync yet
     db.execute(
