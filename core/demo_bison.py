@@ -288,7 +288,10 @@ def sender_emails(cur, rng, ws: pl.DataFrame, camps: pl.DataFrame, stamp) -> Non
         for i in range(n):
             sid += 1
             sent = int(total_sent * share[i])
-            status = "disconnected" if rng.random() < 0.04 else "connected"
+            # A few accounts in trouble, as an agency would see on a normal day: about one in 200
+            # disconnected, and one bouncing account in every fourth client.
+            status = "disconnected" if rng.random() < 0.005 else "connected"
+            bounce = 0.045 if i == 0 and w["id"] % 4 == 0 else 0.011
             rows.append(
                 {
                     "workspace_id": w["id"],
@@ -302,7 +305,7 @@ def sender_emails(cur, rng, ws: pl.DataFrame, camps: pl.DataFrame, stamp) -> Non
                     "warmup_score": float(np.round(rng.uniform(62, 100), 1)),
                     "emails_sent_count": sent,
                     "total_replied_count": int(sent * 0.0105 * w["perf"]),
-                    "bounced_count": int(rng.binomial(sent, 0.011 if i % 9 else 0.045)),
+                    "bounced_count": int(rng.binomial(sent, bounce)),
                     "unsubscribed_count": int(sent * 0.0025),
                     "interested_leads_count": int(sent * 0.0019 * w["perf"]),
                     "created_at": stamp - dt.timedelta(days=210),
