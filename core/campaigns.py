@@ -109,7 +109,8 @@ def campaign_senders(
 
 
 def sender_accounts(db: Database, scope: Scope, *, bounce_threshold: float = 0.03) -> pl.DataFrame:
-    """Every sending account with its client, use, warm-up and health flags."""
+    """Every sending account with its client, use, warm-up and health flags, worst trouble first:
+    disconnected yet in active campaigns, bouncing, disconnected, other flags, then the rest."""
     return db.query(
         f"""
         WITH camp AS (
@@ -132,7 +133,11 @@ def sender_accounts(db: Database, scope: Scope, *, bounce_threshold: float = 0.0
         FROM bison_sender_emails s JOIN workspaces w ON w.id = s.workspace_id
         LEFT JOIN camp ON camp.workspace_id = s.workspace_id AND camp.sender_email_id = s.id
         WHERE {scope.filter("s.workspace_id")}
-        ORDER BY (flags = '') , w.name, s.email
+        ORDER BY CASE WHEN s.status = 'disconnected' AND camp.active_campaigns > 0 THEN 0
+                      WHEN s.bounced_count / nullif(s.emails_sent_count, 0) > $threshold THEN 1
+                      WHEN s.status = 'disconnected' THEN 2
+                      WHEN flags <> '' THEN 3 ELSE 4 END,
+                 w.name, s.email
         """,
         {"threshold": bounce_threshold},
     )

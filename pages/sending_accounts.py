@@ -1,8 +1,9 @@
 """Sending accounts: every inbox the agency sends from, its use, warm-up and health."""
 
+import polars as pl
 import streamlit as st
 
-from core import campaigns
+from core import campaigns, settings
 from pages import ui
 
 ui.ensure_router("sending_accounts")
@@ -37,15 +38,48 @@ c5.metric(
     border=True,
 )
 
-threshold = st.slider("Flag bounce rates above", 0.5, 10.0, 3.0, 0.5, format="%.1f%%") / 100
+# Starts at the alerts' threshold (Settings → guard_bounce_rate), so the page and the alerts agree.
+default_pct = min(
+    max(round(ui.cached(settings.get, None, "guard_bounce_rate") * 200) / 2, 0.5), 10.0
+)
+threshold = (
+    st.slider(
+        "Flag bounce rates above",
+        0.5,
+        10.0,
+        default_pct,
+        0.5,
+        format="%.1f%%",
+        help="Starts at the alerts' bounce-rate threshold (Settings); lifetime bounced ÷ sent.",
+    )
+    / 100
+)
 only_flagged = st.toggle("Only accounts with a flag")
 accounts = ui.cached(campaigns.sender_accounts, sc, bounce_threshold=threshold)
 if only_flagged:
     accounts = accounts.filter(accounts["flags"] != "")
 ui.table(
-    accounts.drop("workspace_id", "id", "synced_at"),
+    # The health flags right after the account, where a glance finds them.
+    accounts.select(
+        "client",
+        "email",
+        "status",
+        "flags",
+        pl.exclude("client", "email", "status", "flags", "workspace_id", "id", "synced_at"),
+    ),
     name="sending-accounts",
     column_config={
+        "client": st.column_config.TextColumn("Client"),
+        "email": st.column_config.TextColumn("Email"),
+        "name": st.column_config.TextColumn("Sender name"),
+        "status": st.column_config.TextColumn("Status"),
+        "daily_limit": st.column_config.NumberColumn("Daily limit", format="%d"),
+        "warmup_enabled": st.column_config.CheckboxColumn("Warm-up on"),
+        "sent": st.column_config.NumberColumn("Sent", format="localized"),
+        "replies": st.column_config.NumberColumn("Replies", format="localized"),
+        "bounced": st.column_config.NumberColumn("Bounced", format="localized"),
+        "campaigns": st.column_config.NumberColumn("Campaigns"),
+        "active_campaigns": st.column_config.NumberColumn("Active campaigns"),
         "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
         "warmup_score": st.column_config.ProgressColumn(
             "Warm-up", min_value=0, max_value=100, format="%.0f"

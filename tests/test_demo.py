@@ -164,3 +164,25 @@ def test_renewal_windows_and_batch_names():
     assert w[-1] == (dt.date(2027, 2, 22), dt.date(2027, 2, 28))
     assert batch_name(*w[0]) == "February 1st–7th renewals"
     assert batch_name(*w[2]) == "February 15th–21st renewals"
+
+
+def test_demo_sending_accounts_show_a_few_in_trouble_worst_first(demo_db):
+    from core import campaigns
+    from core.scope import Scope
+
+    accounts = campaigns.sender_accounts(demo_db, Scope.all(), bounce_threshold=0.03)
+    flags = accounts["flags"].to_list()
+    rank = [
+        0 if "in active campaigns" in f
+        else 1 if "bounce rate high" in f
+        else 2 if "disconnected" in f
+        else 3 if f
+        else 4
+        for f in flags
+    ]  # fmt: skip
+    assert rank == sorted(rank), "worst trouble first"
+    # A normal day: a handful in real trouble, not one account in nine.
+    bouncing = sum("bounce rate high" in f for f in flags)
+    disconnected = sum("disconnected" in f for f in flags)
+    assert 1 <= bouncing <= accounts.height // 50
+    assert 1 <= disconnected <= accounts.height // 50
