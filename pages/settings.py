@@ -387,7 +387,7 @@ with tab_vault:
         range_color=(0, max(1, int(cov["accounts"].max() or 1))),
     )
     fig.update_layout(height=380, margin=dict(l=0, r=0, t=0, b=0))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", config=ui.GEO_CONFIG)
     gaps = cov.filter(cov["accounts"] == 0)["state"].to_list()
     st.caption(f"States with no source account: {', '.join(gaps) if gaps else 'none'}")
 

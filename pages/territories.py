@@ -267,6 +267,7 @@ if tab_cov.open:
                 states_df, title=f"Share of each state's ZIPs assigned ({who})"
             ),
             key="terr-choropleth",
+            config=ui.GEO_CONFIG,
         )
         with st.expander("Per state"):
             ui.table(

