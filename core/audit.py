@@ -28,7 +28,7 @@ def current_actor() -> str:
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, default=_default, sort_keys=True)
+    return json.dumps(value, default=_default, sort_keys=True, ensure_ascii=False)
 
 
 def _default(o: Any) -> Any:

@@ -7,7 +7,9 @@ nor loses anything (rows are upserted by (workspace_id, id)). What a no-change s
 * campaigns: the list (lifetime counters and `updated_at`). A campaign whose signature (status,
   counters, updated_at) equals the stored one has no new steps, stats or sending accounts, so
   nothing more is fetched for it. Changed campaigns get their sequence steps with variants,
-  sending accounts, per-day series since their last synced day and per-step stats per day.
+  sending accounts, per-day series since their last synced day, per-step stats per day and
+  their sending schedule. A schedule can change without touching the campaign, so the schedules
+  of active and paused campaigns are also read again once a day (the first sync of the day).
 * replies: newest first until the highest stored id (`cursor`), plus the first page of
   interested replies, to see replies marked interested later.
 * leads: those updated since the last sync's date (the API filters by date only).
@@ -41,6 +43,7 @@ from core.sync_store import (
     CAMPAIGN_SCHEMA,
     CAMPAIGN_SENDER_SCHEMA,
     DAILY_SCHEMA,
+    SCHEDULE_SCHEMA,
     SENDER_SCHEMA,
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
@@ -55,6 +58,7 @@ from core.sync_store import (
 
 SOURCE = "bison"
 DETAIL_BATCH = 50  # changed campaigns whose details are written in one transaction
+SCHEDULED_STATUSES = {"active", "paused", "launching", "queued"}  # whose schedules matter daily
 ClientFactory = Callable[[str], BisonClient]
 
 
@@ -77,6 +81,7 @@ class DetailBatch:
         self.daily = Columns(DAILY_SCHEMA)
         self.step_stats = Columns(STEP_STATS_SCHEMA)
         self.senders = Columns(CAMPAIGN_SENDER_SCHEMA)
+        self.schedules = Columns(SCHEDULE_SCHEMA)
         self.cursors: dict[int, str] = {}  # campaign id -> its cursor
 
     def __len__(self) -> int:
@@ -197,11 +202,17 @@ class WorkspaceSync:
         self.write(write_list)
         self.add("campaigns", len(rows))
         batch = DetailBatch()
+        stale: list[tuple[Any, dict]] = []  # unchanged campaigns whose schedule is a day old
         try:
             for c in listed:
                 prev = json.loads(stored.get(f"campaign:{c.id}") or "null")
                 sig = campaign_signature(c)
                 if not self.full and prev and prev.get("sig") == sig:
+                    if (
+                        prev.get("schedule_day") != self.today.isoformat()
+                        and (c.status or "").lower() in SCHEDULED_STATUSES
+                    ):
+                        stale.append((c, prev))
                     continue
                 if c.id in batch or len(batch) >= DETAIL_BATCH:
                     self.write_details(batch)
@@ -211,6 +222,46 @@ class WorkspaceSync:
             self.write_details(batch)  # the campaigns fetched in full are kept
             raise
         self.write_details(batch)
+        self.refresh_schedules(stale)
+
+    def schedule_rows(self, batch: DetailBatch, campaign_id: int) -> None:
+        schedule = self.client.get_campaign_schedule(campaign_id)
+        if schedule is not None:
+            batch.schedules.add(
+                [schedule],
+                workspace_id=self.t.workspace_id,
+                campaign_id=campaign_id,
+                days=[list(schedule.days)],
+                synced_at=self.now,
+            )
+
+    def refresh_schedules(self, stale: list[tuple[Any, dict]]) -> None:
+        """Today's schedules of unchanged campaigns, with their cursors, a batch at a time."""
+        wid = self.t.workspace_id
+        for start in range(0, len(stale), DETAIL_BATCH):
+            part = stale[start : start + DETAIL_BATCH]
+            batch = DetailBatch()
+            for c, _ in part:
+                self.progress(f"schedule of {c.name}")
+                self.schedule_rows(batch, c.id)
+            ids = ", ".join(str(int(c.id)) for c, _ in part)
+            schedules = batch.schedules.frame()
+            cursors = {
+                f"campaign:{c.id}": json.dumps({**prev, "schedule_day": self.today.isoformat()})
+                for c, prev in part
+            }
+
+            def write(cur, ids=ids, schedules=schedules, cursors=cursors) -> None:
+                cur.execute(
+                    "DELETE FROM bison_campaign_schedules WHERE workspace_id = ?"
+                    f" AND campaign_id IN ({ids})",
+                    [wid],
+                )
+                insert_frame(cur, "bison_campaign_schedules", schedules)
+                set_cursors(cur, wid, cursors)
+
+            self.write(write)
+            self.add("schedules", schedules.height)
 
     def campaign_detail(self, c, prev: dict | None, sig: str, batch: DetailBatch) -> None:
         """Fetch what hangs off a changed campaign into `batch` (stored by `write_details`)."""
@@ -274,7 +325,9 @@ class WorkspaceSync:
         batch.senders.add(
             sender_ids, workspace_id=wid, campaign_id=c.id, sender_email_id=sender_ids
         )
-        batch.cursors[c.id] = json.dumps({"sig": sig, "last_day": self.today.isoformat()})
+        self.schedule_rows(batch, c.id)
+        today = self.today.isoformat()
+        batch.cursors[c.id] = json.dumps({"sig": sig, "last_day": today, "schedule_day": today})
 
     def write_details(self, batch: DetailBatch) -> None:
         """A batch of campaigns' details with their cursors, in one transaction."""
@@ -286,6 +339,7 @@ class WorkspaceSync:
         daily = batch.daily.frame()
         step_stats = batch.step_stats.frame()
         senders = batch.senders.frame()
+        schedules = batch.schedules.frame()
         cursors = {f"campaign:{cid}": value for cid, value in batch.cursors.items()}
 
         def write(cur) -> None:
@@ -302,9 +356,15 @@ class WorkspaceSync:
                 [wid],
             )
             insert_frame(cur, "bison_campaign_sender_emails", senders)
+            cur.execute(
+                f"DELETE FROM bison_campaign_schedules WHERE workspace_id = ? AND campaign_id IN ({ids})",
+                [wid],
+            )
+            insert_frame(cur, "bison_campaign_schedules", schedules)
             set_cursors(cur, wid, cursors)
 
         self.write(write)
+        self.add("schedules", schedules.height)
         self.add("sequence_steps", steps.height)
         self.add("daily_rows", daily.height)
         self.add("step_stats", step_stats.height)

@@ -289,3 +289,115 @@ def scheduled_emails(
         },
         orient="row",
     )
+
+
+# -- sending schedule --------------------------------------------------------------------------
+
+WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def campaign_schedule(
+    db: Database, scope: Scope, workspace_id: int, campaign_id: int
+) -> dict[str, Any] | None:
+    """The campaign's synced sending schedule (days, start, end, timezone, synced_at) or None."""
+    if not scope.allows(workspace_id):
+        return None
+    rows = db.query(
+        "SELECT days, start_time, end_time, timezone, synced_at FROM bison_campaign_schedules"
+        " WHERE workspace_id = ? AND campaign_id = ?",
+        [workspace_id, campaign_id],
+    )
+    return rows.row(0, named=True) if rows.height else None
+
+
+def describe_schedule(schedule: dict[str, Any] | None) -> str:
+    """ "Mon–Fri, 08:00–17:00 America/Chicago" in words; runs of days are joined with a dash."""
+    if schedule is None:
+        return "No sending schedule known (none in Email Bison, or not synced yet)."
+    days = [d for d in WEEK if d in set(schedule["days"] or [])]
+    if not days:
+        return "No sending days: the campaign will not send."
+    runs: list[list[int]] = []
+    for i in (WEEK.index(d) for d in days):
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+
+    def run_words(run: list[int]) -> str:
+        first, last = WEEK[run[0]][:3].title(), WEEK[run[-1]][:3].title()
+        return (
+            first if len(run) == 1 else f"{first}, {last}" if len(run) == 2 else f"{first}–{last}"
+        )
+
+    words = ", ".join(run_words(r) for r in runs)
+    start, end = schedule["start_time"], schedule["end_time"]
+    return f"{words}, {start:%H:%M}–{end:%H:%M} {schedule['timezone']}"
+
+
+def set_campaign_schedule(
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    campaign_id: int,
+    *,
+    days: list[str],
+    start_time: dt.time,
+    end_time: dt.time,
+    timezone: str,
+    client_factory: Callable[[str], BisonClient] | None = None,
+) -> dict[str, Any] | None:
+    """Change a campaign's sending schedule in Email Bison, store what it reports, audit it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    access.require(user, "campaign.act")
+    if not user.scope.allows(workspace_id):
+        raise CampaignActionError("That campaign belongs to a client you cannot act for.")
+    if not days:
+        raise CampaignActionError("Pick at least one sending day.")
+    if end_time <= start_time:
+        raise CampaignActionError(
+            f"The sending window must end after it starts ({start_time:%H:%M}–{end_time:%H:%M})."
+        )
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CampaignActionError(f"Unknown time zone {timezone!r}.") from None
+    name = db.scalar(
+        "SELECT name FROM bison_campaigns WHERE workspace_id = ? AND id = ?",
+        [workspace_id, campaign_id],
+    )
+    if name is None:
+        raise CampaignActionError(f"No campaign {campaign_id} for this client.")
+    before = campaign_schedule(db, Scope.all(), workspace_id, campaign_id)
+    client = _client_for(workspace_id, client_factory)
+    try:
+        s = client.set_campaign_schedule(
+            int(campaign_id), days=days, start_time=start_time, end_time=end_time, timezone=timezone
+        )
+    except (ApiError, ValueError) as exc:
+        raise CampaignActionError(f"Email Bison refused the schedule: {exc}") from None
+    finally:
+        client.close()
+    with db.transaction() as cur:
+        cur.execute(
+            "DELETE FROM bison_campaign_schedules WHERE workspace_id = ? AND campaign_id = ?",
+            [workspace_id, campaign_id],
+        )
+        if s is not None:
+            cur.execute(
+                "INSERT INTO bison_campaign_schedules"
+                " (workspace_id, campaign_id, days, start_time, end_time, timezone, synced_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, now())",
+                [workspace_id, campaign_id, list(s.days), s.start_time, s.end_time, s.timezone],
+            )
+        audit.record(
+            cur,
+            actor=user.email,
+            action="campaign.schedule",
+            entity="campaign",
+            entity_id=f"{workspace_id}:{campaign_id}",
+            before=None if before is None else describe_schedule(before),
+            after=None if s is None else describe_schedule(s.as_dict()),
+        )
+    return campaign_schedule(db, Scope.all(), workspace_id, campaign_id)

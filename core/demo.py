@@ -37,6 +37,7 @@ DATA_TABLES = [
     "bison_tags",
     "bison_sender_emails",
     "bison_campaign_sender_emails",
+    "bison_campaign_schedules",
     "stripe_customers",
     "stripe_invoices",
     *BILLING_TABLES,

@@ -94,6 +94,21 @@ def campaigns(cur, rng, sc: Scale, ws: pl.DataFrame, as_of: dt.date, stamp):
     camps_df = pl.DataFrame(camps)
     steps_df = pl.DataFrame(steps)
     _insert(cur, "bison_campaigns", camps_df.drop("_start", "_end", "_share"))
+    # Every campaign sends on weekdays, 8 to 5 in the client's time zone.
+    zones = dict(zip(ws["id"].to_list(), ws["timezone"].to_list(), strict=True))
+    weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    schedules = pl.DataFrame(
+        {
+            "workspace_id": camps_df["workspace_id"],
+            "campaign_id": camps_df["id"],
+            "days": [weekdays] * camps_df.height,
+            "start_time": [dt.time(8, 0)] * camps_df.height,
+            "end_time": [dt.time(17, 0)] * camps_df.height,
+            "timezone": [zones[w] for w in camps_df["workspace_id"].to_list()],
+            "synced_at": [stamp] * camps_df.height,
+        }
+    )
+    _insert(cur, "bison_campaign_schedules", schedules)
     _insert(cur, "bison_sequence_steps", steps_df.drop("_step", "_var"))
     return camps_df, steps_df
 

@@ -249,3 +249,12 @@ SENDER_SCHEMA = {
     "updated_at": TS,
     "synced_at": TS,
 }
+SCHEDULE_SCHEMA = {
+    "workspace_id": pl.Int32,
+    "campaign_id": pl.Int64,
+    "days": pl.List(pl.Utf8),
+    "start_time": pl.Time,
+    "end_time": pl.Time,
+    "timezone": pl.Utf8,
+    "synced_at": TS,
+}

@@ -75,7 +75,11 @@ sel = table.row(rows[0], named=True)
 wid, cid = sel["workspace_id"], sel["id"]
 st.divider()
 st.subheader(ui.md(sel["campaign"]))
-st.caption(f"{ui.md(sel['client'])} · status **{ui.md(sel['status'])}** · Email Bison id {cid}")
+schedule = ui.cached(campaigns.campaign_schedule, sc, wid, cid)
+st.caption(
+    f"{ui.md(sel['client'])} · status **{ui.md(sel['status'])}** · Email Bison id {cid} · "
+    f"sends {ui.md(campaigns.describe_schedule(schedule))}"
+)
 
 flash = st.session_state.pop("campaign_flash", None)
 if flash:
@@ -131,7 +135,7 @@ if b3.button("Duplicate", icon=":material/content_copy:", key="duplicate"):
     confirm("duplicate")
 
 tab_days, tab_seq, tab_senders, tab_sched = st.tabs(
-    ["Day by day", "Sequence and variants", "Sending accounts", "Scheduled emails"]
+    ["Day by day", "Sequence and variants", "Sending accounts", "Schedule"]
 )
 with tab_days:
     daily = ui.cached(campaigns.campaign_daily, sc, wid, cid, today - dt.timedelta(days=60), today)
@@ -184,7 +188,57 @@ with tab_seq:
 with tab_senders:
     senders = ui.cached(campaigns.campaign_senders, sc, wid, cid)
     ui.table(senders, name=f"campaign-{cid}-senders", key="senders")
+US_ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+]
 with tab_sched:
+    st.markdown(f"**Sending schedule:** {ui.md(campaigns.describe_schedule(schedule))}")
+    if schedule is not None:
+        st.caption(f"As synced from Email Bison at {schedule['synced_at']:%b %-d, %H:%M} UTC.")
+    if ui.can("campaign.act"):
+        with st.form(f"schedule-{wid}-{cid}"):
+            st.caption("Change when this campaign may send; the change goes to Email Bison.")
+            current = schedule or {
+                "days": list(campaigns.WEEK[:5]),
+                "start_time": dt.time(8, 0),
+                "end_time": dt.time(17, 0),
+                "timezone": "America/Chicago",
+            }
+            day_cols = st.columns(7)
+            picked = [
+                d
+                for d, col in zip(campaigns.WEEK, day_cols, strict=True)
+                if col.checkbox(
+                    d[:3].title(), value=d in (current["days"] or []), key=f"sd-{wid}-{cid}-{d}"
+                )
+            ]
+            t1, t2, t3 = st.columns([1, 1, 2])
+            start = t1.time_input("From", current["start_time"], step=dt.timedelta(minutes=30))
+            end = t2.time_input("Until", current["end_time"], step=dt.timedelta(minutes=30))
+            zones = (
+                US_ZONES if current["timezone"] in US_ZONES else [current["timezone"], *US_ZONES]
+            )
+            zone = t3.selectbox("Time zone", zones, index=zones.index(current["timezone"]))
+            if st.form_submit_button("Save schedule in Email Bison", icon=":material/save:"):
+                try:
+                    saved = campaigns.set_campaign_schedule(
+                        ui.db(), ui.current_user(), wid, cid,
+                        days=picked, start_time=start, end_time=end, timezone=zone,
+                    )  # fmt: skip
+                except (campaigns.CampaignActionError, PermissionError) as exc:
+                    st.error(ui.md(exc))
+                else:
+                    st.session_state["campaign_flash"] = (
+                        f"Schedule saved: {campaigns.describe_schedule(saved)}."
+                    )
+                    st.rerun()
+    st.divider()
     st.caption("What Email Bison will send next for this campaign, read live (first 300).")
     if st.button("Load scheduled emails", icon=":material/schedule:", key="load-scheduled"):
         try:

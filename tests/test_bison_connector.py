@@ -21,7 +21,7 @@ from connectors.bison import (
     ServerError,
     ValidationError,
 )
-from connectors.bison.parsers import parse_sequence_steps
+from connectors.bison.parsers import parse_schedule, parse_sequence_steps
 from tests.fakes import BisonFake
 
 pytest_plugins = ["tests.conftest_bison"]
@@ -280,6 +280,68 @@ def test_draft_campaign_has_no_steps(
     with pytest.raises(ApiError) as err:
         client.resume_campaign(draft.id)
     assert err.value.status == 400 and "Sequence steps do not exist" in err.value.message
+
+
+def test_campaign_schedule_read_created_and_changed(
+    make_bison_fake: Callable[..., BisonFake], client_for: Callable[..., BisonClient]
+) -> None:
+    fake = make_bison_fake(campaigns_per_ws=10, leads_per_ws=5, replies_per_ws=0)
+    client = client_for(fake=fake)
+    campaigns = {c.id: c for c in client.list_campaigns()}
+    sending = next(c for c in campaigns.values() if c.sequence_id and c.id % 10 != 9)
+    schedule = client.get_campaign_schedule(sending.id)
+    assert schedule is not None and schedule.campaign_id == sending.id
+    assert schedule.days == ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    assert (schedule.start_time.hour, schedule.end_time.hour) == (8, 17)
+    assert schedule.timezone == "America/Chicago"
+    unscheduled = next(c for c in campaigns.values() if c.sequence_id and c.id % 10 == 9)
+    assert client.get_campaign_schedule(unscheduled.id) is None  # 404: no schedule
+    # create (POST) where there is none, change (PUT) where there is one
+    made = client.set_campaign_schedule(
+        unscheduled.id, days=["sat", "sunday"], start_time="10:00", end_time="14:30",
+        timezone="America/Denver",
+    )  # fmt: skip
+    assert made is not None and made.days == ["saturday", "sunday"]
+    assert str(made.end_time) == "14:30:00" and made.timezone == "America/Denver"
+    assert fake.count_requests(method="POST", path=f"/api/campaigns/{unscheduled.id}/schedule") == 1
+    changed = client.set_campaign_schedule(
+        sending.id, days=["monday"], start_time="09:00", end_time="12:00",
+        timezone="America/New_York",
+    )  # fmt: skip
+    assert changed is not None and changed.days == ["monday"]
+    assert fake.count_requests(method="PUT", path=f"/api/campaigns/{sending.id}/schedule") == 1
+    # a refusal names the field; a bad day name is refused before any request
+    with pytest.raises(ValidationError, match="timezone"):
+        client.set_campaign_schedule(
+            sending.id, days=["monday"], start_time="09:00", end_time="12:00", timezone="Mars/Base"
+        )
+    with pytest.raises(ValueError, match="funday"):
+        client.set_campaign_schedule(
+            sending.id, days=["funday"], start_time="09:00", end_time="12:00", timezone="UTC"
+        )
+    assert client.get_campaign_schedule(sending.id).timezone == "America/New_York"
+
+
+def test_schedule_parser_shapes() -> None:
+    bare = {"monday": 1, "tuesday": "true", "friday": True, "saturday": False,
+            "start_time": "9:00 AM", "end_time": "17:00:00", "time_zone": "US/Central"}  # fmt: skip
+    s = parse_schedule(bare, 7)
+    assert s is not None and s.days == ["monday", "tuesday", "friday"]
+    assert (str(s.start_time), str(s.end_time), s.timezone) == (
+        "09:00:00",
+        "17:00:00",
+        "US/Central",
+    )
+    nested = {"data": {"schedule": {"days": ["Sun", "wednesday"], "start": "07:30",
+                                    "end": "11:00", "timezone": "UTC"}}}  # fmt: skip
+    assert parse_schedule(nested, 7).days == ["wednesday", "sunday"]
+    listed = {"data": [{"days": [], "start_time": "08:00", "end_time": "09:00", "timezone": "UTC"}]}
+    assert parse_schedule(listed, 7).days == []  # a schedule with no sending day is still one
+    for unknown in ({"data": None}, {"data": []}, {"data": {}}, "", None,
+                    {"data": {"monday": True, "start_time": "08:00", "end_time": "09:00"}},
+                    {"data": {"monday": True, "start_time": "8 o'clock", "end_time": "09:00",
+                              "timezone": "UTC"}}):  # fmt: skip
+        assert parse_schedule(unknown, 7) is None, unknown
 
 
 def test_scheduled_emails_and_campaign_senders_paginate(

@@ -11,6 +11,8 @@ from connectors.bison import BisonClient
 from core import bison_sync, secrets, workspaces
 from core.workspaces import WorkspaceInput
 
+WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 
 @pytest.fixture
 def setup(empty_db, make_bison_fake, bison_server, monkeypatch):
@@ -119,6 +121,64 @@ def test_no_change_sync_makes_only_the_requests_needed(setup):
     assert not [p for p in paths if "/stats" in p or "sequence-steps" in p or "line-area" in p], (
         paths
     )
+
+
+def test_schedules_are_mirrored_and_read_again_once_a_day(setup):
+    db, fake, ids, factory = setup
+    today = fake.state.today
+    bison_sync.sync_bison(db, client_factory=factory, today=today)
+    bid, wid = fake.workspace_ids[0], ids[0]
+
+    def stored():
+        return {
+            cid: (days, str(start), str(end), tz)
+            for cid, days, start, end, tz in db.rows(
+                "SELECT campaign_id, days, start_time, end_time, timezone"
+                " FROM bison_campaign_schedules WHERE workspace_id = ?",
+                [wid],
+            )
+        }
+
+    want = {
+        cid: (
+            [d for d in WEEK if s[d]],
+            f"{s['start_time']}:00",
+            f"{s['end_time']}:00",
+            s["timezone"],
+        )
+        for cid, s in fake.workspace(bid).schedules.items()
+        if s is not None
+    }
+    assert want and stored() == want
+    assert len(fake.workspace(bid).schedules) == len(fake.workspace(bid).campaigns)
+    # A schedule changed in Email Bison leaves the campaign as it was: the same day's sync does
+    # not ask again; the next day's does, once per active or paused campaign.
+    active = db.scalar(
+        "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'"
+        " AND id IN (SELECT campaign_id FROM bison_campaign_schedules)",
+        [wid],
+    )
+    client = BisonClient(factory("x").base_url, fake.token_for(bid), rate_per_sec=None)
+    client.set_campaign_schedule(
+        int(active), days=["saturday"], start_time="10:00", end_time="12:00", timezone="UTC"
+    )
+    client.close()
+    fake.reset_requests()
+    bison_sync.sync_bison(db, client_factory=factory, today=today)
+    assert fake.count_requests(path=f"/api/campaigns/{active}/schedule") == 0
+    assert stored()[active][0] != ["saturday"]
+    fake.reset_requests()
+    result = bison_sync.sync_bison(db, client_factory=factory, today=today + dt.timedelta(days=1))
+    assert result["failed"] == [], result
+    assert stored()[active] == (["saturday"], "10:00:00", "12:00:00", "UTC")
+    scheduled = db.scalar(
+        "SELECT count(*) FROM bison_campaigns WHERE status IN ('active', 'paused')"
+    )
+    asked = [r.path for r in fake.requests if r.path.endswith("/schedule")]
+    assert len(asked) == len(set(asked)) == scheduled
+    fake.reset_requests()
+    bison_sync.sync_bison(db, client_factory=factory, today=today + dt.timedelta(days=1))
+    assert not [r.path for r in fake.requests if r.path.endswith("/schedule")]
 
 
 def test_changes_are_picked_up_incrementally(setup):
@@ -265,3 +325,57 @@ def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
     ]
     sched = campaigns.scheduled_emails(db, ops, wid, cid, client_factory=factory, limit=25)
     assert 0 < sched.height <= 25 and sched["status"].null_count() == 0
+
+
+def test_a_schedule_changed_from_the_page_goes_to_email_bison_and_is_audited(setup):
+    from core import access, campaigns
+
+    db, fake, ids, factory = setup
+    bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)
+    wid, bid = ids[0], fake.workspace_ids[0]
+    cid = db.scalar(
+        "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'", [wid]
+    )
+    ops = access.User("ops@agency.com", "operator")
+    before = campaigns.campaign_schedule(db, ops.scope, wid, cid)
+    assert campaigns.describe_schedule(before) == "Mon–Fri, 08:00–17:00 America/Chicago"
+    saved = campaigns.set_campaign_schedule(
+        db, ops, wid, cid, days=["monday", "wednesday", "friday"], start_time=dt.time(9),
+        end_time=dt.time(15, 30), timezone="America/Denver", client_factory=factory,
+    )  # fmt: skip
+    assert campaigns.describe_schedule(saved) == "Mon, Wed, Fri, 09:00–15:30 America/Denver"
+    in_bison = fake.workspace(bid).schedules[cid]
+    assert [d for d in WEEK if in_bison[d]] == ["monday", "wednesday", "friday"]
+    assert (in_bison["start_time"], in_bison["timezone"]) == ("09:00", "America/Denver")
+    entry = db.query(
+        "SELECT actor, before, after FROM audit_log WHERE action = 'campaign.schedule'"
+    ).row(0, named=True)
+    assert entry["actor"] == "ops@agency.com" and "Mon–Fri" in entry["before"]
+    assert "Mon, Wed, Fri" in entry["after"]
+    # refused before any request: no day, a window that ends first, an unknown zone
+    fake.reset_requests()
+    for bad, message in (
+        ({"days": []}, "at least one"),
+        ({"end_time": dt.time(8)}, "end after it starts"),
+        ({"timezone": "Mars/Base"}, "Unknown time zone"),
+    ):
+        args = {"days": ["monday"], "start_time": dt.time(9), "end_time": dt.time(17),
+                "timezone": "UTC"} | bad  # fmt: skip
+        with pytest.raises(campaigns.CampaignActionError, match=message):
+            campaigns.set_campaign_schedule(db, ops, wid, cid, client_factory=factory, **args)
+    assert fake.request_count == 0
+    viewer = access.User("v@agency.com", "viewer")
+    with pytest.raises(access.PermissionDenied):
+        campaigns.set_campaign_schedule(
+            db, viewer, wid, cid, days=["monday"], start_time=dt.time(9), end_time=dt.time(17),
+            timezone="UTC", client_factory=factory,
+        )  # fmt: skip
+    assert campaigns.describe_schedule({"days": [d for d in WEEK], "start_time": dt.time(0),
+                                         "end_time": dt.time(23, 30), "timezone": "UTC"}
+                                       ).startswith("Mon–Sun")  # fmt: skip
+    assert campaigns.describe_schedule({"days": ["saturday", "sunday"], "start_time": dt.time(9),
+                                         "end_time": dt.time(12), "timezone": "UTC"}
+                                       ).startswith("Sat, Sun,")  # fmt: skip
+    assert "will not send" in campaigns.describe_schedule(
+        {"days": [], "start_time": dt.time(9), "end_time": dt.time(12), "timezone": "UTC"}
+    )

@@ -16,6 +16,7 @@ from .client import BisonClient
 from .models import (
     ActionResult,
     Campaign,
+    CampaignSchedule,
     DailyStats,
     Lead,
     LeadCampaign,
@@ -40,6 +41,7 @@ __all__ = [
     "AuthError",
     "BisonClient",
     "Campaign",
+    "CampaignSchedule",
     "DailyStats",
     "Lead",
     "LeadCampaign",

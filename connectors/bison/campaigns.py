@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from connectors.http import ApiError
 
 from ._base import MAX_BATCH, BisonBase, chunks, day
 from .models import (
+    DAYS,
     ActionResult,
     Campaign,
+    CampaignSchedule,
     DailyStats,
     ScheduledEmail,
     SenderEmail,
@@ -22,6 +24,7 @@ from .parsers import (
     parse_action,
     parse_campaign,
     parse_daily_series,
+    parse_schedule,
     parse_scheduled_email,
     parse_sender_email,
     parse_sequence_steps,
@@ -139,6 +142,53 @@ class CampaignsMixin(BisonBase):
         if isinstance(data, dict) and data.get("success") is False:
             return []
         return parse_sequence_steps(body, int(campaign_id))
+
+    def get_campaign_schedule(self, campaign_id: int) -> CampaignSchedule | None:
+        """The days and hours a campaign may send (``GET /api/campaigns/{id}/schedule``).
+
+        None when the campaign has no schedule: a 404 or an empty ``data`` (which of the two the
+        API answers is not documented, so both are read that way).
+        """
+        try:
+            body = self._api.get(f"campaigns/{int(campaign_id)}/schedule")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return parse_schedule(body, int(campaign_id))
+
+    def set_campaign_schedule(
+        self,
+        campaign_id: int,
+        *,
+        days: Iterable[str],
+        start_time: time | str,
+        end_time: time | str,
+        timezone: str,
+    ) -> CampaignSchedule | None:
+        """Set a campaign's schedule: ``PUT`` when it has one, else ``POST`` to create it.
+
+        ``days`` are day names (``monday`` … or ``mon`` …); all seven are sent, as the API
+        requires. Returns the schedule as Email Bison then reports it.
+        """
+        names = {str(d).strip().lower() for d in days}
+        unknown = sorted(n for n in names if n not in DAYS and n not in {d[:3] for d in DAYS})
+        if unknown:
+            raise ValueError(f"unknown day(s): {', '.join(unknown)}; use monday … sunday")
+        wanted = {n[:3] for n in names}
+
+        def hhmm(value: time | str) -> str:
+            return value.strftime("%H:%M") if isinstance(value, time) else str(value).strip()
+
+        body: dict[str, Any] = {d: d[:3] in wanted for d in DAYS}
+        body.update(start_time=hhmm(start_time), end_time=hhmm(end_time), timezone=timezone)
+        body["save_as_template"] = False
+        path = f"campaigns/{int(campaign_id)}/schedule"
+        if self.get_campaign_schedule(campaign_id) is not None:
+            self._api.put(path, body)
+        else:
+            self._api.post(path, body, idempotent=True)
+        return self.get_campaign_schedule(campaign_id)
 
     def iter_scheduled_emails(
         self,

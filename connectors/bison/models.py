@@ -7,7 +7,7 @@ Each keeps the original payload in ``raw`` (left out of ``repr``, ``==`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 
@@ -288,6 +288,22 @@ class ScheduledEmail(Record):
     unique_replies: int = 0
     interested: bool = False
     raw: dict[str, Any] = _raw()
+
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(slots=True)
+class CampaignSchedule(Record):
+    """When a campaign may send: the days (lower-case names, Monday first) and the daily window
+    in its time zone."""
+
+    campaign_id: int
+    days: list[str]
+    start_time: time
+    end_time: time
+    timezone: str
+    raw: Any = _raw()
 
 
 @dataclass(slots=True)

@@ -7,12 +7,14 @@ wrapped in ``{data: ...}``. Everything here coerces instead of trusting types.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from .models import (
+    DAYS,
     ActionResult,
     Campaign,
+    CampaignSchedule,
     DailyStats,
     Lead,
     LeadCampaign,
@@ -516,6 +518,57 @@ def parse_scheduled_email(raw: Any, campaign_id: int | None = None) -> Scheduled
         unique_opens=to_int(raw.get("unique_opens")),
         unique_replies=to_int(raw.get("unique_replies")),
         interested=to_bool(raw.get("interested")),
+        raw=raw,
+    )
+
+
+def to_time(value: Any) -> time | None:
+    """``"09:00"``, ``"9:00"``, ``"09:00:00"`` or ``"9:00 AM"``; None if unparseable."""
+    text = to_str(value)
+    if not text:
+        return None
+    text = text.strip().upper()
+    for fmt in ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M%p", "%I %p"):
+        try:
+            return datetime.strptime(text, fmt).time()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_schedule(body: Any, campaign_id: int) -> CampaignSchedule | None:
+    """A campaign's sending schedule, or None when it has none (or one that cannot be read).
+
+    The response shape is not documented; accepted: the POST body's own shape (``monday`` …
+    ``sunday`` booleans, ``start_time``/``end_time`` "HH:MM", ``timezone``) inside ``data`` or
+    bare, optionally nested under ``schedule``, with a ``days`` list instead of the booleans, and
+    ``time_zone`` for ``timezone``. A schedule without a window or a time zone is unknown (None)
+    rather than guessed.
+    """
+    raw = unwrap(body)
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if isinstance(raw, dict) and isinstance(raw.get("schedule"), dict):
+        raw = raw["schedule"]
+    if not isinstance(raw, dict) or not raw:
+        return None
+    listed = raw.get("days")
+    if isinstance(listed, list | tuple):
+        wanted = {str(d).strip().lower() for d in listed}
+        days = [d for d in DAYS if d in wanted or d[:3] in wanted]
+    else:
+        days = [d for d in DAYS if to_bool(raw.get(d))]
+    start = to_time(_first(raw, "start_time", "start"))
+    end = to_time(_first(raw, "end_time", "end"))
+    tz = to_str(_first(raw, "timezone", "time_zone", "tz"))
+    if start is None or end is None or not tz or not tz.strip():
+        return None
+    return CampaignSchedule(
+        campaign_id=int(campaign_id),
+        days=days,
+        start_time=start,
+        end_time=end,
+        timezone=tz.strip(),
         raw=raw,
     )
 

@@ -138,6 +138,7 @@ class FakeWorkspace:
     tags: dict[int, dict[str, Any]] = field(default_factory=dict)
     senders: dict[int, dict[str, Any]] = field(default_factory=dict)
     scheduled: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # None: none set
     daily_overlay: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
     views: dict[Any, tuple[int, list[Any]]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)

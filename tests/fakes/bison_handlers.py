@@ -388,6 +388,98 @@ def sequence_steps(ctx: Ctx) -> Any:
     return {"data": {"sequence_id": campaign["sequence_id"], "sequence_steps": steps}}
 
 
+WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _schedule(ctx: Ctx, campaign: dict[str, Any]) -> dict[str, Any] | None:
+    """The campaign's schedule, made on first use: weekdays 8–17 in Chicago for most campaigns,
+    none for drafts and for every tenth campaign."""
+    cid = campaign["id"]
+    if cid not in ctx.ws.schedules:
+        if campaign["sequence_id"] is None or cid % 10 == 9:
+            ctx.ws.schedules[cid] = None
+        else:
+            ctx.ws.schedules[cid] = {
+                "id": cid,
+                "campaign_id": cid,
+                **{d: d not in ("saturday", "sunday") for d in WEEK},
+                "start_time": "08:00",
+                "end_time": "17:00",
+                "timezone": "America/Chicago",
+                "created_at": iso(campaign["created"]),
+                "updated_at": iso(campaign["created"]),
+            }
+    return ctx.ws.schedules[cid]
+
+
+def get_schedule(ctx: Ctx) -> Any:
+    campaign = campaign_of(ctx, ctx.params["campaign_id"])
+    schedule = _schedule(ctx, campaign)
+    if schedule is None:
+        raise not_found("schedule", campaign["id"])
+    return {"data": schedule}
+
+
+def _save_schedule(ctx: Ctx, *, update: bool) -> Any:
+    """Validated like the spec's fields: every day a boolean, H:i times, a known time zone. Like
+    the real API (as far as is known), it does not touch the campaign's ``updated_at``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    campaign = campaign_of(ctx, ctx.params["campaign_id"])
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    errors: dict[str, list[str]] = {}
+    for d in WEEK:
+        if d not in body:
+            errors[d] = [required(d)]
+        elif not isinstance(body[d], bool):
+            errors[d] = [f"The {d} field must be true or false."]
+    for f in ("start_time", "end_time"):
+        value = body.get(f)
+        if value in (None, ""):
+            errors[f] = [required(f)]
+            continue
+        try:
+            datetime.strptime(str(value), "%H:%M")
+        except ValueError:
+            errors[f] = [f"The {f.replace('_', ' ')} field must match the format H:i."]
+    tz = body.get("timezone")
+    if not tz:
+        errors["timezone"] = [required("timezone")]
+    else:
+        try:
+            ZoneInfo(str(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = ["The selected timezone is invalid."]
+    if update and "save_as_template" not in body:
+        errors["save_as_template"] = [required("save_as_template")]
+    if errors:
+        raise invalid(errors)
+    old = _schedule(ctx, campaign)
+    if update and old is None:
+        raise not_found("schedule", campaign["id"])
+    now = iso(ctx.now())
+    schedule = {
+        "id": campaign["id"],
+        "campaign_id": campaign["id"],
+        **{d: body[d] for d in WEEK},
+        "start_time": body["start_time"],
+        "end_time": body["end_time"],
+        "timezone": tz,
+        "created_at": old["created_at"] if old else now,
+        "updated_at": now,
+    }
+    ctx.ws.schedules[campaign["id"]] = schedule
+    return {"data": schedule}
+
+
+def create_schedule(ctx: Ctx) -> Any:
+    return _save_schedule(ctx, update=False)
+
+
+def update_schedule(ctx: Ctx) -> Any:
+    return _save_schedule(ctx, update=True)
+
+
 def _scheduled(ctx: Ctx, campaign: dict[str, Any]) -> list[dict[str, Any]]:
     cid = campaign["id"]
     if cid not in ctx.ws.scheduled:
@@ -526,6 +618,9 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/campaigns/{campaign_id}/stats", campaign_stats),
     ("GET", "/api/campaigns/{campaign_id}/line-area-chart-stats", campaign_chart),
     ("GET", "/api/campaigns/{campaign_id}/scheduled-emails", scheduled_emails),
+    ("GET", "/api/campaigns/{campaign_id}/schedule", get_schedule),
+    ("POST", "/api/campaigns/{campaign_id}/schedule", create_schedule),
+    ("PUT", "/api/campaigns/{campaign_id}/schedule", update_schedule),
     ("GET", "/api/campaigns/{campaign_id}/sender-emails", campaign_sender_emails),
     ("POST", "/api/campaigns/{campaign_id}/leads/attach-leads", attach_leads),
     *inbox.ROUTES,
