@@ -8,8 +8,9 @@ nor loses anything (rows are upserted by (workspace_id, id)). What a no-change s
   counters, updated_at) equals the stored one has no new steps, stats or sending accounts, so
   nothing more is fetched for it. Changed campaigns get their sequence steps with variants,
   sending accounts, per-day series since their last synced day, per-step stats per day and
-  their sending schedule. A schedule can change without touching the campaign, so the schedules
-  of active and paused campaigns are also read again once a day (the first sync of the day).
+  the sending schedule of one that can still send (draft, active, paused …). A schedule can
+  change without touching the campaign, so the schedules of active and paused campaigns are also
+  read again once a day (the first sync of the day).
 * replies: newest first until the highest stored id (`cursor`), plus the first page of
   interested replies, to see replies marked interested later.
 * leads: those updated since the last sync's date (the API filters by date only).
@@ -325,7 +326,8 @@ class WorkspaceSync:
         batch.senders.add(
             sender_ids, workspace_id=wid, campaign_id=c.id, sender_email_id=sender_ids
         )
-        self.schedule_rows(batch, c.id)
+        if (c.status or "").lower() in SCHEDULED_STATUSES | {"draft"}:  # one that can send
+            self.schedule_rows(batch, c.id)
         today = self.today.isoformat()
         batch.cursors[c.id] = json.dumps({"sig": sig, "last_day": today, "schedule_day": today})
 
