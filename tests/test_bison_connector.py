@@ -21,7 +21,7 @@ from connectors.bison import (
     ServerError,
     ValidationError,
 )
-from connectors.bison.parsers import parse_schedule, parse_sequence_steps
+from connectors.bison.parsers import parse_daily_series, parse_schedule, parse_sequence_steps
 from tests.fakes import BisonFake
 
 pytest_plugins = ["tests.conftest_bison"]
@@ -716,3 +716,32 @@ def test_fake_is_deterministic_per_seed() -> None:
 def test_day_parameters_are_checked(client_for: Callable[..., BisonClient]) -> None:
     with pytest.raises(ValueError, match="not a date"):
         client_for().workspace_stats("yesterday", date.today())
+
+
+def test_daily_series_parser_shapes() -> None:
+    """Series are matched by label in any case; points come as pairs, as objects or as a
+    date-keyed object; counts as numbers or text with thousands separators; unreadable
+    dates are skipped and days come out in order."""
+    body = {
+        "data": [
+            {"label": "Sent", "dates": {"2026-01-03T10:00:00Z": 3, "2026-01-02": "1,234"}},
+            {
+                "label": "REPLIED",
+                "data": [
+                    {"date": "2026-01-02", "count": 2.0},
+                    {"x": "2026-01-02 05:00:00", "y": "7"},
+                    ["not a date", 3],
+                    [None, 4],
+                ],
+            },
+            {"label": "Unique Opens", "dates": [["2026-01-03", 5]]},
+            {"label": "something new", "dates": [["2026-01-01", 1]]},
+            "junk",
+        ]
+    }
+    rows = parse_daily_series(body, 7)
+    assert [(r.day, r.sent, r.replied, r.opens, r.campaign_id) for r in rows] == [
+        (date(2026, 1, 2), 1234, 9, 0, 7),
+        (date(2026, 1, 3), 3, 0, 5, 7),
+    ]
+    assert parse_daily_series({"data": []}) == [] and parse_daily_series(None) == []
