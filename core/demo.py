@@ -61,6 +61,15 @@ def is_empty(db: Database) -> bool:
     return db.scalar("SELECT count(*) FROM workspaces") == 0
 
 
+def demo_stamp(as_of: dt.date, now: dt.datetime) -> dt.datetime:
+    """When the demo's last syncs ran. For today's demo, the minute it is loaded: it opens
+    freshly synced (no stale-sync alerts at 3 pm) and with nothing dated later than now (at
+    2 am). For any other day, 06:00 UTC, so a given day and seed always give the same data."""
+    if as_of == now.date():
+        return now.replace(second=0, microsecond=0)
+    return dt.datetime.combine(as_of, dt.time(6, 0), tzinfo=dt.UTC)
+
+
 def load_demo(
     db: Database,
     *,
@@ -78,9 +87,10 @@ def load_demo(
             "The database already has client workspaces; pass --replace to wipe them and load the demo."
         )
     sc = SCALES[scale]
-    as_of = as_of or dt.date.today()
+    now = dt.datetime.now(dt.UTC)
+    as_of = as_of or now.date()
     rng = np.random.default_rng(seed)
-    stamp = dt.datetime.combine(as_of, dt.time(6, 0), tzinfo=dt.UTC)
+    stamp = demo_stamp(as_of, now)
     step = _progress(progress, 8)
 
     with db.transaction() as cur:

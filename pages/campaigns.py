@@ -45,18 +45,24 @@ m4.metric(
     border=True,
 )
 
+shown = table.drop("workspace_id", "id", "synced_at")
 event = st.dataframe(
-    table.drop("workspace_id", "id", "synced_at"),
+    shown,
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
     key="campaign-table",
-    column_config={
-        "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
-        "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
-        "interested_rate": st.column_config.NumberColumn("Interested/replies", format="percent"),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm"),
-    },
+    column_config=ui.count_columns(
+        shown,
+        {
+            "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
+            "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
+            "interested_rate": st.column_config.NumberColumn(
+                "Interested/replies", format="percent"
+            ),
+            "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm"),
+        },
+    ),
 )
 st.download_button(
     "Download CSV",

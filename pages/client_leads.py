@@ -47,24 +47,27 @@ with tab_leads:
             on_select="rerun",
             selection_mode="single-row",
             key="lead-table",
-            column_config={
-                "first_interested_at": st.column_config.DatetimeColumn(
-                    "Interested", format="MMM D, YYYY"
-                ),
-                "last_reply_at": st.column_config.DatetimeColumn(
-                    "Last reply", format="MMM D, HH:mm"
-                ),
-                "crm_delivered_at": st.column_config.DatetimeColumn(
-                    "In CRM since", format="MMM D, HH:mm"
-                ),
-                "stage_changed_at": st.column_config.DatetimeColumn(
-                    "Stage changed", format="MMM D, HH:mm"
-                ),
-                "other_clients": st.column_config.NumberColumn(
-                    "Other clients",
-                    help="The same person is also a lead of this many other clients.",
-                ),
-            },
+            column_config=ui.count_columns(
+                leads,
+                {
+                    "first_interested_at": st.column_config.DatetimeColumn(
+                        "Interested", format="MMM D, YYYY"
+                    ),
+                    "last_reply_at": st.column_config.DatetimeColumn(
+                        "Last reply", format="MMM D, HH:mm"
+                    ),
+                    "crm_delivered_at": st.column_config.DatetimeColumn(
+                        "In CRM since", format="MMM D, HH:mm"
+                    ),
+                    "stage_changed_at": st.column_config.DatetimeColumn(
+                        "Stage changed", format="MMM D, HH:mm"
+                    ),
+                    "other_clients": st.column_config.NumberColumn(
+                        "Other clients",
+                        help="The same person is also a lead of this many other clients.",
+                    ),
+                },
+            ),
         )
         st.download_button(
             "Download CSV",

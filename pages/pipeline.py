@@ -206,8 +206,8 @@ with tab_hist:
         removed = json.loads(rows["filter"]["counts"] or "{}").get("removed_by_rule") or {}
         if removed:
             st.markdown("**Removed by each rule**")
-            st.dataframe(pl.DataFrame({"rule": list(removed), "contacts": list(removed.values())}),
-                         hide_index=True)  # fmt: skip
+            removed_df = pl.DataFrame({"rule": list(removed), "contacts": list(removed.values())})
+            st.dataframe(removed_df, hide_index=True, column_config=ui.count_columns(removed_df))
 
 # -- import ----------------------------------------------------------------------------------
 with tab_imp:

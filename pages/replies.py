@@ -96,11 +96,14 @@ with tab_inbox:
             on_select="rerun",
             selection_mode="single-row",
             key="reply-table",
-            column_config={
-                "received": st.column_config.DatetimeColumn("Received", format="MMM D, HH:mm"),
-                "category": st.column_config.TextColumn("Category"),
-                "preview": st.column_config.TextColumn("Reply", width="large"),
-            },
+            column_config=ui.count_columns(
+                shown,
+                {
+                    "received": st.column_config.DatetimeColumn("Received", format="MMM D, HH:mm"),
+                    "category": st.column_config.TextColumn("Category"),
+                    "preview": st.column_config.TextColumn("Reply", width="large"),
+                },
+            ),
         )
         st.download_button(
             "Download CSV",

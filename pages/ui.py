@@ -212,6 +212,20 @@ def cached(fn: Callable[..., Any], sc: Scope | None, *args: Any, **kwargs: Any) 
     )
 
 
+# integer columns shown as they are: identifiers, ZIP codes, years
+_AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|zips|year|years)$|^(id|zip|year|rank|order)$", re.I)
+
+
+def count_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`given` plus a thousands-separated format for every integer count column of `df`
+    (145,291 rather than 145291); identifiers, ZIP codes and years keep their plain digits."""
+    config = dict(given or {})
+    for name, dtype in df.schema.items():
+        if name not in config and dtype.is_integer() and not _AS_IS.search(name):
+            config[name] = st.column_config.NumberColumn(format="localized")
+    return config
+
+
 def table(
     df: pl.DataFrame,
     *,
@@ -226,6 +240,8 @@ def table(
     data: Any = df
     if styler is not None and df.height:
         data = styler(df.to_pandas())
+    else:
+        column_config = count_columns(df, column_config)
     st.dataframe(data, hide_index=hide_index, column_config=column_config, height=height, key=key)
     st.download_button(
         "Download CSV",

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core import store
-from core.demo import DATA_TABLES, batch_name, load_demo, renewal_windows
+from core.demo import DATA_TABLES, batch_name, demo_stamp, load_demo, renewal_windows
 from tests.conftest import AS_OF
 
 PAGE_TABLES = [t for t in DATA_TABLES if t not in ("sync_cursors", "jobs", "secret_refs")]
@@ -186,3 +186,28 @@ def test_demo_sending_accounts_show_a_few_in_trouble_worst_first(demo_db):
     disconnected = sum("disconnected" in f for f in flags)
     assert 1 <= bouncing <= accounts.height // 50
     assert 1 <= disconnected <= accounts.height // 50
+
+
+def test_todays_demo_was_synced_minutes_ago_and_another_days_at_six():
+    today = dt.date(2026, 12, 7)
+    afternoon = dt.datetime(2026, 12, 7, 15, 10, 33, 123, tzinfo=dt.UTC)
+    night = dt.datetime(2026, 12, 7, 2, 0, 5, tzinfo=dt.UTC)
+    assert demo_stamp(today, afternoon) == dt.datetime(2026, 12, 7, 15, 10, tzinfo=dt.UTC)
+    assert demo_stamp(today, night) == dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+    assert demo_stamp(dt.date(2026, 11, 23), afternoon) == dt.datetime(
+        2026, 11, 23, 6, 0, tzinfo=dt.UTC
+    )
+
+
+def test_a_demo_loaded_now_has_no_stale_syncs_and_nothing_in_the_future(tmp_path):
+    from core import guardrails
+
+    db = store.Database(tmp_path / "today.duckdb")
+    db.migrate()
+    load_demo(db, scale="small", seed=42)
+    now = dt.datetime.now(dt.UTC)
+    newest = db.scalar("SELECT max(finished_at) FROM sync_runs")
+    assert now - dt.timedelta(hours=1) < newest <= now
+    assert db.scalar("SELECT max(date_received) FROM bison_replies") <= now
+    guardrails.run_checks(db, deliver=False)
+    assert db.scalar("SELECT count(*) FROM alerts WHERE check_name = 'sync_stale'") == 0

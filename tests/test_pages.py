@@ -133,3 +133,28 @@ def test_sync_now_runs_a_job_and_reports_its_outcome(demo_db, monkeypatch):
         demo_db.scalar("SELECT count(*) FROM jobs WHERE kind = 'sync.bison' AND status = 'failed'")
         == 1
     )
+
+
+def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
+    import polars as pl
+
+    from pages import ui
+
+    df = pl.DataFrame(
+        {
+            "id": [1001],
+            "workspace_id": [3],
+            "Email Bison id": [1001],
+            "zip": [89101],
+            "year": [2026],
+            "sent": [253354],
+            "replies": [3496],
+            "rate": [0.5],
+            "name": ["a"],
+        }
+    )
+    given = {"replies": "kept as given"}
+    config = ui.count_columns(df, given)
+    assert sorted(config) == ["replies", "sent"]
+    assert config["replies"] == "kept as given"
+    assert config["sent"]["type_config"]["format"] == "localized"
