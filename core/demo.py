@@ -28,6 +28,8 @@ DATA_TABLES = [
     "zip_assignments",
     "contacts",
     "batches",
+    "pipeline_runs",
+    "pipeline_stage_runs",
     "bison_campaigns",
     "bison_sequence_steps",
     "bison_step_stats",
@@ -103,6 +105,7 @@ def load_demo(
         contacts = _contacts(cur, rng, sc, ws, as_of, stamp)
         step("batches")
         _batches(cur, contacts, as_of, stamp)
+        _pipeline_history(cur, as_of)
         step("campaigns and sequences")
         camps, steps = campaigns(cur, rng, sc, ws, as_of, stamp)
         step("daily stats")
@@ -408,6 +411,88 @@ def _batches(cur, contacts: pl.DataFrame, as_of: dt.date, stamp) -> None:
     cur.execute("SELECT setval('batches_id_seq', (SELECT coalesce(max(id), 0) FROM batches))")
     cur.execute("DROP TABLE _windows")
     cur.execute("DROP MACRO _ordinal")
+
+
+def _pipeline_history(cur, as_of: dt.date) -> None:
+    """A finished pipeline run for every client and renewal month already uploaded, its stage
+    counts read off the contacts (so run history, the funnel and gap-to-goal's pass rates agree
+    with the data). The coming month has none yet: it is the pending work on the Pipeline page."""
+    cur.execute(
+        """
+        CREATE TEMP TABLE _runs AS
+        SELECT row_number() OVER (ORDER BY campaign_month, workspace_id) AS id, *,
+               (campaign_month - INTERVAL 9 DAY + INTERVAL 9 HOUR
+                 + workspace_id * INTERVAL 7 MINUTE)::TIMESTAMPTZ AS started
+        FROM (
+        SELECT workspace_id, renewal_month, campaign_month,
+               count(*) FILTER (WHERE status <> 'raw') AS raw,
+               count(*) FILTER (WHERE status NOT IN ('raw', 'rejected')) AS kept,
+               count(*) FILTER (WHERE verification_result = 'safe') AS safe,
+               count(*) FILTER (WHERE verification_result = 'risky') AS risky,
+               count(*) FILTER (WHERE verification_result = 'invalid') AS invalid,
+               count(*) FILTER (WHERE verification_result = 'unknown') AS unknown,
+               count(*) FILTER (WHERE status IN ('batched', 'uploaded')) AS batched,
+               count(*) FILTER (WHERE status = 'uploaded') AS uploaded
+        FROM contacts
+        WHERE campaign_month <= ? GROUP BY ALL
+        )
+        """,
+        [month_start(as_of)],
+    )
+    cur.execute(
+        """
+        CREATE TEMP TABLE _removed AS
+        SELECT r.id, to_json(map_from_entries(list({'k': c.reject_reason, 'v': c.n}
+                                                  ORDER BY c.n DESC, c.reject_reason))) AS removed
+        FROM _runs r JOIN (
+            SELECT workspace_id, renewal_month, reject_reason, count(*) AS n FROM contacts
+            WHERE status = 'rejected' GROUP BY ALL
+        ) c USING (workspace_id, renewal_month)
+        GROUP BY r.id
+        """
+    )
+    cur.execute(
+        """
+        INSERT INTO pipeline_runs (id, workspace_id, month, from_stage, status, requested_by,
+                                   created_at, started_at, finished_at)
+        SELECT id, workspace_id, renewal_month, 'filter', 'succeeded', 'ops@agency.example',
+               started, started, started + INTERVAL 95 SECOND
+        FROM _runs
+        """
+    )
+    cur.execute(
+        """
+        INSERT INTO pipeline_stage_runs (run_id, stage, position, status, done, total,
+                                         input_count, output_count, counts, started_at, finished_at)
+        SELECT id, stage, position, 'succeeded', i, i, i, o, counts,
+               started + s * INTERVAL 1 SECOND, started + e * INTERVAL 1 SECOND
+        FROM (
+            SELECT r.id, r.started, 'filter' AS stage, 0 AS position, raw AS i, kept AS o, 0 AS s, 2 AS e,
+                   json_object('input', raw, 'output', kept,
+                               'removed_by_rule', coalesce(m.removed, '{}'::JSON)) AS counts
+            FROM _runs r LEFT JOIN _removed m USING (id)
+            UNION ALL
+            SELECT id, started, 'verify', 1, kept, safe, 2, 60,
+                   json_object('input', kept, 'output', safe, 'mode', 'local', 'credits', 0,
+                               'cost_cents', 0, 'results', json_object('safe', safe, 'risky', risky,
+                               'invalid', invalid, 'unknown', unknown))
+            FROM _runs
+            UNION ALL
+            SELECT id, started, 'batch', 2, safe, batched, 60, 62,
+                   json_object('input', safe, 'output', batched)
+            FROM _runs
+            UNION ALL
+            SELECT id, started, 'upload', 3, batched, uploaded, 62, 95,
+                   json_object('input', batched, 'output', uploaded)
+            FROM _runs
+        )
+        """
+    )
+    cur.execute(
+        "SELECT setval('pipeline_runs_id_seq', (SELECT coalesce(max(id), 0) FROM pipeline_runs))"
+    )
+    cur.execute("DROP TABLE _runs")
+    cur.execute("DROP TABLE _removed")
 
 
 # -- Stripe and costs --------------------------------------------------------------------------

@@ -184,11 +184,40 @@ with tab_run:
 # -- history ---------------------------------------------------------------------------------
 with tab_hist:
     hist = ui.cached(pipeline.runs, sc.narrow(wid), 100)
-    ui.table(hist.drop("workspace_id"), name="pipeline-runs", key="runs")
+    when = "MMM D, YYYY HH:mm"
+    ui.table(
+        hist.drop("workspace_id"),
+        name="pipeline-runs",
+        key="runs",
+        column_config={
+            "id": st.column_config.NumberColumn("Run", format="#%d"),
+            "month": st.column_config.DateColumn("Renewal month", format="MMMM YYYY"),
+            "from_stage": "From stage",
+            "requested_by": "Requested by",
+            "created_at": st.column_config.DatetimeColumn("Requested", format=when),
+            "finished_at": st.column_config.DatetimeColumn("Finished", format=when),
+            "retry_of": st.column_config.NumberColumn("Retry of", format="#%d"),
+        },
+    )
     if hist.height:
-        run_id = st.selectbox("Run", hist["id"].to_list(), format_func=lambda i: f"#{i}")
+        labels = {
+            r["id"]: f"#{r['id']} · {r['month']:%B %Y} · {r['status']}"
+            for r in hist.iter_rows(named=True)
+        }
+        run_id = st.selectbox("Run", hist["id"].to_list(), format_func=labels.get)
         stages = pipeline.stages(database, run_id)
-        ui.table(stages.drop("counts"), name=f"run-{run_id}-stages", key="stages")
+        ui.table(
+            stages.drop("counts"),
+            name=f"run-{run_id}-stages",
+            key="stages",
+            column_config={
+                "input_count": "In",
+                "output_count": "Out",
+                "started_at": st.column_config.DatetimeColumn("Started", format=when),
+                "finished_at": st.column_config.DatetimeColumn("Finished", format=when),
+                "seconds": st.column_config.NumberColumn("Seconds", format="%.1f"),
+            },
+        )
         rows = {s["stage"]: s for s in stages.iter_rows(named=True)}
         steps, values = [], []
         if rows["filter"]["input_count"] is not None:

@@ -218,11 +218,17 @@ _AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|zips|year|years)$|^(id|zip|year|rank|
 
 def count_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """`given` plus a thousands-separated format for every integer count column of `df`
-    (145,291 rather than 145291); identifiers, ZIP codes and years keep their plain digits."""
+    (145,291 rather than 145291), keeping a label given as plain text; identifiers, ZIP codes
+    and years keep their plain digits."""
     config = dict(given or {})
     for name, dtype in df.schema.items():
-        if name not in config and dtype.is_integer() and not _AS_IS.search(name):
-            config[name] = st.column_config.NumberColumn(format="localized")
+        label = config.get(name)
+        if (
+            (label is None or isinstance(label, str))
+            and dtype.is_integer()
+            and not _AS_IS.search(name)
+        ):
+            config[name] = st.column_config.NumberColumn(label, format="localized")
     return config
 
 

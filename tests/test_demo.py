@@ -211,3 +211,28 @@ def test_a_demo_loaded_now_has_no_stale_syncs_and_nothing_in_the_future(tmp_path
     assert db.scalar("SELECT max(date_received) FROM bison_replies") <= now
     guardrails.run_checks(db, deliver=False)
     assert db.scalar("SELECT count(*) FROM alerts WHERE check_name = 'sync_stale'") == 0
+
+
+def test_demo_pipeline_history_matches_the_contacts(demo_db):
+    from core import gap
+
+    runs = demo_db.rows(
+        "SELECT r.id, r.workspace_id, r.month, list(s.output_count ORDER BY s.position)"
+        " FROM pipeline_runs r JOIN pipeline_stage_runs s ON s.run_id = r.id"
+        " WHERE r.status = 'succeeded' GROUP BY ALL"
+    )
+    clients = demo_db.scalar("SELECT count(*) FROM workspaces")
+    assert len(runs) >= 4 * clients  # months already uploaded, every client
+    for _, wid, month, outs in runs:
+        assert outs == sorted(outs, reverse=True), "each stage passes on at most what it got"
+        uploaded = demo_db.scalar(
+            "SELECT count(*) FROM contacts WHERE workspace_id = ? AND renewal_month = ?"
+            " AND status = 'uploaded'",
+            [wid, month],
+        )
+        assert outs[-1] == uploaded
+    # the coming month is the pending work: no run for it yet
+    newest = demo_db.scalar("SELECT max(renewal_month) FROM contacts")
+    assert not demo_db.scalar("SELECT count(*) FROM pipeline_runs WHERE month = ?", [newest])
+    rates = gap.pass_rates(demo_db, 1)
+    assert rates["filter"]["basis"].startswith("this client") and 0.5 < rates["filter"]["rate"] < 1

@@ -153,8 +153,10 @@ def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
             "name": ["a"],
         }
     )
-    given = {"replies": "kept as given"}
+    given = {"replies": "Replies", "rate": "kept as given"}
     config = ui.count_columns(df, given)
-    assert sorted(config) == ["replies", "sent"]
-    assert config["replies"] == "kept as given"
+    assert sorted(config) == ["rate", "replies", "sent"]
+    assert config["rate"] == "kept as given"
+    assert config["replies"]["label"] == "Replies"
     assert config["sent"]["type_config"]["format"] == "localized"
+    assert config["replies"]["type_config"]["format"] == "localized"
