@@ -116,8 +116,10 @@ ui.table(
     column_config={
         "client": st.column_config.TextColumn("Client", width="medium"),
         "tier": st.column_config.TextColumn("Tier"),
-        "target": st.column_config.NumberColumn("Target", help="Interested replies a month"),
-        "interested_mtd": st.column_config.NumberColumn("Interested MTD"),
+        "target": st.column_config.NumberColumn(
+            "Target", help="Interested replies a month", format="localized"
+        ),
+        "interested_mtd": st.column_config.NumberColumn("Interested MTD", format="localized"),
         "expected_by_today": st.column_config.NumberColumn("Expected by today", format="%.0f"),
         "pace": st.column_config.ProgressColumn(
             "Pace",
@@ -128,13 +130,14 @@ ui.table(
         ),
         "status": st.column_config.TextColumn("Status"),
         "sent_per_day": st.column_config.NumberColumn("Sent/day (7d)", format="%d"),
-        "plan_per_day": st.column_config.NumberColumn("Plan/day"),
+        "plan_per_day": st.column_config.NumberColumn("Plan/day", format="localized"),
         "sending_vs_plan": st.column_config.NumberColumn("Sending vs plan", format="percent"),
         "ready_next_month": st.column_config.NumberColumn(
             "Ready for next month",
+            format="localized",
             help="Refined contacts (verified, batched or uploaded) for next month's campaigns",
         ),
-        "plan_contacts": st.column_config.NumberColumn("Volume plan"),
+        "plan_contacts": st.column_config.NumberColumn("Volume plan", format="localized"),
         "ready_vs_plan": st.column_config.ProgressColumn(
             "Next month ready", min_value=0, max_value=1, format="percent"
         ),

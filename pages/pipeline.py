@@ -200,11 +200,11 @@ with tab_hist:
         },
     )
     if hist.height:
-        labels = {
+        run_labels = {
             r["id"]: f"#{r['id']} · {r['month']:%B %Y} · {r['status']}"
             for r in hist.iter_rows(named=True)
         }
-        run_id = st.selectbox("Run", hist["id"].to_list(), format_func=labels.get)
+        run_id = st.selectbox("Run", hist["id"].to_list(), format_func=run_labels.get)
         stages = pipeline.stages(database, run_id)
         ui.table(
             stages.drop("counts"),
