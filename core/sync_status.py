@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from core.scope import Scope
@@ -15,7 +17,8 @@ def last_sync_per_workspace(db: Database, scope: Scope) -> pl.DataFrame:
                max(r.finished_at) FILTER (WHERE r.status = 'succeeded') AS last_success,
                arg_max(r.status, r.started_at) AS last_status,
                arg_max(r.error, r.started_at) AS last_error,
-               (SELECT last4 FROM secret_refs s WHERE s.name = 'bison.workspace.' || w.id) AS token_last4
+               coalesce('…' || (SELECT last4 FROM secret_refs s
+                                WHERE s.name = 'bison.workspace.' || w.id), 'not set') AS token
         FROM workspaces w LEFT JOIN sync_runs r ON r.workspace_id = w.id AND r.source = 'bison'
         WHERE w.active AND {scope.filter("w.id")}
         GROUP BY w.id, w.name ORDER BY last_success NULLS FIRST, w.name
@@ -23,7 +26,31 @@ def last_sync_per_workspace(db: Database, scope: Scope) -> pl.DataFrame:
     )
 
 
+def describe_counts(counts: str | None) -> str | None:
+    """A run's rows per resource as text: ``{"daily_rows": 68780}`` → ``daily rows 68,780``."""
+    if not counts:
+        return None
+    try:
+        parsed = json.loads(counts)
+    except ValueError:
+        return counts
+    if not isinstance(parsed, dict):
+        return counts
+    return " · ".join(
+        f"{str(k).replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k} {v}"
+        for k, v in parsed.items()
+    )
+
+
 def run_history(db: Database, scope: Scope, limit: int = 200) -> pl.DataFrame:
+    """The newest runs, their rows per resource as text (see `describe_counts`)."""
+    runs = _runs(db, scope, limit)
+    return runs.with_columns(
+        pl.col("counts").map_elements(describe_counts, return_dtype=pl.Utf8, skip_nulls=True)
+    )
+
+
+def _runs(db: Database, scope: Scope, limit: int) -> pl.DataFrame:
     return db.query(
         f"""
         SELECT r.id, r.source, w.name AS client, r.started_at, r.finished_at,

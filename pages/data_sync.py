@@ -20,7 +20,9 @@ ui.table(
         "last_success": st.column_config.DatetimeColumn(
             "Last successful sync", format="MMM D, HH:mm"
         ),
-        "token_last4": st.column_config.TextColumn("Token (last 4)"),
+        "last_status": "Last status",
+        "last_error": st.column_config.TextColumn("Last error", width="large"),
+        "token": st.column_config.TextColumn("Token", help="The last four characters"),
     },
 )
 
@@ -85,6 +87,9 @@ ui.table(
     column_config={
         "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm:ss"),
         "finished_at": st.column_config.DatetimeColumn("Finished", format="MMM D, HH:mm:ss"),
+        "id": st.column_config.NumberColumn("Run", format="#%d"),
         "counts": st.column_config.TextColumn("Rows per resource", width="large"),
+        "error": st.column_config.TextColumn("Error", width="medium"),
+        "triggered_by": "Started by",
     },
 )

@@ -298,6 +298,23 @@ def test_workspaces_sync_concurrently_with_a_bound(setup):
     )
     assert status["last_status"].to_list() == ["succeeded", "succeeded"]
     assert dt.datetime.now(dt.UTC) - status["last_success"].max() < dt.timedelta(minutes=5)
+    assert all(t.startswith("…") and len(t) == 5 for t in status["token"].to_list())
+    history = __import__("core.sync_status").sync_status.run_history(
+        db, __import__("core.scope").scope.Scope.all()
+    )
+    assert history.height == 2 and all(
+        "campaigns " in c and "daily rows " in c and " · " in c for c in history["counts"]
+    )
+
+
+def test_run_counts_read_as_text():
+    from core.sync_status import describe_counts
+
+    assert describe_counts('{"campaigns": 1000, "daily_rows": 68780}') == (
+        "campaigns 1,000 · daily rows 68,780"
+    )
+    assert describe_counts("{}") == "" and describe_counts(None) is None
+    assert describe_counts("not json") == "not json" and describe_counts("[1]") == "[1]"
 
 
 def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
