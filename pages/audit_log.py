@@ -27,12 +27,16 @@ log = audit.recent(
     action_contains=search or None,
     since=since,
 )
-st.caption(f"{log.height:,} entries")
+st.caption(f"{log.height:,} {'entry' if log.height == 1 else 'entries'}")
 ui.table(
     log,
     name="audit-log",
     column_config={
         "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+        "actor": "Who",
+        "action": "Action",
+        "entity": "Entity",
+        "entity_id": "Entity id",
         "before": st.column_config.TextColumn("Before", width="medium"),
         "after": st.column_config.TextColumn("After", width="medium"),
     },
