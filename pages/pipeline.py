@@ -231,7 +231,7 @@ with tab_hist:
         if steps:
             fig = go.Figure(go.Funnel(y=steps, x=values, textinfo="value+percent initial"))
             fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(fig, use_container_width=True)
+            st.plotly_chart(fig, width="stretch")
         removed = json.loads(rows["filter"]["counts"] or "{}").get("removed_by_rule") or {}
         if removed:
             st.markdown("**Removed by each rule**")
