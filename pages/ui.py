@@ -212,8 +212,8 @@ def cached(fn: Callable[..., Any], sc: Scope | None, *args: Any, **kwargs: Any) 
     )
 
 
-# integer columns shown as they are: identifiers, ZIP codes, years
-_AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|zips|year|years)$|^(id|zip|year|rank|order)$", re.I)
+# integer columns shown as they are: identifiers, a ZIP code, years (a count of ZIPs is a count)
+_AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|year|years)$|^(id|zip|year|rank|order)$", re.I)
 
 
 def count_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> dict[str, Any]:

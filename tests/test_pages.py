@@ -146,6 +146,7 @@ def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
             "workspace_id": [3],
             "Email Bison id": [1001],
             "zip": [89101],
+            "zips": [41917],
             "year": [2026],
             "sent": [253354],
             "replies": [3496],
@@ -155,7 +156,7 @@ def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
     )
     given = {"replies": "Replies", "rate": "kept as given"}
     config = ui.count_columns(df, given)
-    assert sorted(config) == ["rate", "replies", "sent"]
+    assert sorted(config) == ["rate", "replies", "sent", "zips"]
     assert config["rate"] == "kept as given"
     assert config["replies"]["label"] == "Replies"
     assert config["sent"]["type_config"]["format"] == "localized"
