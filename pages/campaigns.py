@@ -52,7 +52,7 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     key="campaign-table",
-    column_config=ui.count_columns(
+    column_config=ui.display_columns(
         shown,
         {
             "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),

@@ -47,7 +47,7 @@ with tab_leads:
             on_select="rerun",
             selection_mode="single-row",
             key="lead-table",
-            column_config=ui.count_columns(
+            column_config=ui.display_columns(
                 leads,
                 {
                     "first_interested_at": st.column_config.DatetimeColumn(

@@ -236,7 +236,7 @@ with tab_hist:
         if removed:
             st.markdown("**Removed by each rule**")
             removed_df = pl.DataFrame({"rule": list(removed), "contacts": list(removed.values())})
-            st.dataframe(removed_df, hide_index=True, column_config=ui.count_columns(removed_df))
+            st.dataframe(removed_df, hide_index=True, column_config=ui.display_columns(removed_df))
 
 # -- import ----------------------------------------------------------------------------------
 with tab_imp:

@@ -96,7 +96,7 @@ with tab_inbox:
             on_select="rerun",
             selection_mode="single-row",
             key="reply-table",
-            column_config=ui.count_columns(
+            column_config=ui.display_columns(
                 shown,
                 {
                     "received": st.column_config.DatetimeColumn("Received", format="MMM D, HH:mm"),

@@ -216,19 +216,35 @@ def cached(fn: Callable[..., Any], sc: Scope | None, *args: Any, **kwargs: Any) 
 _AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|year|years)$|^(id|zip|year|rank|order)$", re.I)
 
 
-def count_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`given` plus a thousands-separated format for every integer count column of `df`
-    (145,291 rather than 145291), keeping a label given as plain text; identifiers, ZIP codes
-    and years keep their plain digits."""
+# words a header shows in capitals
+_ACRONYMS = {"zip": "ZIP", "zips": "ZIPs", "mrr": "MRR", "crm": "CRM", "csv": "CSV", "url": "URL",
+             "mtd": "MTD", "kpi": "KPI", "api": "API", "utc": "UTC", "id": "id", "ids": "ids"}  # fmt: skip
+
+
+def label_of(name: str) -> str:
+    """A header for a column name: ``contact_email`` → ``Contact email``, ``zips`` → ``ZIPs``;
+    a name that already has capitals or spaces is kept as it is."""
+    if name != name.lower() or " " in name or not name:
+        return name
+    words = [_ACRONYMS.get(w, w) for w in name.split("_") if w]
+    text = " ".join(words) or name
+    return text if text[0].isupper() else text[0].upper() + text[1:]
+
+
+def display_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`given` plus, for every other column of `df`, a plain header (`label_of`), and a
+    thousands-separated format for integer counts (145,291 rather than 145291) even where a
+    header was given as plain text; identifiers, a ZIP code and years keep their plain digits."""
     config = dict(given or {})
     for name, dtype in df.schema.items():
         label = config.get(name)
-        if (
-            (label is None or isinstance(label, str))
-            and dtype.is_integer()
-            and not _AS_IS.search(name)
-        ):
+        if label is not None and not isinstance(label, str):
+            continue  # a full column config given: as it is
+        label = label or label_of(name)
+        if dtype.is_integer() and not _AS_IS.search(name):
             config[name] = st.column_config.NumberColumn(label, format="localized")
+        elif label != name:
+            config[name] = label
     return config
 
 
@@ -246,8 +262,10 @@ def table(
     data: Any = df
     if styler is not None and df.height:
         data = styler(df.to_pandas())
+        headers = {n: label_of(n) for n in df.columns if label_of(n) != n}
+        column_config = {**headers, **(column_config or {})}
     else:
-        column_config = count_columns(df, column_config)
+        column_config = display_columns(df, column_config)
     st.dataframe(data, hide_index=hide_index, column_config=column_config, height=height, key=key)
     st.download_button(
         "Download CSV",

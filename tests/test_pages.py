@@ -135,7 +135,7 @@ def test_sync_now_runs_a_job_and_reports_its_outcome(demo_db, monkeypatch):
     )
 
 
-def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
+def test_tables_show_plain_headers_and_counts_with_thousands_separators():
     import polars as pl
 
     from pages import ui
@@ -151,13 +151,18 @@ def test_count_columns_separate_thousands_but_not_in_ids_zips_or_years():
             "sent": [253354],
             "replies": [3496],
             "rate": [0.5],
-            "name": ["a"],
+            "contact_email": ["a@b.c"],
+            "mrr_change": [1.0],
         }
     )
-    given = {"replies": "Replies", "rate": "kept as given"}
-    config = ui.count_columns(df, given)
-    assert sorted(config) == ["rate", "replies", "sent", "zips"]
-    assert config["rate"] == "kept as given"
+    config = ui.display_columns(df, {"replies": "Replies", "rate": {"kept": "as given"}})
+    assert config["rate"] == {"kept": "as given"}
     assert config["replies"]["label"] == "Replies"
-    assert config["sent"]["type_config"]["format"] == "localized"
-    assert config["replies"]["type_config"]["format"] == "localized"
+    for counted in ("replies", "sent", "zips"):
+        assert config[counted]["type_config"]["format"] == "localized", counted
+    assert config["sent"]["label"] == "Sent" and config["zips"]["label"] == "ZIPs"
+    assert config["contact_email"] == "Contact email" and config["mrr_change"] == "MRR change"
+    assert config["workspace_id"] == "Workspace id" and config["zip"] == "ZIP"
+    assert config["id"] == "Id" and config["year"] == "Year"
+    assert "Email Bison id" not in config  # already a header
+    assert ui.label_of("") == "" and ui.label_of("Already Fine") == "Already Fine"
