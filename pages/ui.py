@@ -237,10 +237,9 @@ def display_columns(df: pl.DataFrame, given: dict[str, Any] | None = None) -> di
     header was given as plain text; identifiers, a ZIP code and years keep their plain digits."""
     config = dict(given or {})
     for name, dtype in df.schema.items():
-        label = config.get(name)
-        if label is not None and not isinstance(label, str):
-            continue  # a full column config given: as it is
-        label = label or label_of(name)
+        if name in config and not isinstance(config[name], str):
+            continue  # a full column config, or None to hide the column: as given
+        label = config.get(name) or label_of(name)
         if dtype.is_integer() and not _AS_IS.search(name):
             config[name] = st.column_config.NumberColumn(label, format="localized")
         elif label != name:

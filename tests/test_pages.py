@@ -155,14 +155,17 @@ def test_tables_show_plain_headers_and_counts_with_thousands_separators():
             "mrr_change": [1.0],
         }
     )
-    config = ui.display_columns(df, {"replies": "Replies", "rate": {"kept": "as given"}})
+    config = ui.display_columns(
+        df, {"replies": "Replies", "rate": {"kept": "as given"}, "year": None}
+    )
     assert config["rate"] == {"kept": "as given"}
+    assert config["year"] is None  # None hides a column: it stays hidden
     assert config["replies"]["label"] == "Replies"
     for counted in ("replies", "sent", "zips"):
         assert config[counted]["type_config"]["format"] == "localized", counted
     assert config["sent"]["label"] == "Sent" and config["zips"]["label"] == "ZIPs"
     assert config["contact_email"] == "Contact email" and config["mrr_change"] == "MRR change"
     assert config["workspace_id"] == "Workspace id" and config["zip"] == "ZIP"
-    assert config["id"] == "Id" and config["year"] == "Year"
+    assert config["id"] == "Id"
     assert "Email Bison id" not in config  # already a header
     assert ui.label_of("") == "" and ui.label_of("Already Fine") == "Already Fine"
