@@ -168,18 +168,28 @@ def running(db: Database, kind: str, workspace_id: int | None = None) -> str | N
 
 
 def start(
-    db: Database, kind: str, params: dict[str, Any], *, requested_by: str, exclusive: bool = True
+    db: Database,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    requested_by: str,
+    exclusive: bool = True,
+    on_created: Callable[[str], None] | None = None,
 ) -> str:
     """Run a job in a background thread; returns its id at once.
 
     With `exclusive`, a second job of the same kind for the same workspace (or for all) is
-    refused while one runs, with a message saying so.
+    refused while one runs, with a message saying so. `on_created(job_id)` runs before the
+    thread starts: what records the job id elsewhere must not race the job's own writes to
+    the same rows (DuckDB refuses one of two concurrent updates of a row).
     """
     if exclusive:
         other = running(db, kind, params.get("workspace_id"))
         if other:
             raise JobError(f"A {kind} job is already running (job {other}); wait for it to finish.")
     job_id = _create(db, kind, params, requested_by, None)
+    if on_created is not None:
+        on_created(job_id)
     progress = Progress(db, job_id)
     with _running_lock:
         _running[job_id] = progress

@@ -262,10 +262,15 @@ def start_run(
     if not user.scope.allows(workspace_id):
         raise access.PermissionDenied("That client is not yours.")
     run_id = create_run(db, workspace_id, month, from_stage, user.email)
-    job_id = jobs.start(db, "pipeline.run", {"run_id": run_id, "workspace_id": workspace_id},
-                        requested_by=user.email, exclusive=False)  # fmt: skip
-    db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [job_id, run_id])
+    jobs.start(db, "pipeline.run", {"run_id": run_id, "workspace_id": workspace_id},
+               requested_by=user.email, exclusive=False,
+               on_created=lambda job_id: _set_job(db, run_id, job_id))  # fmt: skip
     return run_id
+
+
+def _set_job(db: Database, run_id: int, job_id: str) -> None:
+    """The run's job id, recorded before the job's thread starts writing to the run's row."""
+    db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [job_id, run_id])
 
 
 def retry_run(db: Database, user: access.User, run_id: int) -> int:
@@ -286,9 +291,9 @@ def retry_run(db: Database, user: access.User, run_id: int) -> int:
     )
     access.require(user, "pipeline.run")
     new_id = create_run(db, r["workspace_id"], r["month"], stage, user.email, retry_of=run_id)
-    job_id = jobs.start(db, "pipeline.run", {"run_id": new_id, "workspace_id": r["workspace_id"]},
-                        requested_by=user.email, exclusive=False)  # fmt: skip
-    db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [job_id, new_id])
+    jobs.start(db, "pipeline.run", {"run_id": new_id, "workspace_id": r["workspace_id"]},
+               requested_by=user.email, exclusive=False,
+               on_created=lambda job_id: _set_job(db, new_id, job_id))  # fmt: skip
     return new_id
 
 

@@ -29,18 +29,23 @@ def _listening(port: int = 5432) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+# Databases named per test run: on a shared server, what a killed run left behind (its
+# template database, say) must not make the next run fail with "already exists".
+RUN_DB = f"leadops_test_{os.getpid()}"
+
 if _listening() or not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):
     pg_server = factories.postgresql_noproc(
         host="127.0.0.1",
         port=5432,
         user="postgres",
         password=os.environ.get("LEADOPS_TEST_PG_PASSWORD", "postgres"),
+        dbname=RUN_DB,
     )
 else:  # pragma: no cover - machines without a running server
     pg_server = factories.postgresql_proc(
         executable=sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
     )
-pg = factories.postgresql("pg_server", dbname="leadops_master_test")
+pg = factories.postgresql("pg_server", dbname=f"{RUN_DB}_master")
 
 ADMIN = access.LOCAL_ADMIN
 MONTH = dt.date(2027, 3, 1)
