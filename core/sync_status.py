@@ -44,13 +44,6 @@ def describe_counts(counts: str | None) -> str | None:
 
 def run_history(db: Database, scope: Scope, limit: int = 200) -> pl.DataFrame:
     """The newest runs, their rows per resource as text (see `describe_counts`)."""
-    runs = _runs(db, scope, limit)
-    return runs.with_columns(
-        pl.col("counts").map_elements(describe_counts, return_dtype=pl.Utf8, skip_nulls=True)
-    )
-
-
-def _runs(db: Database, scope: Scope, limit: int) -> pl.DataFrame:
     return db.query(
         f"""
         SELECT r.id, r.source, w.name AS client, r.started_at, r.finished_at,
@@ -61,4 +54,6 @@ def _runs(db: Database, scope: Scope, limit: int) -> pl.DataFrame:
         ORDER BY r.started_at DESC LIMIT ?
         """,
         [limit],
+    ).with_columns(
+        pl.col("counts").map_elements(describe_counts, return_dtype=pl.Utf8, skip_nulls=True)
     )

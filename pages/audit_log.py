@@ -34,9 +34,6 @@ ui.table(
     column_config={
         "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
         "actor": "Who",
-        "action": "Action",
-        "entity": "Entity",
-        "entity_id": "Entity id",
         "before": st.column_config.TextColumn("Before", width="medium"),
         "after": st.column_config.TextColumn("After", width="medium"),
     },

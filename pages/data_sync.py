@@ -20,7 +20,6 @@ ui.table(
         "last_success": st.column_config.DatetimeColumn(
             "Last successful sync", format="MMM D, HH:mm"
         ),
-        "last_status": "Last status",
         "last_error": st.column_config.TextColumn("Last error", width="large"),
         "token": st.column_config.TextColumn("Token", help="The last four characters"),
     },

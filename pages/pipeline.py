@@ -192,8 +192,6 @@ with tab_hist:
         column_config={
             "id": st.column_config.NumberColumn("Run", format="#%d"),
             "month": st.column_config.DateColumn("Renewal month", format="MMMM YYYY"),
-            "from_stage": "From stage",
-            "requested_by": "Requested by",
             "created_at": st.column_config.DatetimeColumn("Requested", format=when),
             "finished_at": st.column_config.DatetimeColumn("Finished", format=when),
             "retry_of": st.column_config.NumberColumn("Retry of", format="#%d"),

@@ -58,11 +58,7 @@ with tab_clients:
             clients,
             name="clients",
             column_config={
-                "id": "Id",
                 "name": "Client",
-                "contact_email": "Contact email",
-                "licensed_states": "Licensed states",
-                "tier": "Tier",
                 "monthly_target": st.column_config.NumberColumn(
                     "Monthly target", help="Interested replies a month", format="localized"
                 ),
@@ -70,9 +66,7 @@ with tab_clients:
                 "price_per_lead": st.column_config.NumberColumn("Price/lead", format="dollar"),
                 "retainer": st.column_config.NumberColumn("Retainer", format="dollar"),
                 "home_value_cap": st.column_config.NumberColumn("Home value cap", format="dollar"),
-                "high_net_worth": "High net worth",
                 "bison_workspace_id": "Email Bison workspace",
-                "active": "Active",
                 "zips": st.column_config.NumberColumn("ZIP codes", format="localized"),
                 "bison_token_last4": st.column_config.TextColumn("Bison token (last 4)"),
                 "created_at": st.column_config.DatetimeColumn("Added", format="MMM D, YYYY"),

@@ -261,7 +261,7 @@ def table(
     data: Any = df
     if styler is not None and df.height:
         data = styler(df.to_pandas())
-        headers = {n: label_of(n) for n in df.columns if label_of(n) != n}
+        headers = {n: h for n in df.columns if (h := label_of(n)) != n}
         column_config = {**headers, **(column_config or {})}
     else:
         column_config = display_columns(df, column_config)
