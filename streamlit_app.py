@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import access, guardrails, overview, workspaces
 from core import territory_jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
-from core.store import StoreError
+from core.platform.store import StoreError
 from pages import ui
 
 st.set_page_config(page_title="LeadOps", page_icon=":material/insights:", layout="wide")

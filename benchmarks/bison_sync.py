@@ -35,8 +35,9 @@ import httpx
 from common import Report
 
 from connectors.bison import BisonClient
-from core import bison_sync, secrets, workspaces
-from core.store import Database
+from core import bison_sync, workspaces
+from core.platform import secrets
+from core.platform.store import Database
 from core.workspaces import WorkspaceInput
 from tests.fakes import AppSlot, BisonFake, RequestRecord, serve
 

@@ -22,8 +22,9 @@ import numpy as np
 import polars as pl
 from common import Report, best_of
 
-from core import copylab, store
-from core.scope import Scope
+from core import copylab
+from core.platform import store
+from core.platform.scope import Scope
 
 CLIENTS = 20
 STEPS = 12_500

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from common import ROOT, Report, best_of
 
-from core import guardrails, store
+from core import guardrails
+from core.platform import store
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 CLIENTS, CAMPAIGNS, SENDERS = 50, 2_000, 5_000

@@ -12,7 +12,7 @@ import sys
 from common import AS_OF, Report, best_of, full_db
 
 from core import overview
-from core.scope import Scope
+from core.platform.scope import Scope
 
 
 def page_queries(db, scope: Scope) -> None:

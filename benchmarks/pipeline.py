@@ -27,8 +27,9 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import ROOT, Report  # noqa: E402
-from core import batching, filters, store  # noqa: E402
+from core import batching, filters  # noqa: E402
 from core.contact_import import import_file  # noqa: E402
+from core.platform import store  # noqa: E402
 
 ROWS = int(os.environ.get("LEADOPS_BENCH_ROWS", 1_000_000))
 MONTH = dt.date(2027, 3, 1)

@@ -27,8 +27,8 @@ from common import Report, best_of, full_db
 
 from core import client_leads, crm_delivery, replies, workspaces
 from core.access import User
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 from core.workspaces import WorkspaceInput
 from tests.fakes.crm_server import TOKEN, CrmFake
 from tests.fakes.serving import serve

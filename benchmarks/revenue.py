@@ -23,9 +23,10 @@ from pathlib import Path
 
 from common import AS_OF, ROOT, Report, best_of
 
-from core import revenue, revenue_admin, store, stripe_sync
-from core.renewals import add_months
-from core.scope import Scope
+from core import revenue, revenue_admin, stripe_sync
+from core.platform import store
+from core.platform.renewals import add_months
+from core.platform.scope import Scope
 
 CLIENTS = 200
 MONTHS = 24

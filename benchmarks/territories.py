@@ -27,9 +27,10 @@ from pathlib import Path
 import plotly.io as pio
 from common import ROOT, Report, full_db
 
-from core import settings, territories
+from core import territories
 from core.access import User
-from core.scope import Scope
+from core.platform import settings
+from core.platform.scope import Scope
 from core.territory_geo import ZipFilter
 from core.territory_maps import zip_map_for
 
@@ -97,7 +98,7 @@ def map_interactive(db_path: Path, points: int, report: Report) -> None:
     work = Path(tempfile.mkdtemp(prefix="leadops-bench-territories-"))
     copy = work / "leadops.duckdb"
     shutil.copy(db_path, copy)
-    from core import store
+    from core.platform import store
 
     bench_copy = store.Database(copy)
     settings.set_value(bench_copy, "territory_map_style", "white-bg", actor="bench")  # offline

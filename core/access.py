@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core import audit
-from core.scope import Scope
-from core.store import Database
+from core.platform import audit
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 ROLES = ("admin", "operator", "viewer", "client")
 

@@ -14,9 +14,10 @@ from typing import Any
 import polars as pl
 
 from connectors import slack
-from core import access, audit, mailer, secrets
+from core import access, mailer
 from core.guardrail_checks import SEVERITIES
-from core.store import Database
+from core.platform import audit, secrets
+from core.platform.store import Database
 
 MAX_ATTEMPTS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

@@ -14,9 +14,10 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from core import access, audit, exports
-from core.renewals import add_months, batch_name, renewal_windows
-from core.store import Database
+from core import access
+from core.platform import audit, exports
+from core.platform.renewals import add_months, batch_name, renewal_windows
+from core.platform.store import Database
 
 
 def package_need(db: Database, workspace_id: int) -> int:

@@ -7,8 +7,8 @@ from typing import Any
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import audit, secrets
-from core.store import Database
+from core.platform import audit, secrets
+from core.platform.store import Database
 
 SUPER_ADMIN_SECRET = "bison.super_admin"
 

@@ -38,9 +38,9 @@ from connectors.bison import BisonClient
 from connectors.bison.columns import lead_frame, reply_frame
 from connectors.bison.parsers import to_int
 from connectors.http import redact
-from core import secrets, settings
-from core.store import Database, insert_frame
-from core.sync_store import (
+from core.platform import secrets, settings
+from core.platform.store import Database, insert_frame
+from core.platform.sync_store import (
     CAMPAIGN_SCHEMA,
     CAMPAIGN_SENDER_SCHEMA,
     DAILY_SCHEMA,

@@ -10,9 +10,10 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import access, audit, secrets
-from core.scope import Scope
-from core.store import Database
+from core import access
+from core.platform import audit, secrets
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 ACTIONS = ("pause", "resume", "duplicate")
 

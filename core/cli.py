@@ -13,9 +13,9 @@ from typing import Any
 
 import typer
 
-from core import audit, inbox, jobs, secrets, store
 from core import commands as _commands  # noqa: F401  (registers the jobs)
 from core import stripe_sync as _stripe_sync  # noqa: F401  (registers sync.stripe)
+from core.platform import audit, inbox, jobs, secrets, store
 
 app = typer.Typer(
     help="LeadOps: operations console for a cold-email lead-generation agency.",
@@ -181,7 +181,7 @@ def export(
     list_: bool = typer.Option(False, "--list", help="List the exports and exit."),
 ) -> None:
     """Export a table as CSV (the same file a page's download button gives)."""
-    from core.exports import EXPORTS
+    from core.platform.exports import EXPORTS
 
     if list_ or not name:
         for e in EXPORTS.values():

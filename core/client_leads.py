@@ -12,9 +12,10 @@ from typing import Any
 
 import polars as pl
 
-from core import access, audit
-from core.scope import Scope
-from core.store import Database, fetch_one
+from core import access
+from core.platform import audit
+from core.platform.scope import Scope
+from core.platform.store import Database, fetch_one
 
 STAGES = ("new", "contacted", "quoted", "won", "lost")
 FUNNEL = ("new", "contacted", "quoted", "won")

@@ -17,9 +17,10 @@ import jinja2
 import polars as pl
 from fpdf import FPDF
 
-from core import access, copylab, mailer, overview, renewals, settings
-from core.scope import Scope
-from core.store import Database
+from core import access, copylab, mailer, overview
+from core.platform import renewals, settings
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

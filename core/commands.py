@@ -1,4 +1,4 @@
-"""Jobs shared by the CLI and the app (registered in core.jobs). Each takes (db, params, progress)."""
+"""Jobs shared by the CLI and the app (registered in core.platform.jobs). Each takes (db, params, progress)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import bison_admin, bison_sync, demo, exports, jobs, secrets, workspaces
-from core.scope import Scope
-from core.store import Database
+from core import bison_admin, bison_sync, demo, workspaces
+from core.platform import exports, jobs, secrets
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 
 @jobs.job("demo")

@@ -22,8 +22,8 @@ from typing import Any
 
 import polars as pl
 
-from core import audit
-from core.store import Database
+from core.platform import audit
+from core.platform.store import Database
 
 # Our field -> header spellings seen in homeowner-list exports (normalised: lower-case letters and
 # digits only). Covers generic files and the layouts of Cole X Dates and Xpressdocs exports.

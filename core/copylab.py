@@ -29,8 +29,8 @@ from core.copylab_stats import (
     two_proportion_ztest,
     wilson_interval,
 )
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 METRICS = {"interested": "interested rate", "replies": "reply rate"}
 CORRECTIONS = ("holm", "bh", "none")

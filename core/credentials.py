@@ -1,4 +1,4 @@
-"""The credentials vault: every secret LeadOps uses, kept in the keyring (core/secrets.py), with
+"""The credentials vault: every secret LeadOps uses, kept in the keyring (core/platform/secrets.py), with
 what is safe to show (kind, label, username, covered states, last 4 characters, last test)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
-from core import access, audit, secrets
-from core.geo_data import STATES
-from core.store import Database
+from core import access
+from core.platform import audit, secrets
+from core.platform.geo_data import STATES
+from core.platform.store import Database
 
 KINDS: dict[str, str] = {
     "bison_token": "Email Bison workspace token",

@@ -7,7 +7,7 @@ import uuid
 import typer
 
 from core import crm_jobs as _crm_jobs  # noqa: F401  (registers the jobs)
-from core import secrets
+from core.platform import secrets
 
 app = typer.Typer(help="Deliver interested leads to clients' CRMs.", no_args_is_help=True)
 

@@ -40,9 +40,10 @@ from connectors.crm import (
     WebhookClient,
 )
 from connectors.http import ApiError, redact
-from core import access, audit, client_leads, secrets, settings
-from core.scope import Scope
-from core.store import Database, fetch_one
+from core import access, client_leads
+from core.platform import audit, secrets, settings
+from core.platform.scope import Scope
+from core.platform.store import Database, fetch_one
 
 CRM_TYPES = ("hubspot", "gohighlevel", "webhook")
 MAX_ATTEMPTS = 6

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import access, crm_delivery, jobs, secrets, workspaces
-from core.store import Database
+from core import access, crm_delivery, workspaces
+from core.platform import jobs, secrets
+from core.platform.store import Database
 
 
 def _workspace_id(db: Database, name: str | None) -> int | None:

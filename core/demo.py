@@ -14,15 +14,16 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from core import audit, demo_leads
 from core import demo_data as D
+from core import demo_leads
 from core.demo_billing import TABLES as BILLING_TABLES
 from core.demo_billing import billing as _stripe_billing
 from core.demo_bison import campaigns, daily_stats, leads_and_replies, sender_emails
 from core.demo_data import SCALES, Scale
-from core.renewals import add_months, batch_name, month_start, renewal_windows  # noqa: F401  (re-exported)
-from core.store import Database
-from core.store import insert_frame as _insert
+from core.platform import audit
+from core.platform.renewals import add_months, batch_name, month_start, renewal_windows  # noqa: F401  (re-exported)
+from core.platform.store import Database
+from core.platform.store import insert_frame as _insert
 
 DATA_TABLES = [
     "zip_assignments",

@@ -16,8 +16,8 @@ import json
 
 import polars as pl
 
-from core.renewals import add_months, month_start
-from core.store import insert_frame as _insert
+from core.platform.renewals import add_months, month_start
+from core.platform.store import insert_frame as _insert
 
 TABLES = [
     "stripe_customer_map",

@@ -11,8 +11,8 @@ import polars as pl
 
 from core import demo_data as D
 from core.demo_data import Scale
-from core.renewals import add_months, month_start, renewal_windows
-from core.store import insert_frame as _insert
+from core.platform.renewals import add_months, month_start, renewal_windows
+from core.platform.store import insert_frame as _insert
 
 NON_INTERESTED_MIX = [  # share of non-interested replies by REPLY_KINDS index 1..6
     (1, 0.45),

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from core import client_leads, replies
-from core.store import Database, insert_frame
+from core.platform.store import Database, insert_frame
 
 TS = pl.Datetime("us", "UTC")
 

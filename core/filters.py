@@ -17,10 +17,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from core import access, audit
+from core import access
 from core.contact_import import EMAIL_RE
-from core.renewals import add_months
-from core.store import Database
+from core.platform import audit
+from core.platform.renewals import add_months
+from core.platform.store import Database
 
 ROLE_ACCOUNTS = (
     "info", "sales", "admin", "administrator", "support", "contact", "office", "help", "billing",

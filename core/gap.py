@@ -9,10 +9,10 @@ from typing import Any
 
 import polars as pl
 
-from core import settings
 from core.batching import package_need
 from core.filters import run_scope
-from core.store import Database
+from core.platform import settings
+from core.platform.store import Database
 
 DEFAULT_RATES = {"filter": 0.8, "verify": 0.9}
 REFINED = ("verified", "batched", "uploaded")

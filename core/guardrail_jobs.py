@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core import access, jobs
-from core.store import Database
+from core import access
+from core.platform import jobs
+from core.platform.store import Database
 
 
 def _user(params: dict[str, Any]) -> access.User:

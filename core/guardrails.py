@@ -18,10 +18,11 @@ from typing import Any
 
 import polars as pl
 
-from core import access, audit, overview, settings
+from core import access, overview
 from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
-from core.scope import Scope
-from core.store import Database
+from core.platform import audit, settings
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 SYSTEM_USER = access.User(email="system:guardrails", role="admin", name="Guardrails")
 FINDING_SCHEMA = {

@@ -6,8 +6,9 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from core import access, secrets, settings
-from core.store import Database
+from core import access
+from core.platform import secrets, settings
+from core.platform.store import Database
 
 PASSWORD_SECRET = "smtp.password"
 

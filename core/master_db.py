@@ -24,9 +24,10 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from core import access, notices, secrets, settings
+from core import access, notices
 from core.contact_import import FIELDS, import_file
-from core.store import Database
+from core.platform import secrets, settings
+from core.platform.store import Database
 
 ENV_URL = "LEADOPS_MASTER_DB_URL"
 PASSWORD_SECRET = "master_db.password"

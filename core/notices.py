@@ -9,8 +9,9 @@ from __future__ import annotations
 import polars as pl
 
 from connectors.http import ApiError, redact
-from core import access, audit, secrets
-from core.store import Database
+from core import access
+from core.platform import audit, secrets
+from core.platform.store import Database
 
 WEBHOOK_SECRET = "slack.webhook"
 MILESTONES = ("pull done", "refinement done", "batches uploaded", "evergreen updated")

@@ -11,9 +11,9 @@ import datetime as dt
 
 import polars as pl
 
-from core import settings
-from core.scope import Scope
-from core.store import Database
+from core.platform import settings
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 STAGES = ["raw", "filtered", "verified", "uploaded", "replied", "interested"]
 

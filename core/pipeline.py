@@ -15,8 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from core import access, audit, batching, filters, jobs, notices, uploads, verification, workspaces
-from core.store import Database
+from core import access, batching, filters, notices, uploads, verification, workspaces
+from core.platform import audit, jobs
+from core.platform.store import Database
 
 STAGES = ("filter", "verify", "batch", "upload")
 ACTIVE = ("queued", "running")

@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 
 from core import commands as _commands  # noqa: F401
-from core import jobs, pipeline  # noqa: F401  (registers the pipeline jobs)
+from core import pipeline  # noqa: F401  (registers the pipeline jobs)
 from core.contact_import import ContactImportError, import_file
-from core.store import Database
+from core.platform import jobs  # noqa: F401  (registers the pipeline jobs)
+from core.platform.store import Database
 
 import_app = typer.Typer(help="Import contacts.", no_args_is_help=True)
 pipeline_app = typer.Typer(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 
 @dataclass(frozen=True)

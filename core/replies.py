@@ -17,10 +17,11 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import access, audit, client_leads, secrets
+from core import access, client_leads
+from core.platform import audit, secrets
+from core.platform.scope import Scope
+from core.platform.store import Database, fetch_one, insert_frame
 from core.reply_classifier import CATEGORIES, SENTIMENT, classify
-from core.scope import Scope
-from core.store import Database, fetch_one, insert_frame
 
 FOLDERS = ("Inbox", "Spam", "Bounced")
 ClientFactory = Callable[[str], BisonClient]

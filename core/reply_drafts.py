@@ -19,10 +19,11 @@ import polars as pl
 
 from connectors.http import ApiError
 from connectors.llm import ChatClient
-from core import access, audit, secrets
+from core import access
+from core.platform import audit, secrets
+from core.platform.scope import Scope
+from core.platform.store import Database, fetch_one
 from core.replies import ReplyActionError, conversation
-from core.scope import Scope
-from core.store import Database, fetch_one
 
 MERGE_FIELDS = (
     "first_name",

@@ -14,7 +14,7 @@ Definitions (all money in integer cents, USD):
   domain's monthly price, shared by the emails each client sent that month), Stripe fees (balance
   transaction fees of the client's charges and refunds) and manual cost lines (`workspace_costs`).
 
-Prices are settings (core/settings.py). Flags name what does not add up in a closed month.
+Prices are settings (core/platform/settings.py). Flags name what does not add up in a closed month.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import datetime as dt
 
 import polars as pl
 
-from core import settings
-from core.renewals import add_months
-from core.scope import Scope
-from core.store import Database
+from core.platform import settings
+from core.platform.renewals import add_months
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 MONEY_COLUMNS = [
     "billed_by_model",

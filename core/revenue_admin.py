@@ -15,10 +15,11 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
-from core import access, audit, mrr, revenue
-from core.renewals import add_months
-from core.scope import Scope
-from core.store import Database
+from core import access, mrr, revenue
+from core.platform import audit
+from core.platform.renewals import add_months
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 Z80 = 1.2816  # two-sided 80% normal quantile
 

@@ -11,10 +11,11 @@ from core import commands as _commands  # noqa: F401  (registers the jobs the in
 from core import crm_delivery as _crm
 from core import crm_jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
-from core import jobs, settings, stripe_sync
 from core import pipeline_cli as _pipeline_cli  # noqa: F401  (registers the pipeline jobs)
-from core.inbox import InboxWorker
-from core.store import Database, get_db
+from core import stripe_sync
+from core.platform import jobs, settings
+from core.platform.inbox import InboxWorker
+from core.platform.store import Database, get_db
 
 _lock = threading.Lock()
 _workers: dict[str, InboxWorker] = {}

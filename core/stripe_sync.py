@@ -36,9 +36,10 @@ from connectors.stripe import (
     parse_refund,
     parse_subscription,
 )
-from core import access, audit, jobs, secrets
-from core.store import Database
-from core.sync_store import TS, get_cursor, set_cursor, upsert
+from core import access
+from core.platform import audit, jobs, secrets
+from core.platform.store import Database
+from core.platform.sync_store import TS, get_cursor, set_cursor, upsert
 
 SOURCE = "stripe"
 ACCOUNT = 0  # sync_cursors.workspace_id for account-wide Stripe cursors

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from core import access, audit, settings
+from core import access
 from core.access import User
-from core.scope import Scope
-from core.store import Database, fetch_one
+from core.platform import audit, settings
+from core.platform.scope import Scope
+from core.platform.store import Database, fetch_one
 from core.territory_geo import TerritoryError
 
 __all__ = ["TerritoryError", "Preview", "ChangeResult"]

@@ -24,8 +24,8 @@ import polars as pl
 
 from core import access
 from core.access import User
-from core.exports import frame_to_csv
-from core.store import Database
+from core.platform.exports import frame_to_csv
+from core.platform.store import Database
 from core.territories import (
     ChangeResult,
     TerritoryError,

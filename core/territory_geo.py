@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 EARTH_RADIUS_MILES = 3958.7613
 MILES_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_MILES / 180.0

@@ -6,10 +6,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import jobs, workspaces
+from core import workspaces
 from core.access import User
-from core.scope import Scope
-from core.store import Database
+from core.platform import jobs
+from core.platform.scope import Scope
+from core.platform.store import Database
 from core.territories import TerritoryError
 from core.territory_bulk import apply_file, check_file
 from core.territory_reports import export_assignments

@@ -7,9 +7,9 @@ from typing import IO
 
 import polars as pl
 
-from core.exports import stream_query
-from core.scope import Scope
-from core.store import Database
+from core.platform.exports import stream_query
+from core.platform.scope import Scope
+from core.platform.store import Database
 from core.territories import normalize_zip, parse_zip_list
 
 

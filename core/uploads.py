@@ -17,8 +17,9 @@ import pyarrow as pa
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
-from core import access, audit, notices, secrets, settings
-from core.store import Database
+from core import access, notices
+from core.platform import audit, secrets, settings
+from core.platform.store import Database
 
 CHUNK = 500
 Tick = Callable[[int, int | None, str | None], None]

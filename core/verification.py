@@ -18,9 +18,10 @@ import pyarrow as pa
 from email_validator import EmailNotValidError, validate_email
 
 from connectors.debounce import DebounceClient, Verification
-from core import access, audit, secrets, settings
+from core import access
 from core.filters import ROLE_ACCOUNTS
-from core.store import Database
+from core.platform import audit, secrets, settings
+from core.platform.store import Database
 
 DEBOUNCE_SECRET = "debounce"
 CHUNK = 200

@@ -21,8 +21,8 @@ from typing import Any
 
 import duckdb
 
-from core import inbox
-from core.store import Database, StoreError
+from core.platform import inbox
+from core.platform.store import Database, StoreError
 from core.webhook_payloads import (
     Envelope,
     PayloadError,

@@ -56,7 +56,7 @@ from typing import Any
 
 import duckdb
 
-from core.store import fetch_one
+from core.platform.store import fetch_one
 
 REPLY_EVENTS = frozenset({"lead_replied", "untracked_reply_received"})
 INTERESTED_EVENTS = {"lead_interested": True, "lead_not_interested": False}

@@ -41,8 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core import inbox
-from core.store import db_path_from_env
+from core.platform import inbox
+from core.platform.store import db_path_from_env
 from core.webhook_ingest import ingest, webhooks_dir
 from core.webhook_payloads import PayloadError, event_id_for, loads_strict, parse_envelope
 

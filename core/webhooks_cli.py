@@ -10,8 +10,8 @@ import ipaddress
 
 import typer
 
-from core import inbox
-from core.store import db_path_from_env
+from core.platform import inbox
+from core.platform.store import db_path_from_env
 
 app = typer.Typer(help="Receive Email Bison webhooks.", no_args_is_help=True)
 

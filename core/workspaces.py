@@ -8,9 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from core import audit
-from core.geo_data import STATES
-from core.store import Database, fetch_one
+from core.platform import audit
+from core.platform.geo_data import STATES
+from core.platform.store import Database, fetch_one
 
 BILLING_TYPES = ("per_lead", "retainer")
 _EDITABLE = (

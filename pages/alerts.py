@@ -4,7 +4,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core import alert_delivery, guardrails, jobs
+from core import alert_delivery, guardrails
+from core.platform import jobs
 from pages import alerts_parts, ui
 
 ui.ensure_router("alerts")

@@ -8,18 +8,11 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from core import (
-    access,
-    alert_delivery,
-    client_reports,
-    guardrails,
-    mailer,
-    settings,
-    workspaces,
-)
+from core import access, alert_delivery, client_reports, guardrails, mailer, workspaces
 from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
-from core.scope import Scope
-from core.store import Database
+from core.platform import settings
+from core.platform.scope import Scope
+from core.platform.store import Database
 from pages import ui
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from core import audit
+from core.platform import audit
 from pages import ui
 
 ui.ensure_router("audit_log")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import access, crm_delivery, jobs, workspaces
-from core.scope import Scope
+from core import access, crm_delivery, workspaces
+from core.platform import jobs
+from core.platform.scope import Scope
 from pages import ui
 
 

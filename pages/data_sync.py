@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import jobs, sync_status
+from core.platform import jobs, sync_status
 from pages import ui
 
 ui.ensure_router("data_sync")

@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import demo, jobs, overview
+from core import demo, overview
+from core.platform import jobs
 from pages import ui
 
 ui.ensure_router("overview")

@@ -16,16 +16,15 @@ from core import (
     contact_import,
     filters,
     gap,
-    jobs,
     master_db,
     notices,
     pipeline,
-    renewals,
     uploads,
     verification,
     workspaces,
 )
 from core.pipeline_cli import import_job  # noqa: F401  (registers the import job)
+from core.platform import jobs, renewals
 from pages import ui
 
 ui.ensure_router("pipeline")

@@ -5,8 +5,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import jobs, revenue, revenue_admin, stripe_sync, workspaces
-from core.renewals import add_months
+from core import revenue, revenue_admin, stripe_sync, workspaces
+from core.platform import jobs
+from core.platform.renewals import add_months
 from pages import ui
 
 ui.ensure_router("revenue")

@@ -3,7 +3,8 @@
 import polars as pl
 import streamlit as st
 
-from core import campaigns, settings
+from core import campaigns
+from core.platform import settings
 from pages import ui
 
 ui.ensure_router("sending_accounts")

@@ -3,8 +3,9 @@
 import plotly.express as px
 import streamlit as st
 
-from core import access, credentials, secrets, settings, stripe_sync, workspaces
-from core.geo_data import STATES
+from core import access, credentials, stripe_sync, workspaces
+from core.platform import secrets, settings
+from core.platform.geo_data import STATES
 from pages import ui
 
 ui.ensure_router("settings")

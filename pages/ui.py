@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
-from core import access, settings
-from core.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
+from core import access
+from core.platform import settings
+from core.platform.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
+from core.platform.scope import Scope
+from core.platform.store import Database
 from core.runtime import start_app_runtime
-from core.scope import Scope
-from core.store import Database
 
 _router = threading.local()
 ROUTER = Path(__file__).resolve().parent.parent / "streamlit_app.py"

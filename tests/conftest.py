@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import store
+from core.platform import store
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 23)  # the demo's "today" in tests, so numbers are stable

@@ -52,7 +52,7 @@ class MemoryKeyring:
 
 @pytest.fixture
 def memory_keyring(monkeypatch) -> MemoryKeyring:
-    from core import secrets
+    from core.platform import secrets
 
     kr = MemoryKeyring()
     monkeypatch.setattr(secrets, "backend", lambda: kr)

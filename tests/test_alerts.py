@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from connectors.bison import BisonClient
-from core import access, alert_delivery, bison_sync, client_reports, guardrails, secrets, settings
+from core import access, alert_delivery, bison_sync, client_reports, guardrails
 from core import workspaces as ws_core
+from core.platform import secrets, settings
 from tests.fakes import serve
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver
 from tests.test_guardrails import NOW, TODAY, add_campaign, add_client, add_daily

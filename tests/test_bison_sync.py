@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from connectors.bison import BisonClient
-from core import bison_sync, secrets, workspaces
+from core import bison_sync, workspaces
+from core.platform import secrets
 from core.workspaces import WorkspaceInput
 
 WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -293,14 +294,14 @@ def test_workspaces_sync_concurrently_with_a_bound(setup):
         db, client_factory=factory, concurrency=2, today=fake.state.today
     )
     assert result["failed"] == []
-    status = __import__("core.sync_status").sync_status.last_sync_per_workspace(
-        db, __import__("core.scope").scope.Scope.all()
+    status = __import__("core.platform.sync_status").sync_status.last_sync_per_workspace(
+        db, __import__("core.platform.scope").scope.Scope.all()
     )
     assert status["last_status"].to_list() == ["succeeded", "succeeded"]
     assert dt.datetime.now(dt.UTC) - status["last_success"].max() < dt.timedelta(minutes=5)
     assert all(t.startswith("…") and len(t) == 5 for t in status["token"].to_list())
-    history = __import__("core.sync_status").sync_status.run_history(
-        db, __import__("core.scope").scope.Scope.all()
+    history = __import__("core.platform.sync_status").sync_status.run_history(
+        db, __import__("core.platform.scope").scope.Scope.all()
     )
     assert history.height == 2 and all(
         "campaigns " in c and "daily rows " in c and " · " in c for c in history["counts"]
@@ -308,7 +309,7 @@ def test_workspaces_sync_concurrently_with_a_bound(setup):
 
 
 def test_run_counts_read_as_text():
-    from core.sync_status import describe_counts
+    from core.platform.sync_status import describe_counts
 
     assert describe_counts('{"campaigns": 1000, "daily_rows": 68780}') == (
         "campaigns 1,000 · daily rows 68,780"

@@ -32,7 +32,7 @@ from core.copylab_stats import (
     two_proportion_ztest,
     wilson_interval,
 )
-from core.scope import Scope
+from core.platform.scope import Scope
 
 TOL = 1e-9
 

@@ -8,16 +8,8 @@ import datetime as dt
 import pytest
 
 from connectors.bison import BisonClient
-from core import (
-    access,
-    bison_sync,
-    client_leads,
-    crm_delivery,
-    replies,
-    secrets,
-    settings,
-    workspaces,
-)
+from core import access, bison_sync, client_leads, crm_delivery, replies, workspaces
+from core.platform import secrets, settings
 from core.workspaces import WorkspaceInput
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
@@ -200,8 +192,9 @@ def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
 def test_a_lead_interested_webhook_is_delivered_without_a_sync(
     memory_keyring, empty_db, crm_url, crm_fake
 ):
-    from core import inbox, jobs, store, webhooks
+    from core import webhooks
     from core.crm_jobs import crm_deliver_job  # noqa: F401  (registers the job)
+    from core.platform import inbox, jobs, store
     from tests.test_webhooks import mapped_workspace, reply_event, reply_obj
 
     wid = mapped_workspace(empty_db)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from core import store
 from core.demo import DATA_TABLES, batch_name, demo_stamp, load_demo, renewal_windows
+from core.platform import store
 from tests.conftest import AS_OF
 
 PAGE_TABLES = [t for t in DATA_TABLES if t not in ("sync_cursors", "jobs", "secret_refs")]
@@ -168,7 +168,7 @@ def test_renewal_windows_and_batch_names():
 
 def test_demo_sending_accounts_show_a_few_in_trouble_worst_first(demo_db):
     from core import campaigns
-    from core.scope import Scope
+    from core.platform.scope import Scope
 
     accounts = campaigns.sender_accounts(demo_db, Scope.all(), bounce_threshold=0.03)
     flags = accounts["flags"].to_list()

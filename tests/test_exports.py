@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from core import exports
-from core.scope import Scope
+from core.platform import exports
+from core.platform.scope import Scope
 
 
 def test_dangerous_prefixes_are_neutralised():

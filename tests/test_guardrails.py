@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from core import access, guardrails, preflight, settings
-from core.scope import Scope
+from core import access, guardrails, preflight
+from core.platform import settings
+from core.platform.scope import Scope
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import access, audit, credentials, exports, secrets, settings, workspaces
+from core import access, credentials, workspaces
 from core.access import User
-from core.scope import Scope
+from core.platform import audit, exports, secrets, settings
+from core.platform.scope import Scope
 from core.workspaces import WorkspaceInput
 
 ROOT = Path(__file__).resolve().parent.parent

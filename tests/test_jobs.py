@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from core import jobs
+from core.platform import jobs
 
 
 def test_on_created_runs_before_the_job_writes_the_same_row(empty_db):

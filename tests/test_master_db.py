@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 from pytest_postgresql import factories
 
-from core import access, master_db, settings
+from core import access, master_db
+from core.platform import settings
 from tests.test_pipeline import ws  # noqa: F401  (the two-client fixture)
 
 pytestmark = pytest.mark.postgres
@@ -136,7 +137,8 @@ def test_unconfigured_master_db_says_what_to_set(ws, monkeypatch):  # noqa: F811
 
 
 def test_fill_the_gap_pulls_and_runs(ws, master):  # noqa: F811
-    from core import jobs, pipeline
+    from core import pipeline
+    from core.platform import jobs
 
     configure(ws)
     ws.execute("UPDATE package_tiers SET refined_contacts = 500 WHERE tier = '100'")

@@ -56,7 +56,8 @@ def app_url(tmp_path_factory, demo_template, oidc_provider):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}; `make test` installs it (Debian package chromium)."
         )
-    from core import access, store
+    from core import access
+    from core.platform import store
 
     work = tmp_path_factory.mktemp("oidc")
     db_path = work / "leadops.duckdb"

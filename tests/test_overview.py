@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core import overview, settings, workspaces
-from core.scope import Scope
+from core import overview, workspaces
+from core.platform import settings
+from core.platform.scope import Scope
 from core.workspaces import WorkspaceInput
 
 AS_OF = dt.date(2026, 11, 15)  # day 15 of 30: expected = half the target

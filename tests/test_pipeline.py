@@ -16,18 +16,9 @@ from starlette.routing import Route
 
 from connectors.bison import BisonClient
 from connectors.debounce import DebounceClient
-from core import (
-    access,
-    batching,
-    filters,
-    jobs,
-    notices,
-    pipeline,
-    secrets,
-    uploads,
-    verification,
-)
+from core import access, batching, filters, notices, pipeline, uploads, verification
 from core.contact_import import ContactImportError, import_file, inspect_file
+from core.platform import jobs, secrets
 from tests.fakes import serve
 from tests.fakes.debounce_server import DebounceFake
 

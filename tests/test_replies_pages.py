@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import access, client_leads, replies
 from core.access import User
-from core.scope import Scope
+from core.platform.scope import Scope
 from tests import crm_fixtures
 from tests.test_access import AUTH
 from tests.test_pages import APP, run_page

@@ -6,16 +6,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.bison import BisonClient
-from core import (
-    access,
-    bison_sync,
-    credentials,
-    replies,
-    reply_drafts,
-    secrets,
-    settings,
-    workspaces,
-)
+from core import access, bison_sync, credentials, replies, reply_drafts, workspaces
+from core.platform import secrets, settings
 from core.workspaces import WorkspaceInput
 from tests import crm_fixtures
 from tests.fakes.llm_server import KEY, LlmFake

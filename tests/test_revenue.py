@@ -8,9 +8,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from core import overview, revenue, revenue_admin, settings
+from core import overview, revenue, revenue_admin
 from core.access import LOCAL_ADMIN, PermissionDenied, User
-from core.scope import Scope
+from core.platform import settings
+from core.platform.scope import Scope
 from tests.conftest import AS_OF
 
 MONTH = dt.date(2026, 10, 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core import inbox, store
+from core.platform import inbox, store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from core.store import Database
+    from core.platform.store import Database
     db = Database({path!r}); db.migrate()
     print("ready", flush=True)
     time.sleep(60)

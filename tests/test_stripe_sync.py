@@ -10,7 +10,7 @@ import pytest
 from connectors.stripe import StripeConnector, parse_invoice, parse_price, parse_subscription
 from core import revenue, revenue_admin, stripe_sync
 from core.access import LOCAL_ADMIN, PermissionDenied, User
-from core.scope import Scope
+from core.platform.scope import Scope
 
 TABLE_OF = {
     "customers": "stripe_customers",
@@ -209,7 +209,7 @@ def test_cli_sync_stripe_runs_the_job(account, sdk):
     from core.cli import app
 
     account["db"].close()  # the CLI opens the file itself
-    from core import store
+    from core.platform import store
 
     store.close_all()
     out = CliRunner().invoke(app, ["sync", "stripe"])

@@ -9,9 +9,10 @@ import math
 
 import pytest
 
-from core import access, settings, territories
+from core import access, territories
 from core.access import User
-from core.scope import Scope
+from core.platform import settings
+from core.platform.scope import Scope
 from core.territory_geo import (
     TerritoryError,
     ZipFilter,

@@ -57,7 +57,7 @@ SELECTION_STATE = """() => {
 def territory_app(tmp_path_factory, demo_template):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}.")
-    from core import settings, store
+    from core.platform import settings, store
 
     work = tmp_path_factory.mktemp("territories-browser")
     db_path = work / "leadops.duckdb"
@@ -65,7 +65,7 @@ def territory_app(tmp_path_factory, demo_template):
     db = store.Database(db_path)
     settings.set_value(db, "territory_map_style", "white-bg", actor="test")  # no tiles offline
     # How many ZIPs the map must draw once both states are picked (the app holds the file later).
-    from core.scope import Scope
+    from core.platform.scope import Scope
     from core.territory_geo import ZipFilter, zip_table
 
     expected = zip_table(db, Scope.all(), ZipFilter(states=STATES)).height

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import settings
+from core.platform import settings
 from tests.test_pages import run_page
 
 PAGE = "pages/territories.py"

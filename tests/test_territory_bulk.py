@@ -9,9 +9,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from core import settings, territories
+from core import territories
 from core.access import User
 from core.cli import app
+from core.platform import settings
 from core.territory_bulk import apply_file, check_file, delete_listed, zips_in_file
 from core.territory_geo import TerritoryError
 
@@ -174,7 +175,7 @@ def test_bulk_delete_from_an_uploaded_list(db):
 
 def test_cli_import_with_report_then_export(db, tmp_path):
     db.close()  # the CLI opens the database itself, as it would with no app running
-    from core import store
+    from core.platform import store
 
     store.close_all()
     f = tmp_path / "territories.csv"

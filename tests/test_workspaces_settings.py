@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import audit, secrets, settings, workspaces
+from core import workspaces
+from core.platform import audit, secrets, settings
 from core.workspaces import WorkspaceError, WorkspaceInput
 
 ROOT = Path(__file__).resolve().parent.parent

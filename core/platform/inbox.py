@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core import jobs
-from core.store import Database
+from core.platform import jobs
+from core.platform.store import Database
 
 HEARTBEAT_STALE_S = 10.0
 

@@ -6,8 +6,8 @@ import json
 
 import polars as pl
 
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 
 def last_sync_per_workspace(db: Database, scope: Scope) -> pl.DataFrame:

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from core.store import Database
+from core.platform.store import Database
 
 
 def upsert(cur, table: str, df: pl.DataFrame, keys: list[str]) -> int:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core import audit
-from core.store import Database
+from core.platform import audit
+from core.platform.store import Database
 
 
 @dataclass(frozen=True)

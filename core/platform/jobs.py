@@ -1,7 +1,7 @@
 """Background jobs: a registry of named jobs, each run recorded in the `jobs` table with progress.
 
 The app runs jobs in worker threads (`start`); the CLI runs them in its own process (`run`) or,
-when the app holds the database, hands them to the app through the inbox (core/inbox.py).
+when the app holds the database, hands them to the app through the inbox (core/platform/inbox.py).
 Progress updates are single auto-committed statements that do not bump the data version, so a
 running job does not invalidate every page cache each second.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from core.store import Database
+from core.platform.store import Database
 
 ProgressFn = Callable[[str, int, int | None, str | None], None]
 

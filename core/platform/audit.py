@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core.store import Database
+from core.platform.store import Database
 
 
 def current_actor() -> str:

@@ -6,7 +6,7 @@ process can open the file at all. LeadOps handles that like this:
 * The app process (Streamlit) opens the file once (`get_db()`), keeps it open and runs every job
   (pipeline stages, syncs, CLI requests) in its own worker threads, each with its own cursor.
 * A CLI command first tries to open the file itself. When the file is held by a running LeadOps
-  app, the command hands its job to the app through a durable inbox on disk (see `core/inbox.py`)
+  app, the command hands its job to the app through a durable inbox on disk (see `core/platform/inbox.py`)
   and waits for the result. When it is held by some other process, it exits with a clear message.
 
 Every committed write bumps `data_version`, which pages use as part of their cache keys.

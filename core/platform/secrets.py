@@ -22,8 +22,8 @@ import keyring
 import keyring.backend
 import polars as pl
 
-from core import audit
-from core.store import Database, fetch_one
+from core.platform import audit
+from core.platform.store import Database, fetch_one
 
 SERVICE = "leadops"
 

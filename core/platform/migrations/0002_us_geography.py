@@ -3,7 +3,7 @@
 import pyarrow as pa
 import zipcodes
 
-from core.geo_data import STATES
+from core.platform.geo_data import STATES
 
 
 def _float(v):

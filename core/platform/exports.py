@@ -15,8 +15,8 @@ from typing import IO, Any
 
 import polars as pl
 
-from core.scope import Scope
-from core.store import Database
+from core.platform.scope import Scope
+from core.platform.store import Database
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
