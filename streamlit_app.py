@@ -4,8 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from core import access, guardrails, overview, workspaces
+from core import guardrails, overview
 from core import territory_jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
+from core.accounts import access, workspaces
 from core.platform.store import StoreError
 from pages import ui
 
@@ -79,4 +80,4 @@ st.divider()
 st.caption(
     "Data freshness — last successful sync: " + (" · ".join(parts) if parts else "no syncs yet")
 )
-_ = access  # roles are defined in core.access
+_ = access  # roles are defined in core.accounts.access

@@ -35,10 +35,11 @@ import httpx
 from common import Report
 
 from connectors.bison import BisonClient
-from core import bison_sync, workspaces
+from core import bison_sync
+from core.accounts import workspaces
+from core.accounts.workspaces import WorkspaceInput
 from core.platform import secrets
 from core.platform.store import Database
-from core.workspaces import WorkspaceInput
 from tests.fakes import AppSlot, BisonFake, RequestRecord, serve
 
 Plan = list[tuple[str, list[tuple[str, str, str, bytes]]]]

@@ -25,11 +25,12 @@ from pathlib import Path
 import httpx
 from common import Report, best_of, full_db
 
-from core import client_leads, crm_delivery, replies, workspaces
-from core.access import User
+from core import client_leads, crm_delivery, replies
+from core.accounts import workspaces
+from core.accounts.access import User
+from core.accounts.workspaces import WorkspaceInput
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.workspaces import WorkspaceInput
 from tests.fakes.crm_server import TOKEN, CrmFake
 from tests.fakes.serving import serve
 

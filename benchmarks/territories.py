@@ -28,7 +28,7 @@ import plotly.io as pio
 from common import ROOT, Report, full_db
 
 from core import territories
-from core.access import User
+from core.accounts.access import User
 from core.platform import settings
 from core.platform.scope import Scope
 from core.territory_geo import ZipFilter

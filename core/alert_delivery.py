@@ -14,7 +14,8 @@ from typing import Any
 import polars as pl
 
 from connectors import slack
-from core import access, mailer
+from core import mailer
+from core.accounts import access
 from core.guardrail_checks import SEVERITIES
 from core.platform import audit, secrets
 from core.platform.store import Database

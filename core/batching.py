@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from core import access
+from core.accounts import access
 from core.platform import audit, exports
 from core.platform.renewals import add_months, batch_name, renewal_windows
 from core.platform.store import Database

@@ -230,7 +230,7 @@ def status() -> None:
 @workspaces_app.command("list")
 def workspaces_list() -> None:
     """List client workspaces."""
-    from core import workspaces as ws
+    from core.accounts import workspaces as ws
 
     try:
         db = _open_db()

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from core import access
+from core.accounts import access
 from core.platform import audit
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one

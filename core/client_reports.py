@@ -17,7 +17,8 @@ import jinja2
 import polars as pl
 from fpdf import FPDF
 
-from core import access, copylab, mailer, overview
+from core import copylab, mailer, overview
+from core.accounts import access
 from core.platform import renewals, settings
 from core.platform.scope import Scope
 from core.platform.store import Database

@@ -7,7 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import bison_admin, bison_sync, demo, workspaces
+from core import bison_admin, bison_sync, demo
+from core.accounts import workspaces
 from core.platform import exports, jobs, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database

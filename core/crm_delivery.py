@@ -40,7 +40,8 @@ from connectors.crm import (
     WebhookClient,
 )
 from connectors.http import ApiError, redact
-from core import access, client_leads
+from core import client_leads
+from core.accounts import access
 from core.platform import audit, secrets, settings
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import access, crm_delivery, workspaces
+from core import crm_delivery
+from core.accounts import access, workspaces
 from core.platform import jobs, secrets
 from core.platform.store import Database
 

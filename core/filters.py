@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from core import access
+from core.accounts import access
 from core.contact_import import EMAIL_RE
 from core.platform import audit
 from core.platform.renewals import add_months

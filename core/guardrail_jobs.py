@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core import access
+from core.accounts import access
 from core.platform import jobs
 from core.platform.store import Database
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from core import access, overview
+from core import overview
+from core.accounts import access
 from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
 from core.platform import audit, settings
 from core.platform.scope import Scope

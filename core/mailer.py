@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from core import access
+from core.accounts import access
 from core.platform import secrets, settings
 from core.platform.store import Database
 

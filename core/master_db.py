@@ -24,7 +24,8 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from core import access, notices
+from core import notices
+from core.accounts import access
 from core.contact_import import FIELDS, import_file
 from core.platform import secrets, settings
 from core.platform.store import Database

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from connectors.http import ApiError, redact
-from core import access
+from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.store import Database
 

@@ -17,7 +17,8 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import access, client_leads
+from core import client_leads
+from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one, insert_frame

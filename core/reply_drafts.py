@@ -19,7 +19,7 @@ import polars as pl
 
 from connectors.http import ApiError
 from connectors.llm import ChatClient
-from core import access
+from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one

@@ -15,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
-from core import access, mrr, revenue
+from core import mrr, revenue
+from core.accounts import access
 from core.platform import audit
 from core.platform.renewals import add_months
 from core.platform.scope import Scope

@@ -36,7 +36,7 @@ from connectors.stripe import (
     parse_refund,
     parse_subscription,
 )
-from core import access
+from core.accounts import access
 from core.platform import audit, jobs, secrets
 from core.platform.store import Database
 from core.platform.sync_store import TS, get_cursor, set_cursor, upsert

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from core import access
-from core.access import User
+from core.accounts import access
+from core.accounts.access import User
 from core.platform import audit, settings
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one

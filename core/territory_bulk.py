@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from core import access
-from core.access import User
+from core.accounts import access
+from core.accounts.access import User
 from core.platform.exports import frame_to_csv
 from core.platform.store import Database
 from core.territories import (

@@ -6,8 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import workspaces
-from core.access import User
+from core.accounts import workspaces
+from core.accounts.access import User
 from core.platform import jobs
 from core.platform.scope import Scope
 from core.platform.store import Database

@@ -18,7 +18,7 @@ import pyarrow as pa
 from email_validator import EmailNotValidError, validate_email
 
 from connectors.debounce import DebounceClient, Verification
-from core import access
+from core.accounts import access
 from core.filters import ROLE_ACCOUNTS
 from core.platform import audit, secrets, settings
 from core.platform.store import Database

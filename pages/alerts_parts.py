@@ -8,7 +8,8 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from core import access, alert_delivery, client_reports, guardrails, mailer, workspaces
+from core import alert_delivery, client_reports, guardrails, mailer
+from core.accounts import access, workspaces
 from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
 from core.platform import settings
 from core.platform.scope import Scope

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import access, crm_delivery, workspaces
+from core import crm_delivery
+from core.accounts import access, workspaces
 from core.platform import jobs
 from core.platform.scope import Scope
 from pages import ui

@@ -21,8 +21,8 @@ from core import (
     pipeline,
     uploads,
     verification,
-    workspaces,
 )
+from core.accounts import workspaces
 from core.pipeline_cli import import_job  # noqa: F401  (registers the import job)
 from core.platform import jobs, renewals
 from pages import ui

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import access, replies, reply_classifier, reply_drafts
+from core import replies, reply_classifier, reply_drafts
+from core.accounts import access
 from pages import ui
 
 CATS = reply_classifier.CATEGORIES

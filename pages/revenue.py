@@ -5,7 +5,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import revenue, revenue_admin, stripe_sync, workspaces
+from core import revenue, revenue_admin, stripe_sync
+from core.accounts import workspaces
 from core.platform import jobs
 from core.platform.renewals import add_months
 from pages import ui

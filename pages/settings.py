@@ -3,7 +3,8 @@
 import plotly.express as px
 import streamlit as st
 
-from core import access, credentials, stripe_sync, workspaces
+from core import stripe_sync
+from core.accounts import access, credentials, workspaces
 from core.platform import secrets, settings
 from core.platform.geo_data import STATES
 from pages import ui

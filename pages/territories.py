@@ -5,8 +5,9 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from core import territories, territory_bulk, territory_maps, territory_reports, workspaces
-from core.access import PermissionDenied
+from core import territories, territory_bulk, territory_maps, territory_reports
+from core.accounts import workspaces
+from core.accounts.access import PermissionDenied
 from core.platform import settings
 from core.territory_geo import TerritoryError, ZipFilter, zip_table
 from pages import ui

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
-from core import access
+from core.accounts import access
 from core.platform import settings
 from core.platform.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
 from core.platform.scope import Scope

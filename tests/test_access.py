@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import access, campaigns, overview
-from core.access import User
+from core import campaigns, overview
+from core.accounts import access
+from core.accounts.access import User
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")

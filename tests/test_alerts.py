@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from connectors.bison import BisonClient
-from core import access, alert_delivery, bison_sync, client_reports, guardrails
-from core import workspaces as ws_core
+from core import alert_delivery, bison_sync, client_reports, guardrails
+from core.accounts import access
+from core.accounts import workspaces as ws_core
 from core.platform import secrets, settings
 from tests.fakes import serve
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver

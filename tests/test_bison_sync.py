@@ -8,9 +8,10 @@ import logging
 import pytest
 
 from connectors.bison import BisonClient
-from core import bison_sync, workspaces
+from core import bison_sync
+from core.accounts import workspaces
+from core.accounts.workspaces import WorkspaceInput
 from core.platform import secrets
-from core.workspaces import WorkspaceInput
 
 WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -319,7 +320,8 @@ def test_run_counts_read_as_text():
 
 
 def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
-    from core import access, campaigns
+    from core import campaigns
+    from core.accounts import access
 
     db, fake, ids, factory = setup
     bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)
@@ -350,7 +352,8 @@ def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
 
 
 def test_a_schedule_changed_from_the_page_goes_to_email_bison_and_is_audited(setup):
-    from core import access, campaigns
+    from core import campaigns
+    from core.accounts import access
 
     db, fake, ids, factory = setup
     bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 
 from connectors.bison import BisonClient
-from core import access, bison_sync, client_leads, crm_delivery, replies, workspaces
+from core import bison_sync, client_leads, crm_delivery, replies
+from core.accounts import access, workspaces
+from core.accounts.workspaces import WorkspaceInput
 from core.platform import secrets, settings
-from core.workspaces import WorkspaceInput
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
 

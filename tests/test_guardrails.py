@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from core import access, guardrails, preflight
+from core import guardrails, preflight
+from core.accounts import access
 from core.platform import settings
 from core.platform.scope import Scope
 

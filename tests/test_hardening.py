@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import access, credentials, workspaces
-from core.access import User
+from core.accounts import access, credentials, workspaces
+from core.accounts.access import User
+from core.accounts.workspaces import WorkspaceInput
 from core.platform import audit, exports, secrets, settings
 from core.platform.scope import Scope
-from core.workspaces import WorkspaceInput
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = [

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 from pytest_postgresql import factories
 
-from core import access, master_db
+from core import master_db
+from core.accounts import access
 from core.platform import settings
 from tests.test_pipeline import ws  # noqa: F401  (the two-client fixture)
 

@@ -56,7 +56,7 @@ def app_url(tmp_path_factory, demo_template, oidc_provider):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}; `make test` installs it (Debian package chromium)."
         )
-    from core import access
+    from core.accounts import access
     from core.platform import store
 
     work = tmp_path_factory.mktemp("oidc")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core import overview, workspaces
+from core import overview
+from core.accounts import workspaces
+from core.accounts.workspaces import WorkspaceInput
 from core.platform import settings
 from core.platform.scope import Scope
-from core.workspaces import WorkspaceInput
 
 AS_OF = dt.date(2026, 11, 15)  # day 15 of 30: expected = half the target
 

@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 from connectors.bison import BisonClient
 from connectors.debounce import DebounceClient
-from core import access, batching, filters, notices, pipeline, uploads, verification
+from core import batching, filters, notices, pipeline, uploads, verification
+from core.accounts import access
 from core.contact_import import ContactImportError, import_file, inspect_file
 from core.platform import jobs, secrets
 from tests.fakes import serve

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import access, client_leads, replies
-from core.access import User
+from core import client_leads, replies
+from core.accounts import access
+from core.accounts.access import User
 from core.platform.scope import Scope
 from tests import crm_fixtures
 from tests.test_access import AUTH
@@ -36,7 +37,7 @@ def conversation_app(wid: int, reply_id: int) -> AppTest:
     def script(wid: int, reply_id: int) -> None:
         import streamlit as st
 
-        from core.access import LOCAL_ADMIN
+        from core.accounts.access import LOCAL_ADMIN
         from pages import reply_view
 
         flash = st.session_state.pop("replies_flash", None)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from core import overview, revenue, revenue_admin
-from core.access import LOCAL_ADMIN, PermissionDenied, User
+from core.accounts.access import LOCAL_ADMIN, PermissionDenied, User
 from core.platform import settings
 from core.platform.scope import Scope
 from tests.conftest import AS_OF
@@ -168,7 +168,7 @@ def _prev_month() -> dt.date:
 
 
 def test_revenue_page_snapshot_round_trip_and_sections(demo_db):
-    from core.access import User
+    from core.accounts.access import User
     from tests.test_pages import run_page
 
     assert not User("c@x.com", "client", 1).can_see("revenue")

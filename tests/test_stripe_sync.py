@@ -9,7 +9,7 @@ import pytest
 
 from connectors.stripe import StripeConnector, parse_invoice, parse_price, parse_subscription
 from core import revenue, revenue_admin, stripe_sync
-from core.access import LOCAL_ADMIN, PermissionDenied, User
+from core.accounts.access import LOCAL_ADMIN, PermissionDenied, User
 from core.platform.scope import Scope
 
 TABLE_OF = {

@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from core import access, territories
-from core.access import User
+from core import territories
+from core.accounts import access
+from core.accounts.access import User
 from core.platform import settings
 from core.platform.scope import Scope
 from core.territory_geo import (

@@ -60,7 +60,7 @@ def test_typed_zips_preview_conflict_then_take_over_and_undo(page_db):
 
 
 def test_viewer_sees_the_map_but_no_edit_panel(page_db, monkeypatch):
-    from core import access
+    from core.accounts import access
 
     viewer = access.User(email="v@agency.test", role="viewer")
     monkeypatch.setattr(access, "LOCAL_ADMIN", viewer)

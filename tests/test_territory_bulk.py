@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core import territories
-from core.access import User
+from core.accounts.access import User
 from core.cli import app
 from core.platform import settings
 from core.territory_bulk import apply_file, check_file, delete_listed, zips_in_file

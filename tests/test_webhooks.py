@@ -18,7 +18,8 @@ import duckdb
 import httpx
 import pytest
 
-from core import webhook_ingest, webhooks, workspaces
+from core import webhook_ingest, webhooks
+from core.accounts import workspaces
 from core.platform import inbox, store
 from core.webhook_payloads import parse_envelope
 from tests.conftest import ROOT

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import workspaces
+from core.accounts import workspaces
+from core.accounts.workspaces import WorkspaceError, WorkspaceInput
 from core.platform import audit, secrets, settings
-from core.workspaces import WorkspaceError, WorkspaceInput
 
 ROOT = Path(__file__).resolve().parent.parent
 

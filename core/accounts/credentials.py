@@ -10,7 +10,7 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
-from core import access
+from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.geo_data import STATES
 from core.platform.store import Database
