@@ -35,9 +35,9 @@ import httpx
 from common import Report
 
 from connectors.bison import BisonClient
-from core import bison_sync
 from core.accounts import workspaces
 from core.accounts.workspaces import WorkspaceInput
+from core.bison import sync as bison_sync
 from core.platform import secrets
 from core.platform.store import Database
 from tests.fakes import AppSlot, BisonFake, RequestRecord, serve

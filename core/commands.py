@@ -7,8 +7,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import bison_admin, bison_sync, demo
+from core import demo
 from core.accounts import workspaces
+from core.bison import admin as bison_admin
+from core.bison import sync as bison_sync
 from core.platform import exports, jobs, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database

@@ -68,7 +68,8 @@ def crm_deliver_job(
     wid = _workspace_id(db, params.get("workspace"))
     ids = [wid] if wid is not None else None
     progress.update("queueing new leads")
-    from core import client_leads, replies, webhooks
+    from core import client_leads, replies
+    from core.bison import receiver as webhooks
 
     webhooks.ingest(db)  # interested replies Email Bison reported by webhook since the last sync
     replies.classify_pending(db, ids)

@@ -44,7 +44,7 @@ def serve(
     ),
 ) -> None:
     """Accept Email Bison webhooks and keep each event as a file until the app ingests it."""
-    from core import webhooks
+    from core.bison import receiver as webhooks
 
     db_path = db_path_from_env()
     folder = inbox.inbox_dir(db_path)

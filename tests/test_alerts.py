@@ -11,9 +11,10 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from connectors.bison import BisonClient
-from core import alert_delivery, bison_sync, client_reports, guardrails
+from core import alert_delivery, client_reports, guardrails
 from core.accounts import access
 from core.accounts import workspaces as ws_core
+from core.bison import sync as bison_sync
 from core.platform import secrets, settings
 from tests.fakes import serve
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver

@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from connectors.bison import BisonClient
-from core import bison_sync
 from core.accounts import workspaces
 from core.accounts.workspaces import WorkspaceInput
+from core.bison import sync as bison_sync
 from core.platform import secrets
 
 WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 
 from connectors.bison import BisonClient
-from core import bison_sync, client_leads, crm_delivery, replies
+from core import client_leads, crm_delivery, replies
 from core.accounts import access, workspaces
 from core.accounts.workspaces import WorkspaceInput
+from core.bison import sync as bison_sync
 from core.platform import secrets, settings
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
@@ -193,7 +194,7 @@ def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
 def test_a_lead_interested_webhook_is_delivered_without_a_sync(
     memory_keyring, empty_db, crm_url, crm_fake
 ):
-    from core import webhooks
+    from core.bison import receiver as webhooks
     from core.crm_jobs import crm_deliver_job  # noqa: F401  (registers the job)
     from core.platform import inbox, jobs, store
     from tests.test_webhooks import mapped_workspace, reply_event, reply_obj

@@ -134,7 +134,7 @@ def test_no_secret_reaches_logs_the_database_or_exports(
 ):
     """A sync with real tokens, then every export: the token values appear nowhere."""
     from connectors.bison import BisonClient
-    from core import bison_sync
+    from core.bison import sync as bison_sync
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("LEADOPS_BISON_URL", bison_server.url)

@@ -18,10 +18,11 @@ import duckdb
 import httpx
 import pytest
 
-from core import webhook_ingest, webhooks
 from core.accounts import workspaces
+from core.bison import ingest as webhook_ingest
+from core.bison import receiver as webhooks
+from core.bison.payloads import parse_envelope
 from core.platform import inbox, store
-from core.webhook_payloads import parse_envelope
 from tests.conftest import ROOT
 from tests.fakes import serving
 from tests.fakes.bison_data import FakeReply, iso

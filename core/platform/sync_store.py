@@ -1,6 +1,6 @@
 """Mirror tables of external systems: typed frames, upserts by primary key, and sync cursors.
 
-A cursor is committed in the same transaction as the rows it covers (see core/bison_sync.py).
+A cursor is committed in the same transaction as the rows it covers (see core/bison/sync.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Email Bison webhook payloads: reading the envelope and applying events to the mirror tables.
 
-The receiver (`core/webhooks.py`) uses `parse_envelope` and `event_id_for` to accept or refuse a
+The receiver (`core/bison/receiver.py`) uses `parse_envelope` and `event_id_for` to accept or refuse a
 body; `ingest` uses them again on the stored files and calls `apply_event` inside its transaction.
 
 What the payloads are taken to look like (EMAIL_BISON_API.md §13; where the reference is not

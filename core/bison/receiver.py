@@ -9,13 +9,13 @@ request without it, or with a wrong one, gets 401 and nothing is stored.
 The receiver never opens the DuckDB file (only one process may, and that is the app). It writes
 each accepted event durably (temporary name, fsync, rename) to ``<db>.inbox/webhooks/
 <event id>.json`` and answers 200 at once, so events are kept while the app is down, busy or
-restarting. The event id is the idempotency key (see `core/webhook_payloads.py`): a redelivered
+restarting. The event id is the idempotency key (see `core/bison/payloads.py`): a redelivered
 event lands on the same file, and `ingest` stores each id once (``ON CONFLICT DO NOTHING``).
 
 Request logging is our own: uvicorn's access log is off because it prints the URL, and the
 URL holds the secret. Our log line shows the path as ``/webhooks/bison/***``.
 
-Payload assumptions and what each event type does to the mirror are in `core/webhook_payloads.py`.
+Payload assumptions and what each event type does to the mirror are in `core/bison/payloads.py`.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.bison.ingest import ingest, webhooks_dir
+from core.bison.payloads import PayloadError, event_id_for, loads_strict, parse_envelope
 from core.platform import inbox
 from core.platform.store import db_path_from_env
-from core.webhook_ingest import ingest, webhooks_dir
-from core.webhook_payloads import PayloadError, event_id_for, loads_strict, parse_envelope
 
 log = logging.getLogger("leadops.webhooks")
 

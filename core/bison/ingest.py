@@ -1,10 +1,10 @@
 """Ingest: the app moves waiting Email Bison webhook event files into the store.
 
-The receiver (`core/webhooks.py`) leaves each accepted event as a JSON file in
+The receiver (`core/bison/receiver.py`) leaves each accepted event as a JSON file in
 ``<db>.inbox/webhooks/``. `ingest` (run by the app on its sync, in the process that holds the
 database) reads them oldest first, and per batch, in one transaction, records each event in
 bison_webhook_events (``ON CONFLICT (event_id) DO NOTHING``, so a redelivered event is stored
-once) and applies the new ones to the bison_* mirror tables (`core/webhook_payloads.py`). A file
+once) and applies the new ones to the bison_* mirror tables (`core/bison/payloads.py`). A file
 is deleted only after its transaction commits; a file that cannot be read as an event is moved to
 ``webhooks/rejected/`` beside a ``.reason.txt`` and never holds back the rest.
 """
@@ -21,9 +21,7 @@ from typing import Any
 
 import duckdb
 
-from core.platform import inbox
-from core.platform.store import Database, StoreError
-from core.webhook_payloads import (
+from core.bison.payloads import (
     Envelope,
     PayloadError,
     apply_event,
@@ -32,6 +30,8 @@ from core.webhook_payloads import (
     loads_strict,
     parse_envelope,
 )
+from core.platform import inbox
+from core.platform.store import Database, StoreError
 
 log = logging.getLogger("leadops.webhooks")
 

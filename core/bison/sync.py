@@ -603,7 +603,7 @@ def _after_sync(db: Database, workspace_ids: list[int]) -> dict[str, Any] | None
 
 def _ingest_webhooks(db: Database) -> dict[str, int] | None:
     try:
-        from core import webhooks
+        from core.bison import receiver as webhooks
     except ImportError:  # pragma: no cover - the receiver is optional
         return None
     return webhooks.ingest(db)
