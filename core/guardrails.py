@@ -318,7 +318,7 @@ def _auto_pause(
     """Pause the campaigns of newly opened bounce alerts whose client has auto-pause on."""
     if not opened:
         return 0
-    from core import campaigns
+    from core.campaigns import campaigns
 
     th = thresholds(db)
     on = set(th.filter(pl.col("guard_auto_pause"))["workspace_id"].to_list())

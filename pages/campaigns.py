@@ -5,7 +5,7 @@ import datetime as dt
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import campaigns, preflight
+from core.campaigns import campaigns, preflight
 from pages import ui
 
 ui.ensure_router("campaigns")

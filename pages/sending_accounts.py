@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from core import campaigns
+from core.campaigns import campaigns
 from core.platform import settings
 from pages import ui
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import campaigns, overview
+from core import overview
 from core.accounts import access
 from core.accounts.access import User
+from core.campaigns import campaigns
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")

@@ -320,8 +320,8 @@ def test_run_counts_read_as_text():
 
 
 def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
-    from core import campaigns
     from core.accounts import access
+    from core.campaigns import campaigns
 
     db, fake, ids, factory = setup
     bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)
@@ -352,8 +352,8 @@ def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
 
 
 def test_a_schedule_changed_from_the_page_goes_to_email_bison_and_is_audited(setup):
-    from core import campaigns
     from core.accounts import access
+    from core.campaigns import campaigns
 
     db, fake, ids, factory = setup
     bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)

@@ -167,7 +167,7 @@ def test_renewal_windows_and_batch_names():
 
 
 def test_demo_sending_accounts_show_a_few_in_trouble_worst_first(demo_db):
-    from core import campaigns
+    from core.campaigns import campaigns
     from core.platform.scope import Scope
 
     accounts = campaigns.sender_accounts(demo_db, Scope.all(), bounce_threshold=0.03)

@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from core import guardrails, preflight
+from core import guardrails
 from core.accounts import access
+from core.campaigns import preflight
 from core.platform import settings
 from core.platform.scope import Scope
 
