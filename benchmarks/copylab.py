@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 from common import Report, best_of
 
-from core import copylab
+from core.copylab import report as copylab
 from core.platform import store
 from core.platform.scope import Scope
 

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import copylab
 from core.campaigns import campaigns
+from core.copylab import report as copylab
 from pages import ui
 
 ui.ensure_router("copy_lab")

@@ -19,8 +19,8 @@ from statsmodels.stats.proportion import (
     samplesize_proportions_2indep_onetail,
 )
 
-from core import copylab
-from core.copylab_stats import (
+from core.copylab import report as copylab
+from core.copylab.stats import (
     adjust_pvalues,
     benjamini_hochberg,
     holm,

@@ -2,7 +2,7 @@
 
 Every query takes the caller's `Scope` and returns a polars DataFrame (or a dict), computed in one
 pass: one SQL aggregate over `bison_step_stats` (filtered by scope, date range and campaign),
-then vectorised statistics from `core.copylab_stats` as polars expressions.
+then vectorised statistics from `core.copylab.stats` as polars expressions.
 
 The metric is "interested" (interested replies per email sent, the package KPI) or "replies"
 (replies per email sent). A step's variants are lettered like the Campaigns page does: A is the
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from core.copylab_stats import (
+from core.copylab.stats import (
     adjust_pvalues,
     normal_approx_ok,
     normalise_subject,
