@@ -25,12 +25,13 @@ from pathlib import Path
 import httpx
 from common import Report, best_of, full_db
 
-from core import client_leads, crm_delivery, replies
 from core.accounts import workspaces
 from core.accounts.access import User
 from core.accounts.workspaces import WorkspaceInput
 from core.platform.scope import Scope
 from core.platform.store import Database
+from core.replies import client_leads, crm_delivery
+from core.replies import inbox as replies
 from tests.fakes.crm_server import TOKEN, CrmFake
 from tests.fakes.serving import serve
 

@@ -6,8 +6,8 @@ import uuid
 
 import typer
 
-from core import crm_jobs as _crm_jobs  # noqa: F401  (registers the jobs)
 from core.platform import secrets
+from core.replies import jobs as _crm_jobs  # noqa: F401  (registers the jobs)
 
 app = typer.Typer(help="Deliver interested leads to clients' CRMs.", no_args_is_help=True)
 

@@ -8,8 +8,9 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from core import client_leads, replies
 from core.platform.store import Database, insert_frame
+from core.replies import client_leads
+from core.replies import inbox as replies
 
 TS = pl.Datetime("us", "UTC")
 

@@ -4,7 +4,7 @@ timeline; counts per stage, the conversion funnel, and CRM delivery health."""
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import client_leads, crm_delivery
+from core.replies import client_leads, crm_delivery
 from pages import crm_panel, ui
 
 ui.ensure_router("client_leads")
@@ -158,4 +158,4 @@ with tab_funnel:
 
 with tab_crm:
     crm_panel.delivery_section(sc, user)
-    _ = crm_delivery  # the panel calls core.crm_delivery
+    _ = crm_delivery  # the panel calls core.replies.crm_delivery

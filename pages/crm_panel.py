@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import crm_delivery
 from core.accounts import access, workspaces
 from core.platform import jobs
 from core.platform.scope import Scope
+from core.replies import crm_delivery
 from pages import ui
 
 

@@ -7,7 +7,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import replies, reply_classifier, reply_drafts
+from core.replies import classifier as reply_classifier
+from core.replies import drafts as reply_drafts
+from core.replies import inbox as replies
 from pages import ui
 
 ui.ensure_router("replies")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import replies, reply_classifier, reply_drafts
 from core.accounts import access
+from core.replies import classifier as reply_classifier
+from core.replies import drafts as reply_drafts
+from core.replies import inbox as replies
 from pages import ui
 
 CATS = reply_classifier.CATEGORIES

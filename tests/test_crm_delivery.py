@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 
 from connectors.bison import BisonClient
-from core import client_leads, crm_delivery, replies
 from core.accounts import access, workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
 from core.platform import secrets, settings
+from core.replies import client_leads, crm_delivery
+from core.replies import inbox as replies
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
 
@@ -195,8 +196,8 @@ def test_a_lead_interested_webhook_is_delivered_without_a_sync(
     memory_keyring, empty_db, crm_url, crm_fake
 ):
     from core.bison import receiver as webhooks
-    from core.crm_jobs import crm_deliver_job  # noqa: F401  (registers the job)
     from core.platform import inbox, jobs, store
+    from core.replies.jobs import crm_deliver_job  # noqa: F401  (registers the job)
     from tests.test_webhooks import mapped_workspace, reply_event, reply_obj
 
     wid = mapped_workspace(empty_db)

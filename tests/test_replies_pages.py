@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import client_leads, replies
 from core.accounts import access
 from core.accounts.access import User
 from core.platform.scope import Scope
+from core.replies import client_leads
+from core.replies import inbox as replies
 from tests import crm_fixtures
 from tests.test_access import AUTH
 from tests.test_pages import APP, run_page

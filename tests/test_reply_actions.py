@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from connectors.bison import BisonClient
-from core import replies, reply_drafts
 from core.accounts import access, credentials, workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
 from core.platform import secrets, settings
+from core.replies import drafts as reply_drafts
+from core.replies import inbox as replies
 from tests import crm_fixtures
 from tests.fakes.llm_server import KEY, LlmFake
 from tests.fakes.serving import serve

@@ -6,7 +6,7 @@ import csv
 from collections import Counter
 from pathlib import Path
 
-from core.reply_classifier import CATEGORIES, RULES, classify, own_text, rules_table
+from core.replies.classifier import CATEGORIES, RULES, classify, own_text, rules_table
 
 EXAMPLES = Path(__file__).parent / "data" / "reply_examples.csv"
 ACCURACY_FLOOR = 0.92

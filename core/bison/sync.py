@@ -593,9 +593,9 @@ def sync_bison(
 
 
 def _after_sync(db: Database, workspace_ids: list[int]) -> dict[str, Any] | None:
-    """Classify new replies, create client leads and deliver them to CRMs (core/crm_delivery.py)."""
+    """Classify new replies, create client leads and deliver them to CRMs (core/replies/crm_delivery.py)."""
     try:
-        from core import crm_delivery
+        from core.replies import crm_delivery
     except ImportError:  # pragma: no cover
         return None
     return crm_delivery.after_sync(db, workspace_ids)

@@ -40,11 +40,11 @@ from connectors.crm import (
     WebhookClient,
 )
 from connectors.http import ApiError, redact
-from core import client_leads
 from core.accounts import access
 from core.platform import audit, secrets, settings
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one
+from core.replies import client_leads
 
 CRM_TYPES = ("hubspot", "gohighlevel", "webhook")
 MAX_ATTEMPTS = 6
@@ -560,7 +560,7 @@ def sync_deal_stages(
 def after_sync(db: Database, workspace_ids: list[int] | None = None, **kw: Any) -> dict[str, Any]:
     """Classify, create leads, read deal stages back, queue and deliver. Never raises: a CRM that
     is down must not fail the Email Bison sync; the error is returned instead."""
-    from core import replies
+    from core.replies import inbox as replies
 
     out: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[], Any]]] = [

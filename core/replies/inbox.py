@@ -2,7 +2,7 @@
 override, interested toggle written back to Email Bison, send an answer, mark handled).
 
 A reply's category is the staff override when there is one, else the rule-based classifier's
-(`core/reply_classifier.py`, stored in `reply_labels` by `classify_pending` after each sync),
+(`core/replies/classifier.py`, stored in `reply_labels` by `classify_pending` after each sync),
 else what the mirror says. "Interested" is Email Bison's flag, the one source of truth for KPIs
 and billing; toggling it here writes it to Email Bison first, then to the mirror.
 """
@@ -17,12 +17,12 @@ import polars as pl
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError
-from core import client_leads
 from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one, insert_frame
-from core.reply_classifier import CATEGORIES, SENTIMENT, classify
+from core.replies import client_leads
+from core.replies.classifier import CATEGORIES, SENTIMENT, classify
 
 FOLDERS = ("Inbox", "Spam", "Bounced")
 ClientFactory = Callable[[str], BisonClient]

@@ -23,7 +23,7 @@ from core.accounts import access
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one
-from core.replies import ReplyActionError, conversation
+from core.replies.inbox import ReplyActionError, conversation
 
 MERGE_FIELDS = (
     "first_name",

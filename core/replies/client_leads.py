@@ -3,7 +3,7 @@ campaigns they replied to, with a pipeline stage, notes and an activity timeline
 
 Leads are created from interested replies (`refresh`, run after every sync and after staff mark a
 reply interested); their stage moves by hand or, for HubSpot clients with deals, from the deal
-stage (`core/crm_delivery.py`).
+stage (`core/replies/crm_delivery.py`).
 """
 
 from __future__ import annotations

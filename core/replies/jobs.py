@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import crm_delivery
 from core.accounts import access, workspaces
 from core.platform import jobs, secrets
 from core.platform.store import Database
+from core.replies import crm_delivery
 
 
 def _workspace_id(db: Database, name: str | None) -> int | None:
@@ -68,8 +68,9 @@ def crm_deliver_job(
     wid = _workspace_id(db, params.get("workspace"))
     ids = [wid] if wid is not None else None
     progress.update("queueing new leads")
-    from core import client_leads, replies
     from core.bison import receiver as webhooks
+    from core.replies import client_leads
+    from core.replies import inbox as replies
 
     webhooks.ingest(db)  # interested replies Email Bison reported by webhook since the last sync
     replies.classify_pending(db, ids)

@@ -1,7 +1,7 @@
 """A transparent, rule-based classifier of cold-email replies.
 
 Every reply gets exactly one category and the name of the rule that decided it, so staff can see
-why and override it (the override is stored with who and when; see `core/replies.py`).
+why and override it (the override is stored with who and when; see `core/replies/inbox.py`).
 
 Categories, checked in this order (the first rule that matches wins):
 
