@@ -27,8 +27,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import ROOT, Report  # noqa: E402
-from core import batching, filters  # noqa: E402
-from core.contact_import import import_file  # noqa: E402
+from core.pipeline import (
+    batching,  # noqa: E402
+    filters,  # noqa: E402
+)
+from core.pipeline.contact_import import import_file  # noqa: E402
 from core.platform import store  # noqa: E402
 
 ROWS = int(os.environ.get("LEADOPS_BENCH_ROWS", 1_000_000))
@@ -126,7 +129,7 @@ def peak_memory(csv_path: Path, db_path: Path) -> float:
     VmHWM belongs to the new process image; ru_maxrss would carry the parent's peak over."""
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from core import store; from core.contact_import import import_file\n"
+        "from core import store; from core.pipeline.contact_import import import_file\n"
         f"db = store.Database({str(db_path)!r}); db.migrate()\n"
         f"import_file(db, 1, {str(csv_path)!r}, actor='bench')\n"
         "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"

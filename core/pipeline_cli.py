@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from core import commands as _commands  # noqa: F401
-from core import pipeline  # noqa: F401  (registers the pipeline jobs)
-from core.contact_import import ContactImportError, import_file
+from core.pipeline import runs as pipeline  # noqa: F401  (registers the pipeline jobs)
+from core.pipeline.contact_import import ContactImportError, import_file
 from core.platform import jobs  # noqa: F401  (registers the pipeline jobs)
 from core.platform.store import Database
 

@@ -11,18 +11,18 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import (
+from core.accounts import workspaces
+from core.pipeline import (
     batching,
     contact_import,
     filters,
     gap,
     master_db,
     notices,
-    pipeline,
     uploads,
     verification,
 )
-from core.accounts import workspaces
+from core.pipeline import runs as pipeline
 from core.pipeline_cli import import_job  # noqa: F401  (registers the import job)
 from core.platform import jobs, renewals
 from pages import ui

@@ -214,7 +214,7 @@ def test_a_demo_loaded_now_has_no_stale_syncs_and_nothing_in_the_future(tmp_path
 
 
 def test_demo_pipeline_history_matches_the_contacts(demo_db):
-    from core import gap
+    from core.pipeline import gap
 
     runs = demo_db.rows(
         "SELECT r.id, r.workspace_id, r.month, list(s.output_count ORDER BY s.position)"

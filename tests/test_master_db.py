@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from pytest_postgresql import factories
 
-from core import master_db
 from core.accounts import access
+from core.pipeline import master_db
 from core.platform import settings
 from tests.test_pipeline import ws  # noqa: F401  (the two-client fixture)
 
@@ -138,7 +138,7 @@ def test_unconfigured_master_db_says_what_to_set(ws, monkeypatch):  # noqa: F811
 
 
 def test_fill_the_gap_pulls_and_runs(ws, master):  # noqa: F811
-    from core import pipeline
+    from core.pipeline import runs as pipeline
     from core.platform import jobs
 
     configure(ws)

@@ -16,9 +16,10 @@ from starlette.routing import Route
 
 from connectors.bison import BisonClient
 from connectors.debounce import DebounceClient
-from core import batching, filters, notices, pipeline, uploads, verification
 from core.accounts import access
-from core.contact_import import ContactImportError, import_file, inspect_file
+from core.pipeline import batching, filters, notices, uploads, verification
+from core.pipeline import runs as pipeline
+from core.pipeline.contact_import import ContactImportError, import_file, inspect_file
 from core.platform import jobs, secrets
 from tests.fakes import serve
 from tests.fakes.debounce_server import DebounceFake
@@ -516,7 +517,7 @@ def test_pipeline_page_runs_a_client_and_shows_history(demo_db):
 
 
 def test_gap_to_goal_uses_past_pass_rates(ws, tmp_path):
-    from core import gap
+    from core.pipeline import gap
 
     ws.execute("UPDATE package_tiers SET refined_contacts = 100 WHERE tier = '100'")
     roles = [f"{r}@r{i}.com,A,B,75201,2019-03-02,1" for i, r in

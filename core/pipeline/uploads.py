@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
-from core import notices
 from core.accounts import access
+from core.pipeline import notices
 from core.platform import audit, secrets, settings
 from core.platform.store import Database
 

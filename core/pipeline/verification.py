@@ -19,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from connectors.debounce import DebounceClient, Verification
 from core.accounts import access
-from core.filters import ROLE_ACCOUNTS
+from core.pipeline.filters import ROLE_ACCOUNTS
 from core.platform import audit, secrets, settings
 from core.platform.store import Database
 

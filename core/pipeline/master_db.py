@@ -24,9 +24,9 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from core import notices
 from core.accounts import access
-from core.contact_import import FIELDS, import_file
+from core.pipeline import notices
+from core.pipeline.contact_import import FIELDS, import_file
 from core.platform import secrets, settings
 from core.platform.store import Database
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from core import batching, filters, notices, uploads, verification
 from core.accounts import access, workspaces
+from core.pipeline import batching, filters, notices, uploads, verification
 from core.platform import audit, jobs
 from core.platform.store import Database
 
@@ -333,8 +333,8 @@ def stages(db: Database, run_id: int) -> pl.DataFrame:
 @jobs.job("pipeline.fill_gap")
 def fill_gap_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
     """Pull the recommended number of contacts from the master database, then run the pipeline."""
-    from core import gap, master_db
     from core.accounts import access as _access
+    from core.pipeline import gap, master_db
 
     wid = _resolve(db, params)
     month = parse_month(params["month"])

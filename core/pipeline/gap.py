@@ -9,8 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from core.batching import package_need
-from core.filters import run_scope
+from core.pipeline.batching import package_need
+from core.pipeline.filters import run_scope
 from core.platform import settings
 from core.platform.store import Database
 

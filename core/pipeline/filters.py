@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from core.accounts import access
-from core.contact_import import EMAIL_RE
+from core.pipeline.contact_import import EMAIL_RE
 from core.platform import audit
 from core.platform.renewals import add_months
 from core.platform.store import Database
@@ -231,14 +231,14 @@ def add_suppressions(
 
 def import_suppression_csv(db: Database, user: access.User, path: str | Path) -> int:
     """Add every address in a CSV (its email column, or its first column) to the list."""
-    from core.contact_import import ImportError_, inspect_file
+    from core.pipeline.contact_import import ImportError_, inspect_file
 
     access.require(user, "pipeline.rules")
     info = inspect_file(db, path, preview_rows=0)
     col = info.mapping.get("email") or info.headers[0]
     reason_col = next((h for h in info.headers if h.lower() in ("reason", "type", "status")), None)
     with db.cursor() as cur:
-        from core.contact_import import _reader
+        from core.pipeline.contact_import import _reader
 
         rows = cur.sql(
             f'SELECT "{col}", {f"{chr(34)}{reason_col}{chr(34)}" if reason_col else "NULL"}'
