@@ -5,9 +5,9 @@ import datetime as dt
 import streamlit as st
 
 from core import guardrails, overview
-from core import territory_jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from core.accounts import access, workspaces
 from core.platform.store import StoreError
+from core.territories import jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from pages import ui
 
 st.set_page_config(page_title="LeadOps", page_icon=":material/insights:", layout="wide")

@@ -27,11 +27,11 @@ from pathlib import Path
 import plotly.io as pio
 from common import ROOT, Report, full_db
 
-from core import territories
 from core.accounts.access import User
 from core.platform import settings
 from core.platform.scope import Scope
-from core.territory_geo import ZipFilter
+from core.territories import assignments as territories
+from core.territories.geo import ZipFilter
 from core.territory_maps import zip_map_for
 
 CHROMIUM = os.environ.get("LEADOPS_CHROMIUM", "/usr/bin/chromium")

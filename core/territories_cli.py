@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from core import territory_jobs as _territory_jobs  # noqa: F401  (registers the jobs)
+from core.territories import jobs as _territory_jobs  # noqa: F401  (registers the jobs)
 
 app = typer.Typer(help="Client territories (ZIP code assignments).", no_args_is_help=True)
 

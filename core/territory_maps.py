@@ -250,7 +250,7 @@ def density_deck(points: pl.DataFrame, *, style: str, layer: str = "hexagon"):
 
 def zip_map_for(db, scope, flt, style: str, focus: tuple[float, float, float] | None = None):
     """The ZIP map for a filter: (figure, ZIPs per trace, number of ZIPs drawn). Cacheable."""
-    from core.territory_geo import zip_table
+    from core.territories.geo import zip_table
 
     df = zip_table(db, scope, flt)
     fig, trace_zips = zip_map(df, style=style, focus=focus, revision=repr((flt, focus)))

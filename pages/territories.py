@@ -5,11 +5,14 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from core import territories, territory_bulk, territory_maps, territory_reports
+from core import territory_maps
 from core.accounts import workspaces
 from core.accounts.access import PermissionDenied
 from core.platform import settings
-from core.territory_geo import TerritoryError, ZipFilter, zip_table
+from core.territories import assignments as territories
+from core.territories import bulk as territory_bulk
+from core.territories import reports as territory_reports
+from core.territories.geo import TerritoryError, ZipFilter, zip_table
 from pages import ui
 
 ui.ensure_router("territories")

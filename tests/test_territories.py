@@ -9,19 +9,19 @@ import math
 
 import pytest
 
-from core import territories
 from core.accounts import access
 from core.accounts.access import User
 from core.platform import settings
 from core.platform.scope import Scope
-from core.territory_geo import (
+from core.territories import assignments as territories
+from core.territories.geo import (
     TerritoryError,
     ZipFilter,
     haversine_miles,
     resolve_center,
     zip_table,
 )
-from core.territory_reports import (
+from core.territories.reports import (
     client_coverage,
     export_assignments,
     owner_lookup,

@@ -66,7 +66,7 @@ def territory_app(tmp_path_factory, demo_template):
     settings.set_value(db, "territory_map_style", "white-bg", actor="test")  # no tiles offline
     # How many ZIPs the map must draw once both states are picked (the app holds the file later).
     from core.platform.scope import Scope
-    from core.territory_geo import ZipFilter, zip_table
+    from core.territories.geo import ZipFilter, zip_table
 
     expected = zip_table(db, Scope.all(), ZipFilter(states=STATES)).height
     db.close()

@@ -9,12 +9,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from core import territories
 from core.accounts.access import User
 from core.cli import app
 from core.platform import settings
-from core.territory_bulk import apply_file, check_file, delete_listed, zips_in_file
-from core.territory_geo import TerritoryError
+from core.territories import assignments as territories
+from core.territories.bulk import apply_file, check_file, delete_listed, zips_in_file
+from core.territories.geo import TerritoryError
 
 ADMIN = User(email="ops@agency.test", role="admin")
 

@@ -26,7 +26,7 @@ from core.accounts import access
 from core.accounts.access import User
 from core.platform.exports import frame_to_csv
 from core.platform.store import Database
-from core.territories import (
+from core.territories.assignments import (
     ChangeResult,
     TerritoryError,
     normalize_zip,

@@ -11,9 +11,9 @@ from core.accounts.access import User
 from core.platform import jobs
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.territories import TerritoryError
-from core.territory_bulk import apply_file, check_file
-from core.territory_reports import export_assignments
+from core.territories.assignments import TerritoryError
+from core.territories.bulk import apply_file, check_file
+from core.territories.reports import export_assignments
 
 
 def _cli_user(params: dict[str, Any]) -> User:

@@ -25,7 +25,7 @@ from core.accounts.access import User
 from core.platform import audit, settings
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one
-from core.territory_geo import TerritoryError
+from core.territories.geo import TerritoryError
 
 __all__ = ["TerritoryError", "Preview", "ChangeResult"]
 

@@ -10,7 +10,7 @@ import polars as pl
 from core.platform.exports import stream_query
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.territories import normalize_zip, parse_zip_list
+from core.territories.assignments import normalize_zip, parse_zip_list
 
 
 def state_coverage(db: Database, scope: Scope) -> pl.DataFrame:
