@@ -4,8 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from core import guardrails, overview
+from core import overview
 from core.accounts import access, workspaces
+from core.guardrails import alerts as guardrails
 from core.platform.store import StoreError
 from core.territories import jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from pages import ui

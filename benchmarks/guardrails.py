@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import ROOT, Report, best_of
 
-from core import guardrails
+from core.guardrails import alerts as guardrails
 from core.platform import store
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core import guardrail_jobs as _jobs  # noqa: F401  (registers the jobs)
+from core.guardrails import jobs as _jobs  # noqa: F401  (registers the jobs)
 
 alerts_app = typer.Typer(help="Guardrail checks and alerts.", no_args_is_help=True)
 reports_app = typer.Typer(help="Weekly client reports.", no_args_is_help=True)

@@ -8,9 +8,9 @@ import threading
 import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
-from core import guardrail_jobs as _guardrail_jobs  # noqa: F401
 from core import pipeline_cli as _pipeline_cli  # noqa: F401  (registers the pipeline jobs)
 from core import stripe_sync
+from core.guardrails import jobs as _guardrail_jobs  # noqa: F401
 from core.platform import jobs, settings
 from core.platform.inbox import InboxWorker
 from core.platform.store import Database, get_db
@@ -98,7 +98,8 @@ class Scheduler(threading.Thread):
         )
 
     def after_sync(self) -> None:
-        from core import client_reports, guardrails
+        from core.guardrails import alerts as guardrails
+        from core.guardrails import client_reports
 
         if guardrails.checks_due(self.db) and not jobs.running(self.db, "alerts.check"):
             jobs.start(self.db, "alerts.check", {"actor": "schedule"}, requested_by="schedule")

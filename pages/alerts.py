@@ -4,7 +4,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core import alert_delivery, guardrails
+from core.guardrails import alerts as guardrails
+from core.guardrails import delivery as alert_delivery
 from core.platform import jobs
 from pages import alerts_parts, ui
 

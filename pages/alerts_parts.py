@@ -8,9 +8,11 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from core import alert_delivery, client_reports, guardrails, mailer
 from core.accounts import access, workspaces
-from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
+from core.guardrails import alerts as guardrails
+from core.guardrails import client_reports, mailer
+from core.guardrails import delivery as alert_delivery
+from core.guardrails.checks import CHECKS, GUARD_SETTINGS, SEVERITIES
 from core.platform import settings
 from core.platform.scope import Scope
 from core.platform.store import Database

@@ -11,10 +11,12 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from connectors.bison import BisonClient
-from core import alert_delivery, client_reports, guardrails
 from core.accounts import access
 from core.accounts import workspaces as ws_core
 from core.bison import sync as bison_sync
+from core.guardrails import alerts as guardrails
+from core.guardrails import client_reports
+from core.guardrails import delivery as alert_delivery
 from core.platform import secrets, settings
 from tests.fakes import serve
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver
@@ -48,7 +50,7 @@ def smtp(empty_db):
 
 
 def test_smtp_login_uses_the_stored_password(empty_db, smtp):
-    from core import mailer
+    from core.guardrails import mailer
 
     settings.set_value(empty_db, "smtp_username", "alerts", actor="t")
     with pytest.raises(mailer.MailError, match="no smtp.password"):

@@ -200,7 +200,7 @@ def test_todays_demo_was_synced_minutes_ago_and_another_days_at_six():
 
 
 def test_a_demo_loaded_now_has_no_stale_syncs_and_nothing_in_the_future(tmp_path):
-    from core import guardrails
+    from core.guardrails import alerts as guardrails
 
     db = store.Database(tmp_path / "today.duckdb")
     db.migrate()

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from core import guardrails
 from core.accounts import access
 from core.campaigns import preflight
+from core.guardrails import alerts as guardrails
 from core.platform import settings
 from core.platform.scope import Scope
 

@@ -1,6 +1,6 @@
 """Guardrails: run every check over every client, keep alerts open/resolved, act and notify.
 
-A run computes all findings (core/guardrail_checks.py, one set-based query per check), then in one
+A run computes all findings (core/guardrails/checks.py, one set-based query per check), then in one
 transaction opens an alert for each new problem, refreshes the ones still found (last seen,
 numbers) and resolves the ones no longer found. Newly opened campaign bounce alerts of clients
 with `guard_auto_pause` on pause the campaign through Email Bison (audited). Then the delivery
@@ -20,7 +20,7 @@ import polars as pl
 
 from core import overview
 from core.accounts import access
-from core.guardrail_checks import CHECKS, GUARD_SETTINGS, SEVERITIES
+from core.guardrails.checks import CHECKS, GUARD_SETTINGS, SEVERITIES
 from core.platform import audit, settings
 from core.platform.scope import Scope
 from core.platform.store import Database
@@ -240,7 +240,7 @@ def run_checks(
     client_factory: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Run every check, update the alerts, auto-pause where asked, and send the messages."""
-    from core import alert_delivery
+    from core.guardrails import delivery as alert_delivery
 
     now = now or _now()
     t0 = time.perf_counter()

@@ -17,9 +17,10 @@ import jinja2
 import polars as pl
 from fpdf import FPDF
 
-from core import mailer, overview
+from core import overview
 from core.accounts import access
 from core.copylab import report as copylab
+from core.guardrails import mailer
 from core.platform import renewals, settings
 from core.platform.scope import Scope
 from core.platform.store import Database

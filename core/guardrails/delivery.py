@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 
 from connectors import slack
-from core import mailer
 from core.accounts import access
-from core.guardrail_checks import SEVERITIES
+from core.guardrails import mailer
+from core.guardrails.checks import SEVERITIES
 from core.platform import audit, secrets
 from core.platform.store import Database
 

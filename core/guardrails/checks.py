@@ -25,7 +25,7 @@ class Check:
     severity: str
     settings: tuple[str, ...]
     what: str
-    sql: str = ""  # empty: computed in core.guardrails (the KPI board is reused as is)
+    sql: str = ""  # empty: computed in core.guardrails.alerts (the KPI board is reused as is)
 
 
 def _campaign_rate(metric: str, label: str, setting: str) -> str:

@@ -20,7 +20,7 @@ def _user(params: dict[str, Any]) -> access.User:
 def alerts_check_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
 ) -> dict[str, Any]:
-    from core import guardrails
+    from core.guardrails import alerts as guardrails
 
     progress.update("checking", 0, None, "running every guardrail check")
     now = dt.datetime.fromisoformat(params["now"]) if params.get("now") else None
@@ -36,7 +36,7 @@ def alerts_check_job(
 def reports_send_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
 ) -> dict[str, Any]:
-    from core import client_reports
+    from core.guardrails import client_reports
 
     progress.update("reports", 0, None, "rendering weekly client reports")
     as_of = dt.date.fromisoformat(params["as_of"]) if params.get("as_of") else None
