@@ -23,10 +23,12 @@ from pathlib import Path
 
 from common import AS_OF, ROOT, Report, best_of
 
-from core import revenue, revenue_admin, stripe_sync
 from core.platform import store
 from core.platform.renewals import add_months
 from core.platform.scope import Scope
+from core.revenue import admin as revenue_admin
+from core.revenue import months as revenue
+from core.revenue import stripe_sync
 
 CLIENTS = 200
 MONTHS = 24

@@ -14,8 +14,8 @@ from typing import Any
 import typer
 
 from core import commands as _commands  # noqa: F401  (registers the jobs)
-from core import stripe_sync as _stripe_sync  # noqa: F401  (registers sync.stripe)
 from core.platform import audit, inbox, jobs, secrets, store
+from core.revenue import stripe_sync as _stripe_sync  # noqa: F401  (registers sync.stripe)
 
 app = typer.Typer(
     help="LeadOps: operations console for a cold-email lead-generation agency.",

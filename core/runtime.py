@@ -9,13 +9,13 @@ import traceback
 
 from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
 from core import pipeline_cli as _pipeline_cli  # noqa: F401  (registers the pipeline jobs)
-from core import stripe_sync
 from core.guardrails import jobs as _guardrail_jobs  # noqa: F401
 from core.platform import jobs, settings
 from core.platform.inbox import InboxWorker
 from core.platform.store import Database, get_db
 from core.replies import crm_delivery as _crm
 from core.replies import jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
+from core.revenue import stripe_sync
 
 _lock = threading.Lock()
 _workers: dict[str, InboxWorker] = {}

@@ -5,10 +5,12 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import revenue, revenue_admin, stripe_sync
 from core.accounts import workspaces
 from core.platform import jobs
 from core.platform.renewals import add_months
+from core.revenue import admin as revenue_admin
+from core.revenue import months as revenue
+from core.revenue import stripe_sync
 from pages import ui
 
 ui.ensure_router("revenue")

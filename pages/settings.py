@@ -3,10 +3,10 @@
 import plotly.express as px
 import streamlit as st
 
-from core import stripe_sync
 from core.accounts import access, credentials, workspaces
 from core.platform import secrets, settings
 from core.platform.geo_data import STATES
+from core.revenue import stripe_sync
 from pages import ui
 
 ui.ensure_router("settings")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from core import mrr
+from core.revenue import mrr
 
 
 def t(y: int, m: int, d: int = 1) -> dt.datetime:

@@ -8,10 +8,12 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from core import overview, revenue, revenue_admin
+from core import overview
 from core.accounts.access import LOCAL_ADMIN, PermissionDenied, User
 from core.platform import settings
 from core.platform.scope import Scope
+from core.revenue import admin as revenue_admin
+from core.revenue import months as revenue
 from tests.conftest import AS_OF
 
 MONTH = dt.date(2026, 10, 1)

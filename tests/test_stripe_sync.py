@@ -8,9 +8,11 @@ import datetime as dt
 import pytest
 
 from connectors.stripe import StripeConnector, parse_invoice, parse_price, parse_subscription
-from core import revenue, revenue_admin, stripe_sync
 from core.accounts.access import LOCAL_ADMIN, PermissionDenied, User
 from core.platform.scope import Scope
+from core.revenue import admin as revenue_admin
+from core.revenue import months as revenue
+from core.revenue import stripe_sync
 
 TABLE_OF = {
     "customers": "stripe_customers",

@@ -15,12 +15,13 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
-from core import mrr, revenue
 from core.accounts import access
 from core.platform import audit
 from core.platform.renewals import add_months
 from core.platform.scope import Scope
 from core.platform.store import Database
+from core.revenue import months as revenue
+from core.revenue import mrr
 
 Z80 = 1.2816  # two-sided 80% normal quantile
 

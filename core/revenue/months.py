@@ -3,7 +3,7 @@
 Definitions (all money in integer cents, USD):
 
 * revenue: invoices paid in the month (`amount_paid`, by `paid_at`) less refunds made in the
-  month, for the Stripe customers mapped to the client (see core/stripe_sync.py);
+  month, for the Stripe customers mapped to the client (see core/revenue/stripe_sync.py);
 * billed by model: per-lead clients, interested leads of the month × price per lead (interested
   leads come from the `interested_leads` view, the count the Overview uses); retainer clients,
   the retainer;
