@@ -4,11 +4,13 @@ import datetime as dt
 
 import streamlit as st
 
-from core import overview
+from core import (
+    catalog,  # noqa: F401  (every job kind, whichever page runs first)
+    overview,
+)
 from core.accounts import access, workspaces
 from core.guardrails import alerts as guardrails
 from core.platform.store import StoreError
-from core.territories import jobs as _territory_jobs  # noqa: F401  (jobs the inbox may run)
 from pages import ui
 
 st.set_page_config(page_title="LeadOps", page_icon=":material/insights:", layout="wide")

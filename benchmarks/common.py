@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.demo import load_demo  # noqa: E402
+from core.demo.loader import load_demo  # noqa: E402
 from core.platform import store  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 23)

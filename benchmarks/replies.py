@@ -30,7 +30,7 @@ from core.accounts.access import User
 from core.accounts.workspaces import WorkspaceInput
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.replies import client_leads, crm_delivery
+from core.replies import client_leads, crm_delivery, crm_views
 from core.replies import inbox as replies
 from tests.fakes.crm_server import TOKEN, CrmFake
 from tests.fakes.serving import serve
@@ -47,7 +47,7 @@ def page_queries(db: Database, scope: Scope) -> None:
     client_leads.list_leads(db, scope)
     client_leads.funnel(db, scope)
     client_leads.counts_by_client(db, scope)
-    crm_delivery.health(db, scope)
+    crm_views.health(db, scope)
 
 
 FLOOR_SQL = [

@@ -32,7 +32,7 @@ from core.platform import settings
 from core.platform.scope import Scope
 from core.territories import assignments as territories
 from core.territories.geo import ZipFilter
-from core.territory_maps import zip_map_for
+from pages.components.territory_maps import zip_map_for
 
 CHROMIUM = os.environ.get("LEADOPS_CHROMIUM", "/usr/bin/chromium")
 USER = User(email="bench@agency.test", role="admin")

@@ -98,8 +98,12 @@ class DebounceClient:
         url = (base_url or os.environ.get(ENV_URL) or DEFAULT_URL).rstrip("/")
         self.key = api_key
         self.concurrency = max(1, min(int(concurrency), MAX_CONCURRENCY))
-        opts: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries,
-                                "rate_per_sec": None, "secrets": [api_key]}  # fmt: skip
+        opts: dict[str, Any] = {
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "rate_per_sec": None,
+            "secrets": [api_key],
+        }
         if sleep is not None:
             opts["sleep"] = sleep
         self._api = make_client(url + "/v1", None, **opts)
@@ -180,7 +184,15 @@ class DebounceClient:
             low = {k.strip().lower(): v for k, v in row.items() if k}
             code = str(low.get("code") or low.get("debounce_code") or "7").strip()
             verdict, reason = CODES.get(code, ("unknown", f"code {code}"))
-            out.append(Verification(str(low.get("email", "")), code, verdict,
-                                    str(low.get("reason") or reason), _flag(low.get("free_email")),
-                                    _flag(low.get("role")), None))  # fmt: skip
+            out.append(
+                Verification(
+                    str(low.get("email", "")),
+                    code,
+                    verdict,
+                    str(low.get("reason") or reason),
+                    _flag(low.get("free_email")),
+                    _flag(low.get("role")),
+                    None,
+                )
+            )
         return out

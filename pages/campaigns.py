@@ -234,9 +234,15 @@ with tab_sched:
             if st.form_submit_button("Save schedule in Email Bison", icon=":material/save:"):
                 try:
                     saved = campaigns.set_campaign_schedule(
-                        ui.db(), ui.current_user(), wid, cid,
-                        days=picked, start_time=start, end_time=end, timezone=zone,
-                    )  # fmt: skip
+                        ui.db(),
+                        ui.current_user(),
+                        wid,
+                        cid,
+                        days=picked,
+                        start_time=start,
+                        end_time=end,
+                        timezone=zone,
+                    )
                 except (campaigns.CampaignActionError, PermissionError) as exc:
                     st.error(ui.md(exc))
                 else:

@@ -8,12 +8,12 @@ import streamlit as st
 from core.accounts import access, workspaces
 from core.platform import jobs
 from core.platform.scope import Scope
-from core.replies import crm_delivery
+from core.replies import crm_delivery, crm_views
 from pages import ui
 
 
 def delivery_section(sc: Scope, user: access.User) -> None:
-    health = ui.cached(crm_delivery.health, sc)
+    health = ui.cached(crm_views.health, sc)
     if health.height == 0:
         st.info(
             "No CRM configured for these clients. An admin sets one under Settings → CRM "
@@ -59,13 +59,13 @@ def delivery_section(sc: Scope, user: access.User) -> None:
         "Deliveries", [None, "pending", "delivered", "failed"], format_func=lambda s: s or "All"
     )
     ui.table(
-        ui.cached(crm_delivery.deliveries, sc, status=status),
+        ui.cached(crm_views.deliveries, sc, status=status),
         name="crm-deliveries",
         key="crm-deliveries",
     )
     st.markdown("**Attempt log** (every HTTP request, retries included)")
     ui.table(
-        ui.cached(crm_delivery.attempts_log, sc),
+        ui.cached(crm_views.attempts_log, sc),
         name="crm-attempts",
         key="crm-attempts",
         column_config={

@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from core import demo, overview
+from core import overview
+from core.accounts import workspaces
 from core.platform import jobs
 from pages import ui
 
@@ -25,7 +26,7 @@ if board.height == 0:
     )
     if (
         ui.can("demo.load")
-        and ui.cached(demo.is_empty, None)
+        and ui.cached(workspaces.none_yet, None)
         and st.button("Load demo data", type="primary", icon=":material/play_arrow:")
     ):
         with st.spinner("Loading the demo dataset…"):

@@ -23,7 +23,6 @@ from core.pipeline import (
     verification,
 )
 from core.pipeline import runs as pipeline
-from core.pipeline_cli import import_job  # noqa: F401  (registers the import job)
 from core.platform import jobs, renewals
 from pages import ui
 
@@ -71,8 +70,13 @@ tab_run, tab_hist, tab_imp, tab_batch, tab_gap, tab_rules = st.tabs(
 with tab_run:
     r1, r2, r3, r4 = st.columns([2, 2, 2, 2])
     from_stage = r1.selectbox("Start at stage", pipeline.STAGES, key="from_stage")
-    if r2.button("Run pipeline", type="primary", icon=":material/play_arrow:", disabled=not can_run,
-                 help=no_run):  # fmt: skip
+    if r2.button(
+        "Run pipeline",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=not can_run,
+        help=no_run,
+    ):
         try:
             pipeline.start_run(database, user, wid, month, from_stage)
             st.rerun()
@@ -81,16 +85,21 @@ with tab_run:
     if r3.button("Process all pending", disabled=not can_run, help=no_run):
         try:
             st.session_state["bulk_job"] = jobs.start(
-                database, "pipeline.process_all", {"month": str(month), "actor": ui.actor()},
-                requested_by=ui.actor())  # fmt: skip
+                database,
+                "pipeline.process_all",
+                {"month": str(month), "actor": ui.actor()},
+                requested_by=ui.actor(),
+            )
         except jobs.JobError as exc:
             st.warning(str(exc))
     if r4.button("Upload all pending", disabled=not can_run, help=no_run):
         try:
             st.session_state["bulk_job"] = jobs.start(
-                database, "pipeline.process_all",
+                database,
+                "pipeline.process_all",
                 {"month": str(month), "from_stage": "upload", "actor": ui.actor()},
-                requested_by=ui.actor())  # fmt: skip
+                requested_by=ui.actor(),
+            )
         except jobs.JobError as exc:
             st.warning(str(exc))
 
@@ -109,8 +118,10 @@ with tab_run:
             elif job:
                 st.session_state.pop("bulk_job")
                 res = json.loads(job["result"]) if job["result"] else {}
-                st.info(f"All clients: {job['status']}. " + "; ".join(
-                    f"{k}: {len(v)}" for k, v in res.items()))  # fmt: skip
+                st.info(
+                    f"All clients: {job['status']}. "
+                    + "; ".join(f"{k}: {len(v)}" for k, v in res.items())
+                )
         run = pipeline.active_run(database, wid)
         if not run:
             last = pipeline.runs(database, sc.narrow(wid), 1)
@@ -121,8 +132,12 @@ with tab_run:
                     st.success(msg)
                 elif r["status"] in ("failed", "cancelled"):
                     st.error(f"{msg} — {r['error'] or ''}")
-                    if st.button("Retry from the failed stage", icon=":material/replay:",
-                                 disabled=not can_run, key=f"retry-{r['id']}"):  # fmt: skip
+                    if st.button(
+                        "Retry from the failed stage",
+                        icon=":material/replay:",
+                        disabled=not can_run,
+                        key=f"retry-{r['id']}",
+                    ):
                         try:
                             pipeline.retry_run(database, user, r["id"])
                             st.rerun()
@@ -145,9 +160,10 @@ with tab_run:
             rate = done / secs if secs and done else 0
             eta = (total - done) / rate if rate and total else None
             text = (
-                f"{s['stage']}: {s['status']} — {done:,}/{total:,}" if total else
-                f"{s['stage']}: {s['status']}"
-            )  # fmt: skip
+                f"{s['stage']}: {s['status']} — {done:,}/{total:,}"
+                if total
+                else f"{s['stage']}: {s['status']}"
+            )
             if s["status"] == "running" and rate:
                 text += f" · {rate:,.0f}/s" + (f" · ETA {eta:,.0f} s" if eta else "")
             if s["status"] == "succeeded" and s["input_count"] is not None:
@@ -166,12 +182,22 @@ with tab_run:
     names = dict(zip(known["id"].to_list(), known["name"].to_list(), strict=True))
     with st.form("campaigns"):
         f1, f2 = st.columns(2)
-        up = f1.selectbox("Batches are attached to", opts,
-                          index=opts.index(camp["upload_campaign_id"]) if camp["upload_campaign_id"] in opts else 0,
-                          format_func=lambda c: "(choose a campaign)" if c is None else names.get(c, str(c)))  # fmt: skip
-        ev = f2.selectbox("Evergreen campaign (Mondays)", opts,
-                          index=opts.index(camp["evergreen_campaign_id"]) if camp["evergreen_campaign_id"] in opts else 0,
-                          format_func=lambda c: "(none)" if c is None else names.get(c, str(c)))  # fmt: skip
+        up = f1.selectbox(
+            "Batches are attached to",
+            opts,
+            index=opts.index(camp["upload_campaign_id"])
+            if camp["upload_campaign_id"] in opts
+            else 0,
+            format_func=lambda c: "(choose a campaign)" if c is None else names.get(c, str(c)),
+        )
+        ev = f2.selectbox(
+            "Evergreen campaign (Mondays)",
+            opts,
+            index=opts.index(camp["evergreen_campaign_id"])
+            if camp["evergreen_campaign_id"] in opts
+            else 0,
+            format_func=lambda c: "(none)" if c is None else names.get(c, str(c)),
+        )
         if st.form_submit_button("Save", disabled=not can_run):
             uploads.set_campaigns(
                 database, user, wid, upload_campaign_id=up, evergreen_campaign_id=ev
@@ -220,8 +246,12 @@ with tab_hist:
         if rows["filter"]["input_count"] is not None:
             steps.append("Raw")
             values.append(rows["filter"]["input_count"])
-        for stage, label in (("filter", "Filtered"), ("verify", "Verified"), ("batch", "Batched"),
-                             ("upload", "Uploaded")):  # fmt: skip
+        for stage, label in (
+            ("filter", "Filtered"),
+            ("verify", "Verified"),
+            ("batch", "Batched"),
+            ("upload", "Uploaded"),
+        ):
             if rows[stage]["output_count"] is not None:
                 steps.append(label)
                 values.append(rows[stage]["output_count"])
@@ -238,8 +268,9 @@ with tab_hist:
 # -- import ----------------------------------------------------------------------------------
 with tab_imp:
     can_import = ui.can("pipeline.import")
-    up_file = st.file_uploader("Contact file (CSV or Excel)", type=["csv", "txt", "xlsx"],
-                               disabled=not can_import)  # fmt: skip
+    up_file = st.file_uploader(
+        "Contact file (CSV or Excel)", type=["csv", "txt", "xlsx"], disabled=not can_import
+    )
     if up_file is not None:
         key = f"upload-{up_file.file_id}"
         if key not in st.session_state:
@@ -256,25 +287,39 @@ with tab_imp:
             st.error(str(exc))
             info = None
         if info is not None:
-            st.caption(f"Encoding {info.encoding}, delimiter {info.delimiter!r}, "
-                       f"{len(info.headers)} columns.")  # fmt: skip
+            st.caption(
+                f"Encoding {info.encoding}, delimiter {info.delimiter!r}, "
+                f"{len(info.headers)} columns."
+            )
             mapping = {}
             cols = st.columns(4)
             for i, fld in enumerate(contact_import.FIELDS):
                 choice = cols[i % 4].selectbox(
-                    fld.replace("_", " ").capitalize(), [None, *info.headers],
-                    index=([None, *info.headers].index(info.mapping[fld]) if fld in info.mapping else 0),
-                    format_func=lambda h: "(not in file)" if h is None else h, key=f"map-{fld}",
-                )  # fmt: skip
+                    fld.replace("_", " ").capitalize(),
+                    [None, *info.headers],
+                    index=(
+                        [None, *info.headers].index(info.mapping[fld]) if fld in info.mapping else 0
+                    ),
+                    format_func=lambda h: "(not in file)" if h is None else h,
+                    key=f"map-{fld}",
+                )
                 if choice:
                     mapping[fld] = choice
             st.dataframe(info.preview, hide_index=True)
             if st.button("Import", type="primary", disabled=not can_import):
                 st.session_state["import_job"] = jobs.start(
-                    database, "contacts.import",
-                    {"workspace_id": wid, "path": path, "mapping": mapping, "actor": ui.actor(),
-                     "filename": up_file.name},
-                    requested_by=ui.actor(), exclusive=False)  # fmt: skip
+                    database,
+                    "contacts.import",
+                    {
+                        "workspace_id": wid,
+                        "path": path,
+                        "mapping": mapping,
+                        "actor": ui.actor(),
+                        "filename": up_file.name,
+                    },
+                    requested_by=ui.actor(),
+                    exclusive=False,
+                )
 
     @st.fragment(run_every=1.0 if st.session_state.get("import_job") else None)
     def import_progress() -> None:
@@ -288,10 +333,14 @@ with tab_imp:
         st.session_state.pop("import_job")
         if job and job["status"] == "succeeded":
             r = json.loads(job["result"])
-            st.session_state["import_flash"] = ("success", (
-                f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
-                f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
-                "(rejected rows below)."))  # fmt: skip
+            st.session_state["import_flash"] = (
+                "success",
+                (
+                    f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
+                    f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
+                    "(rejected rows below)."
+                ),
+            )
         elif job:
             st.session_state["import_flash"] = ("error", f"Import failed: {job['error']}")
         st.rerun()
@@ -312,8 +361,9 @@ with tab_imp:
     imports = ui.cached(contact_import.history, sc.narrow(wid))
     ui.table(imports, name="imports", key="imports")
     if imports.height:
-        imp = st.selectbox("Rejected rows of import", imports["id"].to_list(),
-                           format_func=lambda i: f"#{i}")  # fmt: skip
+        imp = st.selectbox(
+            "Rejected rows of import", imports["id"].to_list(), format_func=lambda i: f"#{i}"
+        )
         ui.table(contact_import.rejects(database, imp), name=f"import-{imp}-rejects", key="rejects")
 
 # -- batches ---------------------------------------------------------------------------------
@@ -321,12 +371,20 @@ with tab_batch:
     bl = ui.cached(batching.list_batches, sc.narrow(wid), month)
     ui.table(bl, name="batches", key="batches")
     if bl.height:
-        b = st.selectbox("Batch", bl["id"].to_list(),
-                         format_func=dict(zip(bl["id"].to_list(), bl["name"].to_list(), strict=True)).get)  # fmt: skip
+        b = st.selectbox(
+            "Batch",
+            bl["id"].to_list(),
+            format_func=dict(zip(bl["id"].to_list(), bl["name"].to_list(), strict=True)).get,
+        )
         buf = io.StringIO()
         batching.export_batch(database, sc, b, buf)
-        st.download_button("Download batch CSV", buf.getvalue(), file_name=f"batch-{b}.csv",
-                           mime="text/csv", icon=":material/download:")  # fmt: skip
+        st.download_button(
+            "Download batch CSV",
+            buf.getvalue(),
+            file_name=f"batch-{b}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+        )
         sure = st.checkbox("I understand: this cannot be undone", key="batch-sure")
         d1, d2, d3 = st.columns(3)
         if d1.button("Delete this batch", disabled=not (can_run and sure)):
@@ -364,17 +422,23 @@ with tab_gap:
             f"{g['over_target']:,} refined contacts over the package: a candidate for an upsell."
         )
     st.dataframe(
-        pl.DataFrame([{"stage": k, "pass rate": round(v["rate"], 3), "basis": v["basis"]}
-                      for k, v in g["rates"].items()]),
+        pl.DataFrame(
+            [
+                {"stage": k, "pass rate": round(v["rate"], 3), "basis": v["basis"]}
+                for k, v in g["rates"].items()
+            ]
+        ),
         hide_index=True,
-    )  # fmt: skip
+    )
     st.markdown("**Ways to close the gap**")
     ui.table(gap.ways_to_close(database, wid, month), name="gap-ways", key="gap-ways")
     if master_db.configured():
         try:
             avail = master_db.availability(database, wid)
-            st.caption(f"Master database: {int(avail['available'].sum()):,} contacts available in "
-                       f"this client's {avail.height} ZIPs.")  # fmt: skip
+            st.caption(
+                f"Master database: {int(avail['available'].sum()):,} contacts available in "
+                f"this client's {avail.height} ZIPs."
+            )
         except Exception as exc:  # the health check below says what is wrong
             st.caption(f"Master database unavailable: {ui.md(str(exc).splitlines()[0])}")
     fill_help = (
@@ -382,13 +446,18 @@ with tab_gap:
         if master_db.configured()
         else "Set LEADOPS_MASTER_DB_URL to pull from the master database."
     )
-    if st.button(f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
-                 disabled=not (can_run and master_db.configured() and g["recommended_pull"]),
-                 help=fill_help or no_run):  # fmt: skip
+    if st.button(
+        f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
+        disabled=not (can_run and master_db.configured() and g["recommended_pull"]),
+        help=fill_help or no_run,
+    ):
         try:
-            jobs.start(database, "pipeline.fill_gap",
-                       {"workspace_id": wid, "month": str(month), "actor": ui.actor()},
-                       requested_by=ui.actor())  # fmt: skip
+            jobs.start(
+                database,
+                "pipeline.fill_gap",
+                {"workspace_id": wid, "month": str(month), "actor": ui.actor()},
+                requested_by=ui.actor(),
+            )
             st.success("Pulling; the run shows on the Run tab.")
         except jobs.JobError as exc:
             st.warning(str(exc))
@@ -402,34 +471,61 @@ with tab_rules:
         a1, a2, a3, a4 = st.columns(4)
         rname = a1.text_input("Name (the reject reason)")
         field = a2.selectbox("Field", list(filters.FIELDS))
-        op = a3.selectbox("Operator", list(filters.OPERATORS),
-                          format_func=lambda o: filters.OPERATORS[o][0])  # fmt: skip
+        op = a3.selectbox(
+            "Operator", list(filters.OPERATORS), format_func=lambda o: filters.OPERATORS[o][0]
+        )
         value = a4.text_input("Value")
-        scope_ws = st.selectbox("Applies to", [None, *ids],
-                                format_func=lambda w: "All clients" if w is None else labels[w])  # fmt: skip
+        scope_ws = st.selectbox(
+            "Applies to",
+            [None, *ids],
+            format_func=lambda w: "All clients" if w is None else labels[w],
+        )
         if st.form_submit_button("Add rule", disabled=not admin):
             try:
-                filters.save_rule(database, user, name=rname, field=field, operator=op,
-                                  value=value or None, workspace_id=scope_ws)  # fmt: skip
+                filters.save_rule(
+                    database,
+                    user,
+                    name=rname,
+                    field=field,
+                    operator=op,
+                    value=value or None,
+                    workspace_id=scope_ws,
+                )
                 st.rerun()
             except filters.RuleError as exc:
                 st.error(str(exc))
     rules = filters.list_rules(database)
     if admin and rules.height:
         t1, t2 = st.columns(2)
-        rid = t1.selectbox("Rule", rules["id"].to_list(),
-                           format_func=dict(zip(rules["id"].to_list(), rules["name"].to_list(), strict=True)).get)  # fmt: skip
+        rid = t1.selectbox(
+            "Rule",
+            rules["id"].to_list(),
+            format_func=dict(zip(rules["id"].to_list(), rules["name"].to_list(), strict=True)).get,
+        )
         row = rules.filter(pl.col("id") == rid).row(0, named=True)
         if t2.button("Disable" if row["enabled"] else "Enable"):
-            filters.save_rule(database, user, name=row["name"], field=row["field"],
-                              operator=row["operator"], value=row["value"],
-                              enabled=not row["enabled"], position=row["position"], rule_id=rid,
-                              workspace_id=None if row["applies_to"] == "All clients" else
-                              next(w for w, n in clients if n == row["applies_to"]))  # fmt: skip
+            filters.save_rule(
+                database,
+                user,
+                name=row["name"],
+                field=row["field"],
+                operator=row["operator"],
+                value=row["value"],
+                enabled=not row["enabled"],
+                position=row["position"],
+                rule_id=rid,
+                workspace_id=None
+                if row["applies_to"] == "All clients"
+                else next(w for w, n in clients if n == row["applies_to"]),
+            )
             st.rerun()
     st.subheader("Suppression list")
-    supp = st.file_uploader("Add addresses from a CSV (unsubscribed, bounced, complaints)",
-                            type=["csv", "txt"], disabled=not admin, key="supp")  # fmt: skip
+    supp = st.file_uploader(
+        "Add addresses from a CSV (unsubscribed, bounced, complaints)",
+        type=["csv", "txt"],
+        disabled=not admin,
+        key="supp",
+    )
     if supp is not None and st.button("Add to the suppression list", disabled=not admin):
         path = Path(tempfile.gettempdir()) / f"leadops-supp-{uuid.uuid4().hex[:8]}.csv"
         path.write_bytes(supp.getbuffer())

@@ -5,7 +5,6 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from core import territory_maps
 from core.accounts import workspaces
 from core.accounts.access import PermissionDenied
 from core.platform import settings
@@ -14,6 +13,7 @@ from core.territories import bulk as territory_bulk
 from core.territories import reports as territory_reports
 from core.territories.geo import TerritoryError, ZipFilter, zip_table
 from pages import ui
+from pages.components import territory_maps
 
 ui.ensure_router("territories")
 st.title("Territories")

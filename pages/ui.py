@@ -17,11 +17,11 @@ import polars as pl
 import streamlit as st
 
 from core.accounts import access
+from core.app import start_app_runtime
 from core.platform import settings
 from core.platform.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.runtime import start_app_runtime
 
 _router = threading.local()
 ROUTER = Path(__file__).resolve().parent.parent / "streamlit_app.py"
@@ -218,8 +218,20 @@ _AS_IS = re.compile(r"(^|[\s_])(id|ids|zip|year|years)$|^(id|zip|year|rank|order
 
 
 # words a header shows in capitals
-_ACRONYMS = {"zip": "ZIP", "zips": "ZIPs", "mrr": "MRR", "crm": "CRM", "csv": "CSV", "url": "URL",
-             "mtd": "MTD", "kpi": "KPI", "api": "API", "utc": "UTC", "id": "id", "ids": "ids"}  # fmt: skip
+_ACRONYMS = {
+    "zip": "ZIP",
+    "zips": "ZIPs",
+    "mrr": "MRR",
+    "crm": "CRM",
+    "csv": "CSV",
+    "url": "URL",
+    "mtd": "MTD",
+    "kpi": "KPI",
+    "api": "API",
+    "utc": "UTC",
+    "id": "id",
+    "ids": "ids",
+}
 
 
 def label_of(name: str) -> str:

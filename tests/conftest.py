@@ -31,7 +31,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LEADOPS_KEYRING_PASSWORD", "test-master-password")
     monkeypatch.setenv("LEADOPS_ACTOR", "test:runner")
     yield
-    from core.runtime import stop_app_runtime
+    from core.app import stop_app_runtime
 
     stop_app_runtime()
     store.close_all()
@@ -40,7 +40,7 @@ def isolated_env(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """A small demo database built once per test session; tests copy it."""
-    from core.demo import load_demo
+    from core.demo.loader import load_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     db = store.Database(path)

@@ -227,7 +227,7 @@ def test_auto_pause_is_off_by_default_then_calls_email_bison_once_and_is_audited
     events = db.rows("SELECT kind FROM alert_events WHERE kind LIKE 'auto%'")
     assert events == [("auto_paused",)]
     # a sync from the command line runs the checks after it
-    from core.cli import app
+    from core.cli.main import app
 
     runs = db.scalar("SELECT count(*) FROM check_runs")
     r = CliRunner().invoke(app, ["sync", "bison"])
@@ -239,7 +239,7 @@ def test_auto_pause_is_off_by_default_then_calls_email_bison_once_and_is_audited
 def test_the_scheduler_runs_the_checks_after_a_successful_sync(empty_db):
     import time
 
-    from core.runtime import Scheduler
+    from core.app import Scheduler
 
     db = empty_db
     add_client(db, 1)
@@ -302,7 +302,7 @@ def test_reports_are_due_on_the_weekday_until_sent(empty_db, smtp):
 
 
 def test_cli_alerts_check_and_reports_dry_run(empty_db):
-    from core.cli import app
+    from core.cli.main import app
 
     add_client(empty_db, 1, email="agent@client1.com")
     bouncing_campaign(empty_db)

@@ -19,7 +19,7 @@ import pytest
 
 from connectors.bison import columns
 from connectors.bison.parsers import parse_lead, parse_reply
-from core.platform.sync_store import LEAD_SCHEMA, REPLY_SCHEMA
+from core.bison.mirror import LEAD_SCHEMA, REPLY_SCHEMA
 from tests.fakes import BisonFake
 from tests.fakes.bison_views import ser_lead, ser_reply
 

@@ -11,7 +11,8 @@ from connectors.bison import BisonClient
 from core.accounts import workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
-from core.platform import secrets
+from core.platform import secrets, sync_status
+from core.platform.scope import Scope
 
 WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -295,15 +296,11 @@ def test_workspaces_sync_concurrently_with_a_bound(setup):
         db, client_factory=factory, concurrency=2, today=fake.state.today
     )
     assert result["failed"] == []
-    status = __import__("core.platform.sync_status").sync_status.last_sync_per_workspace(
-        db, __import__("core.platform.scope").scope.Scope.all()
-    )
+    status = sync_status.last_sync_per_workspace(db, Scope.all())
     assert status["last_status"].to_list() == ["succeeded", "succeeded"]
     assert dt.datetime.now(dt.UTC) - status["last_success"].max() < dt.timedelta(minutes=5)
     assert all(t.startswith("…") and len(t) == 5 for t in status["token"].to_list())
-    history = __import__("core.platform.sync_status").sync_status.run_history(
-        db, __import__("core.platform.scope").scope.Scope.all()
-    )
+    history = sync_status.run_history(db, Scope.all())
     assert history.height == 2 and all(
         "campaigns " in c and "daily rows " in c and " · " in c for c in history["counts"]
     )

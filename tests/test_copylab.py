@@ -20,14 +20,13 @@ from statsmodels.stats.proportion import (
 )
 
 from core.copylab import report as copylab
+from core.copylab.copy_checks import normalise_subject, score_copy
 from core.copylab.stats import (
     adjust_pvalues,
     benjamini_hochberg,
     holm,
     normal_approx_ok,
     normal_two_sided_p,
-    normalise_subject,
-    score_copy,
     sends_for_power,
     two_proportion_ztest,
     wilson_interval,

@@ -12,7 +12,7 @@ from core.accounts import access, workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
 from core.platform import secrets, settings
-from core.replies import client_leads, crm_delivery
+from core.replies import client_leads, crm_delivery, crm_views, processing
 from core.replies import inbox as replies
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
@@ -50,6 +50,8 @@ def world(memory_keyring, empty_db, make_bison_fake, bison_server, monkeypatch, 
 def sync(db, factory, fake):
     result = bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today)
     assert result["failed"] == [], result
+    # what the sync.bison job does next
+    result["crm"] = processing.process_new_replies(db, result["workspace_ids"], ingest=False)
     return result
 
 
@@ -95,7 +97,7 @@ def test_interested_reply_reaches_hubspot_exactly_once(world):
     assert db.scalar("SELECT stage FROM client_leads WHERE email = ?", [email]) == "won"
     timeline = client_leads.timeline(db, ADMIN.scope, wid, email)
     assert {"reply", "stage", "crm"} <= set(timeline["kind"])
-    health = crm_delivery.health(db, ADMIN.scope).row(0, named=True)
+    health = crm_views.health(db, ADMIN.scope).row(0, named=True)
     assert health["delivered"] == 1 and health["failures_24h"] == 0 and health["last_success"]
 
 
@@ -128,7 +130,7 @@ def test_retries_backoff_failures_and_retry_failed(world):
     crm.fail_next(401)
     counts = crm_delivery.deliver_pending(db, now=now + dt.timedelta(hours=1), **NO_SLEEP)
     assert counts["failed"] == 1
-    assert crm_delivery.health(db, ADMIN.scope)["failures_24h"][0] == 5
+    assert crm_views.health(db, ADMIN.scope)["failures_24h"][0] == 5
     assert crm_delivery.retry_failed(db, ADMIN, wid) == 1
     assert crm_delivery.deliver_pending(db, **NO_SLEEP)["delivered"] == 1
     assert len(crm.ghl_contacts) == leads + 1 and len(crm.ghl_notes) == leads + 1
@@ -166,7 +168,7 @@ def test_webhook_config_shows_secret_once_and_test_connection(world, monkeypatch
 def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from core.cli.main import app
 
     db, fake, bid, wid, factory, crm, url = world
     sync(db, factory, fake)

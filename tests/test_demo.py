@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.demo import DATA_TABLES, batch_name, demo_stamp, load_demo, renewal_windows
+from core.demo.loader import DATA_TABLES, batch_name, demo_stamp, load_demo, renewal_windows
 from core.platform import store
 from tests.conftest import AS_OF
 
@@ -51,7 +51,7 @@ def test_every_table_the_pages_read_is_filled(demo_db):
 
 
 def test_demo_refuses_to_overwrite_without_replace(demo_db):
-    from core.demo import DemoError
+    from core.demo.loader import DemoError
 
     with pytest.raises(DemoError, match="--replace"):
         load_demo(demo_db, scale="small", seed=1, as_of=AS_OF)

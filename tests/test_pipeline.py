@@ -194,7 +194,7 @@ def test_utf16_with_bom_and_an_excel_workbook(ws, tmp_path):
 def test_cli_imports_and_runs(ws, tmp_path):
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from core.cli.main import app
 
     ws.close()
     f = write_contacts(tmp_path / "a.csv", month_rows(5) + ["bad,A,B,75201,,"])
@@ -473,7 +473,7 @@ def test_process_all_runs_every_client_with_pending_work(ws, tmp_path):
 
 
 def test_runtime_schedules_evergreen_on_mondays(ws):
-    from core.runtime import Scheduler
+    from core.app import Scheduler
 
     s = Scheduler(ws)
     monday = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)

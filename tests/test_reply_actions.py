@@ -12,6 +12,7 @@ from core.bison import sync as bison_sync
 from core.platform import secrets, settings
 from core.replies import drafts as reply_drafts
 from core.replies import inbox as replies
+from core.replies import processing
 from tests import crm_fixtures
 from tests.fakes.llm_server import KEY, LlmFake
 from tests.fakes.serving import serve
@@ -127,7 +128,9 @@ def test_draft_from_an_openai_compatible_endpoint(synced, monkeypatch):
 def test_staff_override_survives_a_sync_and_new_replies_are_classified(synced):
     db, fake, bid, wid, rid, factory = synced
     replies.set_category(db, OPERATOR, wid, rid, "wrong_person")
-    bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today, full=True)
+    result = bison_sync.sync_bison(db, client_factory=factory, today=fake.state.today, full=True)
+    # what the sync.bison job does next
+    processing.process_new_replies(db, result["workspace_ids"], ingest=False)
     row = db.rows(
         "SELECT override_category, override_by FROM reply_labels WHERE workspace_id = ? AND reply_id = ?",
         [wid, rid],

@@ -99,7 +99,7 @@ APP = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
-    from core.runtime import start_app_runtime
+    from core.app import start_app_runtime
     db = start_app_runtime()
     print("ready", flush=True)
     time.sleep(120)
@@ -115,7 +115,7 @@ def _spawn(code: str, env: dict) -> subprocess.Popen:
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "core.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,

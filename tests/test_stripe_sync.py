@@ -208,7 +208,7 @@ def test_a_failed_sync_is_recorded_and_says_why(empty_db, monkeypatch):
 def test_cli_sync_stripe_runs_the_job(account, sdk):
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from core.cli.main import app
 
     account["db"].close()  # the CLI opens the file itself
     from core.platform import store
@@ -288,7 +288,7 @@ def test_parsers_read_current_api_shapes():
 
 
 def test_the_schedule_runs_stripe_only_with_a_key_and_after_the_interval(empty_db, monkeypatch):
-    from core.runtime import Scheduler
+    from core.app import Scheduler
 
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     sched = Scheduler(empty_db)

@@ -170,7 +170,7 @@ def test_drag_a_box_on_the_map_assigns_the_zips(territory_app):
 
     # The app holds the database, so the CLI hands the export to it through the inbox.
     out = subprocess.run(
-        [sys.executable, "-m", "core.cli", "territories", "export", "--format", "json"],
+        [sys.executable, "-m", "core.cli.main", "territories", "export", "--format", "json"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.accounts.access import User
-from core.cli import app
+from core.cli.main import app
 from core.platform import settings
 from core.territories import assignments as territories
 from core.territories.bulk import apply_file, check_file, delete_listed, zips_in_file

@@ -493,7 +493,7 @@ def test_serve_command_keeps_events_until_the_app_ingests_them(
     log_path = tmp_path / "receiver.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core.webhooks_cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "core.cli.webhooks", "serve", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log_file,

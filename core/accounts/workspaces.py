@@ -180,6 +180,11 @@ def get(db: Database, workspace_id: int) -> dict[str, Any] | None:
     return df.row(0, named=True) if df.height else None
 
 
+def none_yet(db: Database) -> bool:
+    """No client has been added (the store is empty of clients)."""
+    return db.scalar("SELECT count(*) FROM workspaces") == 0
+
+
 def find_by_name(db: Database, name: str) -> dict[str, Any] | None:
     df = db.query("SELECT * FROM workspaces WHERE lower(name) = lower(?)", [name.strip()])
     return df.row(0, named=True) if df.height else None

@@ -55,8 +55,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import polars as pl
 
-from core.platform.store import fetch_one
+from core.bison import mirror
 
 REPLY_EVENTS = frozenset({"lead_replied", "untracked_reply_received"})
 INTERESTED_EVENTS = {"lead_interested": True, "lead_not_interested": False}
@@ -271,47 +272,20 @@ def reply_row(env: Envelope, received_at: dt.datetime) -> dict[str, Any]:
     }
 
 
-_REPLY_DEFAULTS = {"interested": False, "automated_reply": False, "read": False, "folder": "Inbox"}
-
-
-def upsert_reply(
-    cur: duckdb.DuckDBPyConnection, workspace_id: int, row: dict[str, Any], interested: str
-) -> None:
-    """Insert or update one reply. `interested` is the SQL for the flag on update."""
+def reply_frame(workspace_id: int, row: dict[str, Any]) -> pl.DataFrame:
+    """One payload reply as a typed `bison_replies` frame (only the columns it gives)."""
     values = {"workspace_id": workspace_id, **row}
-    inserted = {k: (_REPLY_DEFAULTS.get(k) if v is None else v) for k, v in values.items()}
-    cols = list(inserted)
-    updates = [
-        f"{c} = excluded.{c}"
-        for c, v in values.items()
-        if v is not None and c not in ("workspace_id", "id", "interested")
-    ]
-    updates += [f"interested = {interested}", "synced_at = now()"]
-    cur.execute(
-        f"INSERT INTO bison_replies ({', '.join(cols)}, synced_at)"
-        f" VALUES ({', '.join('?' for _ in cols)}, now())"
-        f" ON CONFLICT (workspace_id, id) DO UPDATE SET {', '.join(updates)}",
-        [inserted[c] for c in cols],
-    )
-
-
-def _refresh_category(cur, where: str, params: list[Any]) -> None:
-    """Keep `category` in step with the flags, as the sync sets it; other categories stay."""
-    cur.execute(
-        "UPDATE bison_replies SET category = CASE WHEN interested THEN 'interested'"
-        " WHEN automated_reply THEN 'auto_reply' END"
-        f" WHERE ({where}) AND (interested OR category IS NULL"
-        " OR category IN ('interested', 'auto_reply'))",
-        params,
-    )
+    schema = {c: mirror.REPLY_SCHEMA[c] for c in values}
+    return pl.DataFrame([values], schema=schema, orient="row")
 
 
 def _apply_reply(cur, workspace_id: int, env: Envelope, received_at: dt.datetime) -> None:
     row = reply_row(env, received_at)
     if row["folder"] == "Sent":  # our own outgoing mail; the mirror keeps inbound replies only
         return
-    upsert_reply(cur, workspace_id, row, "bison_replies.interested OR excluded.interested")
-    _refresh_category(cur, "workspace_id = ? AND id = ?", [workspace_id, row["id"]])
+    # a reply-received event is not Email Bison's word on interest: it only ever adds the flag
+    row = {**row, "synced_at": None}
+    mirror.upsert_replies(cur, reply_frame(workspace_id, row), interested=mirror.INTERESTED_STICKY)
 
 
 def _apply_interested(
@@ -319,35 +293,17 @@ def _apply_interested(
 ) -> str | None:
     reply = _obj(env.data, "reply")
     if as_int(reply.get("id")) is not None:
-        row = {**reply_row(env, received_at), "interested": value}
-        upsert_reply(cur, workspace_id, row, "excluded.interested")
-        _refresh_category(cur, "workspace_id = ? AND id = ?", [workspace_id, row["id"]])
+        row = {**reply_row(env, received_at), "interested": value, "synced_at": None}
+        mirror.upsert_replies(
+            cur, reply_frame(workspace_id, row), interested=mirror.INTERESTED_SOURCE
+        )
         return None
     lead_id = as_int(_obj(env.data, "lead").get("id"))
     if lead_id is None:
         raise PayloadError(f"{env.event_type}: the payload has neither a reply id nor a lead id")
     campaign_id = as_int(_obj(env.data, "campaign").get("id"))
-    scope = (
-        "workspace_id = ? AND lead_id = ? AND (CAST(? AS BIGINT) IS NULL OR campaign_id = ?)"
-        " AND coalesce(folder, 'Inbox') <> 'Sent'"
-    )
-    params = [workspace_id, lead_id, campaign_id, campaign_id]
-    target = fetch_one(
-        cur, f"SELECT id FROM bison_replies WHERE {scope} ORDER BY date_received DESC", params
-    )
-    if target is None:
+    if not mirror.set_lead_replies_interested(cur, workspace_id, lead_id, campaign_id, value):
         return f"{env.event_type}: lead {lead_id} has no reply in the mirror yet"
-    if value:  # the lead's newest reply carries the mark
-        cur.execute(
-            "UPDATE bison_replies SET interested = true, synced_at = now()"
-            " WHERE workspace_id = ? AND id = ?",
-            [workspace_id, target[0]],
-        )
-    else:
-        cur.execute(
-            f"UPDATE bison_replies SET interested = false, synced_at = now() WHERE {scope}", params
-        )
-    _refresh_category(cur, scope, params)
     return None
 
 
@@ -360,30 +316,9 @@ def _apply_lead_status(cur, workspace_id: int, env: Envelope, status: str) -> st
     )
     if lead_id is None:
         raise PayloadError(f"{env.event_type}: the payload has no lead id")
-    found = fetch_one(
-        cur,
-        "UPDATE bison_leads SET status = ?, synced_at = now() WHERE workspace_id = ? AND id = ?"
-        " RETURNING id",
-        [status, workspace_id, lead_id],
-    )
-    if found is not None:
-        return None
-    email = _str(lead.get("email"))
-    if email is None:
+    fields = {k: _str(lead.get(k)) for k in ("email", "first_name", "last_name", "company")}
+    if not mirror.set_lead_status(cur, workspace_id, lead_id, status, fields):
         return f"{env.event_type}: lead {lead_id} is not in the mirror yet"
-    cur.execute(
-        "INSERT INTO bison_leads (workspace_id, id, email, first_name, last_name, company, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            workspace_id,
-            lead_id,
-            email,
-            _str(lead.get("first_name")),
-            _str(lead.get("last_name")),
-            _str(lead.get("company")),
-            status,
-        ],
-    )
     return None
 
 
@@ -393,40 +328,20 @@ def _apply_sender(cur, workspace_id: int, env: Envelope, status: str | None) -> 
     if sender_id is None:
         raise PayloadError(f"{env.event_type}: the payload has no sender_email id")
     status = status or (_str(sender.get("status")) or "connected").lower()
-    updated = as_timestamp(sender.get("updated_at"))
-    known = fetch_one(
-        cur,
-        "SELECT updated_at FROM bison_sender_emails WHERE workspace_id = ? AND id = ?",
-        [workspace_id, sender_id],
-    )
-    if known is not None:
-        if env.event_type in SENDER_STATUS_EVENTS and not (
-            updated and known[0] and known[0] > updated
-        ):
-            cur.execute(
-                "UPDATE bison_sender_emails SET status = ?, updated_at = coalesce(?, updated_at),"
-                " synced_at = now() WHERE workspace_id = ? AND id = ?",
-                [status, updated, workspace_id, sender_id],
-            )
-        return None
-    email = _str(sender.get("email"))
-    if email is None:
+    record = {
+        "id": sender_id,
+        "email": _str(sender.get("email")),
+        "name": _str(sender.get("name")),
+        "type": _str(sender.get("type")),
+        "daily_limit": as_int(sender.get("daily_limit")),
+        "created_at": as_timestamp(sender.get("created_at")),
+        "updated_at": as_timestamp(sender.get("updated_at")),
+    }
+    changes = env.event_type in SENDER_STATUS_EVENTS
+    if not mirror.apply_sender_event(
+        cur, workspace_id, record, status=status, changes_status=changes
+    ):
         return f"{env.event_type}: sender email {sender_id} is not in the mirror yet"
-    cur.execute(
-        "INSERT INTO bison_sender_emails (workspace_id, id, email, name, type, status, daily_limit,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            workspace_id,
-            sender_id,
-            email,
-            _str(sender.get("name")),
-            _str(sender.get("type")),
-            status,
-            as_int(sender.get("daily_limit")),
-            as_timestamp(sender.get("created_at")),
-            updated,
-        ],
-    )
     return None
 
 

@@ -38,24 +38,17 @@ from connectors.bison import BisonClient
 from connectors.bison.columns import lead_frame, reply_frame
 from connectors.bison.parsers import to_int
 from connectors.http import redact
-from core.platform import secrets, settings
-from core.platform.store import Database, insert_frame
-from core.platform.sync_store import (
-    CAMPAIGN_SCHEMA,
+from core.bison import mirror
+from core.bison.mirror import (
     CAMPAIGN_SENDER_SCHEMA,
     DAILY_SCHEMA,
     SCHEDULE_SCHEMA,
-    SENDER_SCHEMA,
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
-    TS,
-    Columns,
-    frame,
-    get_cursor,
-    set_cursor,
-    set_cursors,
-    upsert,
 )
+from core.platform import secrets, settings
+from core.platform.store import Database
+from core.platform.sync_store import Columns, get_cursor, set_cursor, set_cursors
 
 SOURCE = "bison"
 DETAIL_BATCH = 50  # changed campaigns whose details are written in one transaction
@@ -156,32 +149,7 @@ class WorkspaceSync:
         wid = self.t.workspace_id
         self.progress("campaigns")
         listed = list(self.client.iter_campaigns())
-        rows = [
-            {
-                "workspace_id": wid,
-                "id": c.id,
-                "uuid": c.uuid,
-                "name": c.name,
-                "type": c.type,
-                "status": (c.status or "").lower(),
-                "emails_sent": c.emails_sent,
-                "opened": c.opened,
-                "unique_opens": c.unique_opens,
-                "replied": c.replied,
-                "unique_replies": c.unique_replies,
-                "bounced": c.bounced,
-                "unsubscribed": c.unsubscribed,
-                "interested": c.interested,
-                "total_leads_contacted": c.total_leads_contacted,
-                "total_leads": c.total_leads,
-                "max_emails_per_day": c.max_emails_per_day,
-                "max_new_leads_per_day": c.max_new_leads_per_day,
-                "created_at": c.created_at,
-                "updated_at": c.updated_at,
-                "synced_at": self.now,
-            }
-            for c in listed
-        ]
+        rows = [mirror.campaign_row(c, wid, self.now) for c in listed]
         stored = dict(
             self.db.rows(
                 "SELECT resource, cursor_value FROM sync_cursors WHERE source = ? AND workspace_id = ?"
@@ -192,13 +160,8 @@ class WorkspaceSync:
         listed_ids = [c.id for c in listed]
 
         def write_list(cur) -> None:
-            upsert(cur, "bison_campaigns", frame(rows, CAMPAIGN_SCHEMA), ["workspace_id", "id"])
-            if listed_ids:  # campaigns gone from Email Bison are kept, marked deleted
-                cur.execute(
-                    "UPDATE bison_campaigns SET status = 'deleted', synced_at = ? WHERE workspace_id = ?"
-                    f" AND status <> 'deleted' AND id NOT IN ({', '.join(str(int(i)) for i in listed_ids)})",
-                    [self.now, wid],
-                )
+            mirror.upsert_campaigns(cur, rows)
+            mirror.mark_campaigns_deleted(cur, wid, listed_ids, self.now)
 
         self.write(write_list)
         self.add("campaigns", len(rows))
@@ -245,7 +208,7 @@ class WorkspaceSync:
             for c, _ in part:
                 self.progress(f"schedule of {c.name}")
                 self.schedule_rows(batch, c.id)
-            ids = ", ".join(str(int(c.id)) for c, _ in part)
+            ids = [int(c.id) for c, _ in part]
             schedules = batch.schedules.frame()
             cursors = {
                 f"campaign:{c.id}": json.dumps({**prev, "schedule_day": self.today.isoformat()})
@@ -253,12 +216,7 @@ class WorkspaceSync:
             }
 
             def write(cur, ids=ids, schedules=schedules, cursors=cursors) -> None:
-                cur.execute(
-                    "DELETE FROM bison_campaign_schedules WHERE workspace_id = ?"
-                    f" AND campaign_id IN ({ids})",
-                    [wid],
-                )
-                insert_frame(cur, "bison_campaign_schedules", schedules)
+                mirror.replace_schedules(cur, wid, ids, schedules)
                 set_cursors(cur, wid, cursors)
 
             self.write(write)
@@ -336,7 +294,7 @@ class WorkspaceSync:
         if not batch:
             return
         wid = self.t.workspace_id
-        ids = ", ".join(str(int(i)) for i in batch.cursors)
+        ids = [int(i) for i in batch.cursors]
         steps = batch.steps.frame()
         daily = batch.daily.frame()
         step_stats = batch.step_stats.frame()
@@ -345,24 +303,16 @@ class WorkspaceSync:
         cursors = {f"campaign:{cid}": value for cid, value in batch.cursors.items()}
 
         def write(cur) -> None:
-            cur.execute(
-                f"DELETE FROM bison_sequence_steps WHERE workspace_id = ? AND campaign_id IN ({ids})",
-                [wid],
+            mirror.replace_campaign_details(
+                cur,
+                wid,
+                ids,
+                steps=steps,
+                daily=daily,
+                step_stats=step_stats,
+                senders=senders,
+                schedules=schedules,
             )
-            insert_frame(cur, "bison_sequence_steps", steps)
-            upsert(cur, "bison_campaign_daily", daily, ["workspace_id", "campaign_id", "day"])
-            upsert(cur, "bison_step_stats", step_stats, ["workspace_id", "step_id", "day"])
-            cur.execute(
-                "DELETE FROM bison_campaign_sender_emails WHERE workspace_id = ?"
-                f" AND campaign_id IN ({ids})",
-                [wid],
-            )
-            insert_frame(cur, "bison_campaign_sender_emails", senders)
-            cur.execute(
-                f"DELETE FROM bison_campaign_schedules WHERE workspace_id = ? AND campaign_id IN ({ids})",
-                [wid],
-            )
-            insert_frame(cur, "bison_campaign_schedules", schedules)
             set_cursors(cur, wid, cursors)
 
         self.write(write)
@@ -408,7 +358,7 @@ class WorkspaceSync:
         )
 
         def write(cur) -> None:
-            upsert(cur, "bison_replies", rows, ["workspace_id", "id"])
+            mirror.upsert_replies(cur, rows, interested=mirror.INTERESTED_SOURCE)
             set_cursor(cur, wid, "replies", str(top))
 
         self.write(write)
@@ -426,7 +376,7 @@ class WorkspaceSync:
         rows = lead_frame(items, workspace_id=wid, synced_at=self.now)
 
         def write(cur) -> None:
-            upsert(cur, "bison_leads", rows, ["workspace_id", "id"])
+            mirror.upsert_leads(cur, rows)
             set_cursor(cur, wid, "leads", self.now.date().isoformat())
 
         self.write(write)
@@ -456,11 +406,7 @@ class WorkspaceSync:
             }
             for s in self.client.iter_sender_emails()
         ]
-        self.write(
-            lambda cur: upsert(
-                cur, "bison_sender_emails", frame(rows, SENDER_SCHEMA), ["workspace_id", "id"]
-            )
-        )
+        self.write(lambda cur: mirror.upsert_senders(cur, rows))
         self.add("sender_emails", len(rows))
 
     def tags(self) -> None:
@@ -474,20 +420,10 @@ class WorkspaceSync:
                 "is_default": [bool(getattr(t, "default", False)) for t in tags],
                 "synced_at": [self.now] * len(tags),
             },
-            schema={
-                "workspace_id": pl.Int32,
-                "id": pl.Int64,
-                "name": pl.Utf8,
-                "is_default": pl.Boolean,
-                "synced_at": TS,
-            },
+            schema=mirror.TAG_SCHEMA,
         )
 
-        def write(cur) -> None:
-            cur.execute("DELETE FROM bison_tags WHERE workspace_id = ?", [wid])
-            insert_frame(cur, "bison_tags", tag_frame)
-
-        self.write(write)
+        self.write(lambda cur: mirror.replace_tags(cur, wid, tag_frame))
         self.add("tags", tag_frame.height)
 
 
@@ -581,24 +517,14 @@ def sync_bison(
     with ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="bison-sync") as pool:
         list(pool.map(one, chosen))
     failed = [name for name, r in results.items() if r["status"] != "succeeded"]
-    after = _after_sync(db, [t.workspace_id for t in chosen])
     return {
-        "crm": after,
         "workspaces": results,
         "skipped": problems,
         "failed": failed,
         "webhooks": ingested,
+        "workspace_ids": [t.workspace_id for t in chosen],
         "requests": sum(r["requests"] for r in results.values()),
     }
-
-
-def _after_sync(db: Database, workspace_ids: list[int]) -> dict[str, Any] | None:
-    """Classify new replies, create client leads and deliver them to CRMs (core/replies/crm_delivery.py)."""
-    try:
-        from core.replies import crm_delivery
-    except ImportError:  # pragma: no cover
-        return None
-    return crm_delivery.after_sync(db, workspace_ids)
 
 
 def _ingest_webhooks(db: Database) -> dict[str, int] | None:

@@ -11,6 +11,7 @@ import polars as pl
 from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
+from core.bison import mirror
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database
@@ -203,33 +204,9 @@ def campaign_action(
         raise CampaignActionError(f"Email Bison refused to {action} the campaign: {exc}") from None
     finally:
         client.close()
-    row = {
-        "workspace_id": workspace_id,
-        "id": c.id,
-        "uuid": c.uuid,
-        "name": c.name,
-        "type": c.type,
-        "status": (c.status or "").lower(),
-        "emails_sent": c.emails_sent,
-        "replied": c.replied,
-        "interested": c.interested,
-        "bounced": c.bounced,
-        "unsubscribed": c.unsubscribed,
-        "total_leads": c.total_leads,
-        "total_leads_contacted": c.total_leads_contacted,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    }
+    row = mirror.campaign_row(c, workspace_id, dt.datetime.now(dt.UTC), counters=False)
     with db.transaction() as cur:
-        cur.execute(
-            "INSERT INTO bison_campaigns (workspace_id, id, uuid, name, type, status, emails_sent, replied, interested,"
-            " bounced, unsubscribed, total_leads, total_leads_contacted, created_at, updated_at)"
-            " VALUES ($workspace_id, $id, $uuid, $name, $type, $status, $emails_sent, $replied, $interested, $bounced,"
-            " $unsubscribed, $total_leads, $total_leads_contacted, $created_at, $updated_at)"
-            " ON CONFLICT (workspace_id, id) DO UPDATE SET status = excluded.status, name = excluded.name,"
-            " updated_at = excluded.updated_at, synced_at = now()",
-            row,
-        )
+        mirror.upsert_campaigns(cur, [row])
         audit.record(
             cur,
             actor=actor,
@@ -381,17 +358,8 @@ def set_campaign_schedule(
     finally:
         client.close()
     with db.transaction() as cur:
-        cur.execute(
-            "DELETE FROM bison_campaign_schedules WHERE workspace_id = ? AND campaign_id = ?",
-            [workspace_id, campaign_id],
-        )
-        if s is not None:
-            cur.execute(
-                "INSERT INTO bison_campaign_schedules"
-                " (workspace_id, campaign_id, days, start_time, end_time, timezone, synced_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, now())",
-                [workspace_id, campaign_id, list(s.days), s.start_time, s.end_time, s.timezone],
-            )
+        schedule = mirror.schedule_frame(workspace_id, int(campaign_id), s, dt.datetime.now(dt.UTC))
+        mirror.replace_schedules(cur, workspace_id, [int(campaign_id)], schedule)
         audit.record(
             cur,
             actor=user.email,

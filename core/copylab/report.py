@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from core.copylab.copy_checks import normalise_subject, score_copy
 from core.copylab.stats import (
     adjust_pvalues,
     normal_approx_ok,
-    normalise_subject,
-    score_copy,
     sends_for_power,
     two_proportion_ztest,
     wilson_interval,

@@ -137,9 +137,13 @@ def export_batch(db: Database, scope: Any, batch_id: int, out: IO[str]) -> int:
 
 
 def delete_batches(
-    db: Database, user: access.User, *, batch_id: int | None = None,
-    workspace_id: int | None = None, month: dt.date | None = None,
-) -> int:  # fmt: skip
+    db: Database,
+    user: access.User,
+    *,
+    batch_id: int | None = None,
+    workspace_id: int | None = None,
+    month: dt.date | None = None,
+) -> int:
     """Delete one batch, or all of a client's month; its contacts go back to `verified`.
 
     Uploaded batches are refused: revert the upload first."""
@@ -168,8 +172,14 @@ def delete_batches(
             ids,
         )
         cur.execute(f"DELETE FROM batches WHERE id IN ({marks})", ids)
-        audit.record(cur, actor=user.email, action="batch.delete", entity="batch",
-                     entity_id=",".join(map(str, ids)), before=[r[1] for r in rows])  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="batch.delete",
+            entity="batch",
+            entity_id=",".join(map(str, ids)),
+            before=[r[1] for r in rows],
+        )
     return len(ids)
 
 

@@ -421,9 +421,18 @@ def import_file(
     }
 
 
-def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], stage: str,
-                wid: int, import_id: int, source: str, renewal_month: dt.date | None,
-                step: Callable[[str, int, int | None], None]) -> dict[str, int]:  # fmt: skip
+def _run_import(
+    db: Database,
+    *,
+    cur_info: FileInfo,
+    mapping: dict[str, str],
+    stage: str,
+    wid: int,
+    import_id: int,
+    source: str,
+    renewal_month: dt.date | None,
+    step: Callable[[str, int, int | None], None],
+) -> dict[str, int]:
     info = cur_info
     with db.cursor() as cur:
         territory = cur.execute(
@@ -473,10 +482,13 @@ def _run_import(db: Database, *, cur_info: FileInfo, mapping: dict[str, str], st
                 cur.execute(
                     "INSERT INTO import_rejects (import_id, row_number, reason, raw)"
                     " VALUES (?, ?, ?, ?)",
-                    [import_id, int(line) - 1,
-                     f"malformed line {line} ({str(etype).lower()}): {message}"[:300],
-                     (raw or "")[:500]],
-                )  # fmt: skip
+                    [
+                        import_id,
+                        int(line) - 1,
+                        f"malformed line {line} ({str(etype).lower()}): {message}"[:300],
+                        (raw or "")[:500],
+                    ],
+                )
             cur.execute(
                 f"""
                 INSERT INTO contacts (id, workspace_id, first_name, last_name, email, address, city,

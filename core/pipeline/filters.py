@@ -24,17 +24,64 @@ from core.platform.renewals import add_months
 from core.platform.store import Database
 
 ROLE_ACCOUNTS = (
-    "info", "sales", "admin", "administrator", "support", "contact", "office", "help", "billing",
-    "marketing", "noreply", "no-reply", "donotreply", "webmaster", "postmaster", "hostmaster",
-    "abuse", "hr", "jobs", "careers", "team", "hello", "enquiries", "inquiries", "service",
-    "customerservice", "accounts", "mail", "root", "security", "privacy", "legal", "press",
-)  # fmt: skip
+    "info",
+    "sales",
+    "admin",
+    "administrator",
+    "support",
+    "contact",
+    "office",
+    "help",
+    "billing",
+    "marketing",
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "webmaster",
+    "postmaster",
+    "hostmaster",
+    "abuse",
+    "hr",
+    "jobs",
+    "careers",
+    "team",
+    "hello",
+    "enquiries",
+    "inquiries",
+    "service",
+    "customerservice",
+    "accounts",
+    "mail",
+    "root",
+    "security",
+    "privacy",
+    "legal",
+    "press",
+)
 FREE_MAIL = (
-    "gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com", "live.com",
-    "msn.com", "comcast.net", "att.net", "verizon.net", "sbcglobal.net", "me.com", "ymail.com",
-    "protonmail.com", "proton.me", "mail.com", "gmx.com", "bellsouth.net", "cox.net",
-    "charter.net", "earthlink.net",
-)  # fmt: skip
+    "gmail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "aol.com",
+    "icloud.com",
+    "live.com",
+    "msn.com",
+    "comcast.net",
+    "att.net",
+    "verizon.net",
+    "sbcglobal.net",
+    "me.com",
+    "ymail.com",
+    "protonmail.com",
+    "proton.me",
+    "mail.com",
+    "gmx.com",
+    "bellsouth.net",
+    "cox.net",
+    "charter.net",
+    "earthlink.net",
+)
 
 FIELDS = {
     "email": "c.email",
@@ -106,8 +153,12 @@ def rule_condition(field: str, operator: str, value: str | None) -> str:
         except ValueError:
             raise RuleError(f"Value: {val!r} is not a number.") from None
         num = str(float(val))
-        return {"gt": f"{col} > {num}", "lt": f"{col} < {num}",
-                "equals": f"{col} = {num}", "not_equals": f"{col} <> {num}"}[operator]  # fmt: skip
+        return {
+            "gt": f"{col} > {num}",
+            "lt": f"{col} < {num}",
+            "equals": f"{col} = {num}",
+            "not_equals": f"{col} <> {num}",
+        }[operator]
     return {
         "equals": f"lower(CAST({col} AS VARCHAR)) = lower({_lit(val)})",
         "not_equals": f"lower(CAST({col} AS VARCHAR)) <> lower({_lit(val)})",
@@ -189,10 +240,22 @@ def save_rule(
                 " position, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [workspace_id, name, field, operator, value, enabled, position, user.email],
             ).fetchall()[0][0]
-        audit.record(cur, actor=user.email, action="filter_rule.save", entity="filter_rule",
-                     entity_id=rule_id, before=str(before) if before else None,
-                     after={"name": name, "field": field, "operator": operator, "value": value,
-                            "enabled": enabled, "workspace_id": workspace_id})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="filter_rule.save",
+            entity="filter_rule",
+            entity_id=rule_id,
+            before=str(before) if before else None,
+            after={
+                "name": name,
+                "field": field,
+                "operator": operator,
+                "value": value,
+                "enabled": enabled,
+                "workspace_id": workspace_id,
+            },
+        )
     return int(rule_id)
 
 
@@ -200,8 +263,13 @@ def delete_rule(db: Database, user: access.User, rule_id: int) -> None:
     access.require(user, "pipeline.rules")
     with db.transaction() as cur:
         cur.execute("DELETE FROM filter_rules WHERE id = ?", [rule_id])
-        audit.record(cur, actor=user.email, action="filter_rule.delete", entity="filter_rule",
-                     entity_id=rule_id)  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="filter_rule.delete",
+            entity="filter_rule",
+            entity_id=rule_id,
+        )
 
 
 # -- suppression list ------------------------------------------------------------------------
@@ -224,8 +292,13 @@ def add_suppressions(
         )
         cur.unregister("_supp")
         added = cur.execute("SELECT count(*) FROM suppression_list").fetchall()[0][0] - before
-        audit.record(cur, actor=user.email, action="suppression.add", entity="suppression_list",
-                     after={"added": added, "reason": reason, "source": source})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="suppression.add",
+            entity="suppression_list",
+            after={"added": added, "reason": reason, "source": source},
+        )
     return added
 
 
@@ -360,5 +433,10 @@ def filter_stage(db: Database, workspace_id: int, month: dt.date) -> dict[str, A
     by_reason = {k: int(v) for k, v in rows}
     total = sum(by_reason.values())
     kept = by_reason.get("kept", 0)
-    return {"input": total, "output": kept, "removed_by_rule": {
-        k: v for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]) if k != "kept"}}  # fmt: skip
+    return {
+        "input": total,
+        "output": kept,
+        "removed_by_rule": {
+            k: v for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]) if k != "kept"
+        },
+    }

@@ -34,8 +34,11 @@ def pass_rates(db: Database, workspace_id: int) -> dict[str, dict[str, Any]]:
                 [*params, stage],
             )[0]
             if row[0]:
-                out[stage] = {"rate": row[1] / row[0], "basis": f"{who}, {row[2]} run(s)",
-                              "input": int(row[0])}  # fmt: skip
+                out[stage] = {
+                    "rate": row[1] / row[0],
+                    "basis": f"{who}, {row[2]} run(s)",
+                    "input": int(row[0]),
+                }
                 break
         else:
             out[stage] = {"rate": default, "basis": "default (no runs yet)", "input": 0}
@@ -102,8 +105,13 @@ def ways_to_close(db: Database, workspace_id: int, month: dt.date) -> pl.DataFra
         " GROUP BY 1",
         [workspace_id, month],
     ):
-        rows.append({"way": f"Widen the filter: allow '{reason}'", "adds": round(n * pv),
-                     "detail": f"{n:,} rejected this month × {pv:.0%} verify pass"})  # fmt: skip
+        rows.append(
+            {
+                "way": f"Widen the filter: allow '{reason}'",
+                "adds": round(n * pv),
+                "detail": f"{n:,} rejected this month × {pv:.0%} verify pass",
+            }
+        )
     # Same-state clients with surplus verified contacts this month.
     for name, surplus in db.rows(
         """SELECT w.name, count(*) FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
@@ -113,8 +121,13 @@ def ways_to_close(db: Database, workspace_id: int, month: dt.date) -> pl.DataFra
            GROUP BY 1 ORDER BY 2 DESC LIMIT 5""",
         [month, workspace_id, workspace_id],
     ):
-        rows.append({"way": f"Move ZIPs from {name} (surplus this month)", "adds": int(surplus),
-                     "detail": "verified contacts above that client's package"})  # fmt: skip
+        rows.append(
+            {
+                "way": f"Move ZIPs from {name} (surplus this month)",
+                "adds": int(surplus),
+                "detail": "verified contacts above that client's package",
+            }
+        )
     # Unassigned ZIPs within the radius, in the client's licensed states.
     near = db.rows(
         """WITH mine AS (SELECT z.lat, z.lon FROM zip_assignments a JOIN us_zip_codes z USING (zip)
@@ -135,8 +148,12 @@ def ways_to_close(db: Database, workspace_id: int, month: dt.date) -> pl.DataFra
             )
             or 0
         )
-        rows.append({"way": f"Add {near} unassigned ZIP(s) within {radius:g} miles",
-                     "adds": round(near * float(per_zip) * pf * pv),
-                     "detail": f"{near} ZIPs × {float(per_zip):.0f} contacts a ZIP × pass rates"})  # fmt: skip
+        rows.append(
+            {
+                "way": f"Add {near} unassigned ZIP(s) within {radius:g} miles",
+                "adds": round(near * float(per_zip) * pf * pv),
+                "detail": f"{near} ZIPs × {float(per_zip):.0f} contacts a ZIP × pass rates",
+            }
+        )
     df = pl.DataFrame(rows, schema={"way": pl.Utf8, "adds": pl.Int64, "detail": pl.Utf8})
     return df.sort("adds", descending=True)

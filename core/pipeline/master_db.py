@@ -78,17 +78,29 @@ def health(db: Database, eng: sa.Engine | None = None) -> dict[str, Any]:
         with eng.connect() as con:
             n = con.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
             con.execute(sa.text(f"SELECT {', '.join(cols.values())} FROM {table} LIMIT 0"))
-        return {"ok": True, "rows": int(n), "ms": round((time.monotonic() - started) * 1000),
-                "message": f"{table}: {n:,} contacts"}  # fmt: skip
+        return {
+            "ok": True,
+            "rows": int(n),
+            "ms": round((time.monotonic() - started) * 1000),
+            "message": f"{table}: {n:,} contacts",
+        }
     except (sa.exc.SQLAlchemyError, MasterDbError) as exc:
         text = str(exc).splitlines()[0][:300]
-        return {"ok": False, "rows": None, "ms": round((time.monotonic() - started) * 1000),
-                "message": text}  # fmt: skip
+        return {
+            "ok": False,
+            "rows": None,
+            "ms": round((time.monotonic() - started) * 1000),
+            "message": text,
+        }
 
 
 def client_zips(db: Database, workspace_id: int) -> list[str]:
-    return [r[0] for r in db.rows(
-        "SELECT zip FROM zip_assignments WHERE workspace_id = ? ORDER BY zip", [workspace_id])]  # fmt: skip
+    return [
+        r[0]
+        for r in db.rows(
+            "SELECT zip FROM zip_assignments WHERE workspace_id = ? ORDER BY zip", [workspace_id]
+        )
+    ]
 
 
 def availability(db: Database, workspace_id: int, eng: sa.Engine | None = None) -> pl.DataFrame:
@@ -148,8 +160,12 @@ def pull(
     table, cols = layout(db)
     limit = int(settings.get(db, "source_row_limit"))
     months = int(settings.get(db, "master_pull_exclude_months"))
-    recent = {r[0] for r in db.rows(
-        "SELECT email_key FROM master_pulled WHERE pulled_at >= now() - to_months(?)", [months])}  # fmt: skip
+    recent = {
+        r[0]
+        for r in db.rows(
+            "SELECT email_key FROM master_pulled WHERE pulled_at >= now() - to_months(?)", [months]
+        )
+    }
     plan = plan_pulls(availability(db, workspace_id, eng), limit)
     fields = [f for f in FIELDS if f in cols]
     select = ", ".join(f"{cols[f]} AS {f}" for f in fields)
@@ -188,8 +204,14 @@ def pull(
         w.writerow(fields)
         w.writerows(["" if v is None else v for v in r] for r in out_rows)
     try:
-        report = import_file(db, workspace_id, tmp, actor=user.email, source="master_db",
-                             filename=f"master database pull ({len(out_rows):,} rows)")  # fmt: skip
+        report = import_file(
+            db,
+            workspace_id,
+            tmp,
+            actor=user.email,
+            source="master_db",
+            filename=f"master database pull ({len(out_rows):,} rows)",
+        )
     finally:
         tmp.unlink(missing_ok=True)
     with db.transaction() as cur:
@@ -202,12 +224,25 @@ def pull(
         cur.execute(
             "INSERT INTO pull_history (workspace_id, month, import_id, zips, queries, requested,"
             " pulled, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [workspace_id, month, report["import_id"], sorted(set(zips_pulled)), queries, count,
-             report["imported"], user.email],
-        )  # fmt: skip
+            [
+                workspace_id,
+                month,
+                report["import_id"],
+                sorted(set(zips_pulled)),
+                queries,
+                count,
+                report["imported"],
+                user.email,
+            ],
+        )
     name = db.scalar("SELECT name FROM workspaces WHERE id = ?", [workspace_id])
-    notices.notify(db, "pull done", f"{name} {month:%B %Y}: {len(out_rows):,} pulled in "
-                   f"{queries} queries, {report['imported']:,} imported", workspace_id)  # fmt: skip
+    notices.notify(
+        db,
+        "pull done",
+        f"{name} {month:%B %Y}: {len(out_rows):,} pulled in "
+        f"{queries} queries, {report['imported']:,} imported",
+        workspace_id,
+    )
     return {**report, "pulled": len(out_rows), "queries": queries, "plan": plan}
 
 

@@ -26,8 +26,14 @@ def set_webhook(db: Database, user: access.User, url: str) -> str:
         )
     masked = secrets.set_secret(db, WEBHOOK_SECRET, url, kind="slack_webhook", actor=user.email)
     with db.transaction() as cur:
-        audit.record(cur, actor=user.email, action="notices.webhook", entity="secret",
-                     entity_id=WEBHOOK_SECRET, after={"value": masked})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="notices.webhook",
+            entity="secret",
+            entity_id=WEBHOOK_SECRET,
+            after={"value": masked},
+        )
     return masked
 
 

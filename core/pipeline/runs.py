@@ -62,9 +62,13 @@ def active_run(db: Database, workspace_id: int) -> dict[str, Any] | None:
 
 
 def create_run(
-    db: Database, workspace_id: int, month: dt.date, from_stage: str, actor: str,
+    db: Database,
+    workspace_id: int,
+    month: dt.date,
+    from_stage: str,
+    actor: str,
     retry_of: int | None = None,
-) -> int:  # fmt: skip
+) -> int:
     if from_stage not in STAGES:
         raise PipelineError(f"Stage {from_stage!r} is not one of {', '.join(STAGES)}.")
     if active_run(db, workspace_id):
@@ -82,9 +86,14 @@ def create_run(
                 "INSERT INTO pipeline_stage_runs (run_id, stage, position, status) VALUES (?, ?, ?, ?)",
                 [run_id, stage, i, "skipped" if i < start else "pending"],
             )
-        audit.record(cur, actor=actor, action="pipeline.run", entity="workspace",
-                     entity_id=workspace_id, after={"run": run_id, "month": str(month),
-                                                    "from_stage": from_stage})  # fmt: skip
+        audit.record(
+            cur,
+            actor=actor,
+            action="pipeline.run",
+            entity="workspace",
+            entity_id=workspace_id,
+            after={"run": run_id, "month": str(month), "from_stage": from_stage},
+        )
     return int(run_id)
 
 
@@ -96,9 +105,13 @@ def _stage_fn(stage: str, options: dict[str, Any]) -> StageFn:
         return lambda db, wid, month, run_id, tick: filters.filter_stage(db, wid, month)
     if stage == "verify":
         return lambda db, wid, month, run_id, tick: verification.verify_stage(
-            db, wid, month, run_id=run_id, tick=tick,
+            db,
+            wid,
+            month,
+            run_id=run_id,
+            tick=tick,
             client_factory=options.get("debounce_factory"),
-        )  # fmt: skip
+        )
     if stage == "batch":
         return lambda db, wid, month, run_id, tick: batching.batch_stage(db, wid, month)
     return lambda db, wid, month, run_id, tick: uploads.upload_stage(
@@ -156,14 +169,25 @@ def execute_run(
             "UPDATE pipeline_stage_runs SET status = 'succeeded', finished_at = now(),"
             " input_count = ?, output_count = ?, counts = ?, done = coalesce(total, ?)"
             " WHERE run_id = ? AND stage = ?",
-            [out.get("input"), out.get("output"), json.dumps(out, default=str),
-             out.get("input") or 0, run_id, stage],
-        )  # fmt: skip
+            [
+                out.get("input"),
+                out.get("output"),
+                json.dumps(out, default=str),
+                out.get("input") or 0,
+                run_id,
+                stage,
+            ],
+        )
         results[stage] = out
         if stage == "filter" and out.get("input"):
             removed = ", ".join(f"{k} {v:,}" for k, v in out["removed_by_rule"].items()) or "none"
-            notices.notify(db, "refinement done", f"{_name(db, wid)} {month:%B %Y}: "
-                           f"{out['input']:,} in, {out['output']:,} kept; removed: {removed}", wid)  # fmt: skip
+            notices.notify(
+                db,
+                "refinement done",
+                f"{_name(db, wid)} {month:%B %Y}: "
+                f"{out['input']:,} in, {out['output']:,} kept; removed: {removed}",
+                wid,
+            )
     db.execute(
         "UPDATE pipeline_runs SET status = 'succeeded', finished_at = now() WHERE id = ?", [run_id]
     )
@@ -189,69 +213,13 @@ def _close(db: Database, run_id: int, stage: str, status: str, error: str) -> No
 # -- jobs ------------------------------------------------------------------------------------
 
 
-def _resolve(db: Database, params: dict[str, Any]) -> int:
+def resolve_workspace(db: Database, params: dict[str, Any]) -> int:
     if params.get("workspace_id"):
         return int(params["workspace_id"])
     ws = workspaces.find_by_name(db, params.get("workspace") or "")
     if ws is None:
         raise PipelineError(f"No client named {params.get('workspace')!r}.")
     return int(ws["id"])
-
-
-@jobs.job("pipeline.run")
-def run_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
-    run_id = params.get("run_id")
-    if run_id is None:
-        wid = _resolve(db, params)
-        run_id = create_run(db, wid, parse_month(params["month"]),
-                            params.get("from_stage") or "filter", params.get("actor", "system"))  # fmt: skip
-    return execute_run(db, int(run_id), progress)
-
-
-def pending_workspaces(db: Database, month: dt.date) -> list[int]:
-    return [r[0] for r in db.rows(
-        f"""SELECT DISTINCT w.id FROM workspaces w JOIN contacts c ON c.workspace_id = w.id
-            WHERE w.active AND (
-              (c.status = 'raw' AND {filters.run_scope(month)})
-              OR (c.renewal_month = $month AND c.status IN ('filtered', 'verifying', 'verified', 'batched')))
-            ORDER BY w.id""",
-        {"month": month})]  # fmt: skip
-
-
-@jobs.job("pipeline.process_all")
-def process_all_job(
-    db: Database, params: dict[str, Any], progress: jobs.Progress
-) -> dict[str, Any]:
-    month = parse_month(params["month"])
-    from_stage = params.get("from_stage") or "filter"
-    ids = pending_workspaces(db, month) if from_stage == "filter" else [
-        r[0] for r in db.rows("SELECT DISTINCT workspace_id FROM batches WHERE renewal_month = ?"
-                              " AND contact_count > uploaded_count", [month])]  # fmt: skip
-    out: dict[str, Any] = {"succeeded": [], "failed": [], "skipped": []}
-    for i, wid in enumerate(ids):
-        name = _name(db, wid)
-        progress.update("clients", i, len(ids), name)
-        try:
-            run_id = create_run(db, wid, month, from_stage, params.get("actor", "system"))
-        except PipelineError as exc:
-            out["skipped"].append(f"{name}: {exc}")
-            continue
-        db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [progress.job_id, run_id])
-        try:
-            execute_run(db, run_id, progress)
-            out["succeeded"].append(name)
-        except PipelineError as exc:
-            out["failed"].append(f"{name}: {exc}")
-    progress.update("clients", len(ids), len(ids), None)
-    return out
-
-
-@jobs.job("pipeline.evergreen")
-def evergreen_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
-    wid = _resolve(db, params) if params.get("workspace") or params.get("workspace_id") else None
-    today = dt.date.fromisoformat(params["today"]) if params.get("today") else None
-    progress.update("evergreen")
-    return uploads.evergreen(db, workspace_id=wid, today=today)
 
 
 # -- what pages call -------------------------------------------------------------------------
@@ -264,9 +232,14 @@ def start_run(
     if not user.scope.allows(workspace_id):
         raise access.PermissionDenied("That client is not yours.")
     run_id = create_run(db, workspace_id, month, from_stage, user.email)
-    jobs.start(db, "pipeline.run", {"run_id": run_id, "workspace_id": workspace_id},
-               requested_by=user.email, exclusive=False,
-               on_created=lambda job_id: _set_job(db, run_id, job_id))  # fmt: skip
+    jobs.start(
+        db,
+        "pipeline.run",
+        {"run_id": run_id, "workspace_id": workspace_id},
+        requested_by=user.email,
+        exclusive=False,
+        on_created=lambda job_id: _set_job(db, run_id, job_id),
+    )
     return run_id
 
 
@@ -293,9 +266,14 @@ def retry_run(db: Database, user: access.User, run_id: int) -> int:
     )
     access.require(user, "pipeline.run")
     new_id = create_run(db, r["workspace_id"], r["month"], stage, user.email, retry_of=run_id)
-    jobs.start(db, "pipeline.run", {"run_id": new_id, "workspace_id": r["workspace_id"]},
-               requested_by=user.email, exclusive=False,
-               on_created=lambda job_id: _set_job(db, new_id, job_id))  # fmt: skip
+    jobs.start(
+        db,
+        "pipeline.run",
+        {"run_id": new_id, "workspace_id": r["workspace_id"]},
+        requested_by=user.email,
+        exclusive=False,
+        on_created=lambda job_id: _set_job(db, new_id, job_id),
+    )
     return new_id
 
 
@@ -303,8 +281,9 @@ def cancel_run(db: Database, user: access.User, run_id: int) -> bool:
     access.require(user, "pipeline.run")
     job_id = db.scalar("SELECT job_id FROM pipeline_runs WHERE id = ?", [run_id])
     with db.transaction() as cur:
-        audit.record(cur, actor=user.email, action="pipeline.cancel", entity="pipeline_run",
-                     entity_id=run_id)  # fmt: skip
+        audit.record(
+            cur, actor=user.email, action="pipeline.cancel", entity="pipeline_run", entity_id=run_id
+        )
     return bool(job_id) and jobs.cancel(job_id)
 
 
@@ -330,24 +309,24 @@ def stages(db: Database, run_id: int) -> pl.DataFrame:
     )
 
 
-@jobs.job("pipeline.fill_gap")
-def fill_gap_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
-    """Pull the recommended number of contacts from the master database, then run the pipeline."""
-    from core.accounts import access as _access
-    from core.pipeline import gap, master_db
+def pending_workspaces(db: Database, month: dt.date) -> list[int]:
+    """Active clients with raw contacts in the month's scope or refined contacts not uploaded yet."""
+    rows = db.rows(
+        f"""SELECT DISTINCT w.id FROM workspaces w JOIN contacts c ON c.workspace_id = w.id
+            WHERE w.active AND (
+              (c.status = 'raw' AND {filters.run_scope(month)})
+              OR (c.renewal_month = $month
+                  AND c.status IN ('filtered', 'verifying', 'verified', 'batched')))
+            ORDER BY w.id""",
+        {"month": month},
+    )
+    return [r[0] for r in rows]
 
-    wid = _resolve(db, params)
-    month = parse_month(params["month"])
-    want = int(params.get("count") or gap.gap_to_goal(db, wid, month)["recommended_pull"])
-    if want <= 0:
-        return {"pulled": 0, "message": "No gap to fill."}
-    user = _access.User(params.get("actor", "system"), "operator")
-    try:
-        pulled = master_db.pull(db, user, wid, want, month,
-                                progress=lambda d, t, m: progress.update("pull", d, t, m))  # fmt: skip
-    except master_db.MasterDbError as exc:
-        raise PipelineError(str(exc)) from None
-    run_id = create_run(db, wid, month, "filter", user.email)
-    db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [progress.job_id, run_id])
-    result = execute_run(db, run_id, progress)
-    return {"pulled": pulled["pulled"], "imported": pulled["imported"], **result}
+
+def workspaces_with_uploads_pending(db: Database, month: dt.date) -> list[int]:
+    rows = db.rows(
+        "SELECT DISTINCT workspace_id FROM batches WHERE renewal_month = ?"
+        " AND contact_count > uploaded_count ORDER BY workspace_id",
+        [month],
+    )
+    return [r[0] for r in rows]

@@ -43,14 +43,21 @@ def bison_client_for(workspace_id: int) -> BisonClient:
 
 def campaign_settings(db: Database, workspace_id: int) -> dict[str, Any]:
     row = db.query("SELECT * FROM pipeline_settings WHERE workspace_id = ?", [workspace_id])
-    return row.row(0, named=True) if row.height else {"upload_campaign_id": None,
-                                                      "evergreen_campaign_id": None}  # fmt: skip
+    return (
+        row.row(0, named=True)
+        if row.height
+        else {"upload_campaign_id": None, "evergreen_campaign_id": None}
+    )
 
 
 def set_campaigns(
-    db: Database, user: access.User, workspace_id: int, *, upload_campaign_id: int | None,
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    *,
+    upload_campaign_id: int | None,
     evergreen_campaign_id: int | None,
-) -> None:  # fmt: skip
+) -> None:
     access.require(user, "pipeline.run")
     with db.transaction() as cur:
         cur.execute(
@@ -61,9 +68,14 @@ def set_campaigns(
             " updated_by = excluded.updated_by",
             [workspace_id, upload_campaign_id, evergreen_campaign_id, user.email],
         )
-        audit.record(cur, actor=user.email, action="pipeline.campaigns", entity="workspace",
-                     entity_id=workspace_id, after={"upload": upload_campaign_id,
-                                                    "evergreen": evergreen_campaign_id})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="pipeline.campaigns",
+            entity="workspace",
+            entity_id=workspace_id,
+            after={"upload": upload_campaign_id, "evergreen": evergreen_campaign_id},
+        )
 
 
 def _tag_id(client: BisonClient, name: str) -> int:
@@ -86,9 +98,13 @@ def _lead(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def upload_stage(
-    db: Database, workspace_id: int, month: dt.date, *, tick: Tick | None = None,
+    db: Database,
+    workspace_id: int,
+    month: dt.date,
+    *,
+    tick: Tick | None = None,
     client_factory: ClientFactory | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     tick = tick or (lambda *_: None)
     campaign_id = campaign_settings(db, workspace_id).get("upload_campaign_id")
     batches = db.rows(
@@ -96,9 +112,14 @@ def upload_stage(
         " AND contact_count > uploaded_count ORDER BY window_start",
         [workspace_id, month],
     )
-    total = int(db.scalar(
-        "SELECT count(*) FROM contacts WHERE workspace_id = ? AND renewal_month = ?"
-        " AND status = 'batched'", [workspace_id, month]) or 0)  # fmt: skip
+    total = int(
+        db.scalar(
+            "SELECT count(*) FROM contacts WHERE workspace_id = ? AND renewal_month = ?"
+            " AND status = 'batched'",
+            [workspace_id, month],
+        )
+        or 0
+    )
     if not batches or not total:
         return {"input": 0, "output": 0, "batches": {}}
     if not campaign_id:
@@ -118,7 +139,9 @@ def upload_stage(
                     )
                 db.execute(
                     "UPDATE batches SET status = 'uploading', bison_campaign_id = ?, error = NULL"
-                    " WHERE id = ?", [campaign_id, batch_id])  # fmt: skip
+                    " WHERE id = ?",
+                    [campaign_id, batch_id],
+                )
                 while True:
                     rows = db.query(
                         "SELECT id, email, first_name, last_name, city, state, zip, purchase_date"
@@ -152,11 +175,12 @@ def upload_stage(
         client.close()
     uploaded = done - skipped
     notices.notify(
-        db, "batches uploaded",
+        db,
+        "batches uploaded",
         f"{_ws_name(db, workspace_id)}: {uploaded:,} leads in {len(per_batch)} batch(es) for "
         f"{month:%B %Y}" + (f", {skipped:,} skipped by Email Bison" if skipped else ""),
         workspace_id,
-    )  # fmt: skip
+    )
     return {"input": total, "output": uploaded, "skipped": skipped, "batches": per_batch}
 
 
@@ -167,10 +191,12 @@ def _ws_name(db: Database, workspace_id: int) -> str:
 
 
 def _record_chunk(db: Database, batch_id: int, rows: list[dict], ids_by_email: dict) -> None:
-    frame = pa.table({
-        "id": pa.array([r["id"] for r in rows], pa.int64()),
-        "lead_id": pa.array([ids_by_email.get(r["email"].lower()) for r in rows], pa.int64()),
-    })  # fmt: skip
+    frame = pa.table(
+        {
+            "id": pa.array([r["id"] for r in rows], pa.int64()),
+            "lead_id": pa.array([ids_by_email.get(r["email"].lower()) for r in rows], pa.int64()),
+        }
+    )
     with db.transaction() as cur:
         cur.register("_up", frame)
         cur.execute(
@@ -212,9 +238,13 @@ def revert_upload(
     wid = db.scalar("SELECT workspace_id FROM batches WHERE id = ?", [batch_id])
     if wid is None:
         raise UploadError("No such batch.")
-    ids = [r[0] for r in db.rows(
-        "SELECT bison_lead_id FROM contacts WHERE batch_id = ? AND bison_lead_id IS NOT NULL",
-        [batch_id])]  # fmt: skip
+    ids = [
+        r[0]
+        for r in db.rows(
+            "SELECT bison_lead_id FROM contacts WHERE batch_id = ? AND bison_lead_id IS NOT NULL",
+            [batch_id],
+        )
+    ]
     if ids:
         client = (client_factory or bison_client_for)(wid)
         try:
@@ -235,8 +265,14 @@ def revert_upload(
             [batch_id],
         )
         cur.execute("DELETE FROM evergreen_updates WHERE batch_id = ?", [batch_id])
-        audit.record(cur, actor=user.email, action="batch.revert_upload", entity="batch",
-                     entity_id=batch_id, after={"leads_deleted": len(ids)})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="batch.revert_upload",
+            entity="batch",
+            entity_id=batch_id,
+            after={"leads_deleted": len(ids)},
+        )
     return len(ids)
 
 
@@ -248,9 +284,12 @@ def evergreen_name(start: dt.date, end: dt.date) -> str:
 
 
 def evergreen(
-    db: Database, *, workspace_id: int | None = None, today: dt.date | None = None,
+    db: Database,
+    *,
+    workspace_id: int | None = None,
+    today: dt.date | None = None,
     client_factory: ClientFactory | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Attach the batch whose renewal window starts `evergreen_lead_days` ahead to each client's
     evergreen campaign and rename it; a batch already attached is skipped (idempotent)."""
     today = today or dt.date.today()
@@ -267,13 +306,19 @@ def evergreen(
     out: dict[str, Any] = {"updated": [], "skipped": [], "failed": []}
     for wid, batch_id, name, start, end, campaign_id in rows:
         label = f"{_ws_name(db, wid)}: {name}"
-        if db.scalar("SELECT count(*) FROM evergreen_updates WHERE workspace_id = ? AND batch_id = ?",
-                     [wid, batch_id]):  # fmt: skip
+        if db.scalar(
+            "SELECT count(*) FROM evergreen_updates WHERE workspace_id = ? AND batch_id = ?",
+            [wid, batch_id],
+        ):
             out["skipped"].append(f"{label} (already attached)")
             continue
-        lead_ids = [r[0] for r in db.rows(
-            "SELECT bison_lead_id FROM contacts WHERE batch_id = ? AND bison_lead_id IS NOT NULL",
-            [batch_id])]  # fmt: skip
+        lead_ids = [
+            r[0]
+            for r in db.rows(
+                "SELECT bison_lead_id FROM contacts WHERE batch_id = ? AND bison_lead_id IS NOT NULL",
+                [batch_id],
+            )
+        ]
         if not lead_ids:
             out["skipped"].append(f"{label} (not uploaded yet)")
             continue
@@ -294,10 +339,20 @@ def evergreen(
                 " leads) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [wid, batch_id, campaign_id, new_name, len(lead_ids)],
             )
-            audit.record(cur, actor="schedule", action="pipeline.evergreen", entity="workspace",
-                         entity_id=wid, after={"batch": name, "campaign": new_name})  # fmt: skip
-        notices.notify(db, "evergreen updated", f"{label}: {len(lead_ids):,} leads; campaign "
-                       f"renamed “{new_name}”", wid)  # fmt: skip
+            audit.record(
+                cur,
+                actor="schedule",
+                action="pipeline.evergreen",
+                entity="workspace",
+                entity_id=wid,
+                after={"batch": name, "campaign": new_name},
+            )
+        notices.notify(
+            db,
+            "evergreen updated",
+            f"{label}: {len(lead_ids):,} leads; campaign renamed “{new_name}”",
+            wid,
+        )
         out["updated"].append(f"{label} → {new_name}")
     return out
 

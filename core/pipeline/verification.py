@@ -61,8 +61,14 @@ def reset_stuck(db: Database, user: access.User, workspace_id: int) -> int:
             "UPDATE contacts SET status = 'filtered' WHERE workspace_id = ? AND status = 'verifying'",
             [workspace_id],
         ).fetchall()[0][0]
-        audit.record(cur, actor=user.email, action="verification.reset", entity="workspace",
-                     entity_id=workspace_id, after={"contacts": n})  # fmt: skip
+        audit.record(
+            cur,
+            actor=user.email,
+            action="verification.reset",
+            entity="workspace",
+            entity_id=workspace_id,
+            after={"contacts": n},
+        )
     return int(n)
 
 
@@ -146,9 +152,18 @@ def verify_stage(
                 cur.execute(
                     "UPDATE verification_runs SET checked = ?, safe = ?, risky = ?, invalid = ?,"
                     " unknown = ?, credits = ?, cost_cents = ?, balance = ? WHERE id = ?",
-                    [done, counts["safe"], counts["risky"], counts["invalid"], counts["unknown"],
-                     credits, round(credits * per_1000 / 1000), balance, vrun],
-                )  # fmt: skip
+                    [
+                        done,
+                        counts["safe"],
+                        counts["risky"],
+                        counts["invalid"],
+                        counts["unknown"],
+                        credits,
+                        round(credits * per_1000 / 1000),
+                        balance,
+                        vrun,
+                    ],
+                )
             tick(done, total, f"{mode} verification")
     finally:
         with db.cursor() as cur:
@@ -172,7 +187,7 @@ def _write(db: Database, ids, verdicts, codes, reasons, mode: str) -> None:
             "verdict": verdicts,
             "code": pa.array(codes, pa.string()),
             "reason": reasons,
-        }  # fmt: skip
+        }
     )
     with db.transaction() as cur:
         cur.register("_verified", frame)

@@ -70,6 +70,14 @@ def job(kind: str) -> Callable[[JobFn], JobFn]:
     return register
 
 
+def call(db: Database, kind: str, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Run another job's work inside the calling job (same row, same progress): how one domain
+    hands on to the next without importing it. The catalog makes sure `kind` is registered."""
+    if kind not in REGISTRY:
+        raise JobError(f"Unknown job {kind!r}.")
+    return REGISTRY[kind](db, params, progress) or {}
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -18,6 +18,7 @@ import polars as pl
 from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
+from core.bison import mirror
 from core.platform import audit, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one, insert_frame
@@ -332,10 +333,7 @@ def set_interested(
     finally:
         client.close()
     with db.transaction() as cur:
-        cur.execute(
-            "UPDATE bison_replies SET interested = ?, updated_at = now() WHERE workspace_id = ? AND id = ?",
-            [interested, workspace_id, reply_id],
-        )
+        mirror.set_reply_interested(cur, workspace_id, reply_id, interested)
         audit.record(
             cur,
             actor=user.email,
@@ -410,10 +408,7 @@ def send_reply(
             "UPDATE reply_labels SET handled_at = now(), handled_by = ? WHERE workspace_id = ? AND reply_id = ?",
             [user.email, workspace_id, reply_id],
         )
-        cur.execute(
-            "UPDATE bison_replies SET read = true WHERE workspace_id = ? AND id = ?",
-            [workspace_id, reply_id],
-        )
+        mirror.mark_reply_read(cur, workspace_id, reply_id)
         audit.record(
             cur,
             actor=user.email,

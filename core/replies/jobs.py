@@ -8,7 +8,7 @@ from typing import Any
 from core.accounts import access, workspaces
 from core.platform import jobs, secrets
 from core.platform.store import Database
-from core.replies import crm_delivery
+from core.replies import crm_delivery, processing
 
 
 def _workspace_id(db: Database, name: str | None) -> int | None:
@@ -67,15 +67,23 @@ def crm_deliver_job(
 ) -> dict[str, Any]:
     wid = _workspace_id(db, params.get("workspace"))
     ids = [wid] if wid is not None else None
-    progress.update("queueing new leads")
-    from core.bison import receiver as webhooks
-    from core.replies import client_leads
-    from core.replies import inbox as replies
+    out = processing.process_new_replies(
+        db, ids, deal_stages=False, progress=lambda step: progress.update(step)
+    )
+    errors = {k: v for k, v in out.items() if k.endswith("_error")}
+    if errors:
+        raise jobs.JobError(
+            "; ".join(f"{k.removesuffix('_error')}: {v}" for k, v in errors.items())
+        )
+    return {"new_leads": out["new_leads"], "queued": out["queued"], **out["delivery"]}
 
-    webhooks.ingest(db)  # interested replies Email Bison reported by webhook since the last sync
-    replies.classify_pending(db, ids)
-    new_leads = len(client_leads.refresh(db, ids))
-    queued = crm_delivery.enqueue(db, ids)
-    progress.update("delivering")
-    counts = crm_delivery.deliver_pending(db, ids)
-    return {"new_leads": new_leads, "queued": queued, **counts}
+
+@jobs.job("replies.process")
+def process_replies_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """After an Email Bison sync: webhook events, classification, leads, deal stages, CRM."""
+    ids = params.get("workspace_ids")
+    return processing.process_new_replies(
+        db, ids, ingest=bool(params.get("ingest", True)), progress=lambda s: progress.update(s)
+    )

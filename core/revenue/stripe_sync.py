@@ -37,7 +37,7 @@ from connectors.stripe import (
     parse_subscription,
 )
 from core.accounts import access
-from core.platform import audit, jobs, secrets
+from core.platform import audit, secrets
 from core.platform.store import Database
 from core.platform.sync_store import TS, get_cursor, set_cursor, upsert
 
@@ -455,19 +455,3 @@ def map_customer(
             before={"workspace_id": before},
             after={"workspace_id": workspace_id},
         )
-
-
-@jobs.job("sync.stripe")
-def sync_stripe_job(
-    db: Database, params: dict[str, Any], progress: jobs.Progress
-) -> dict[str, Any]:
-    progress.update("starting", 0, None, "Stripe")
-    try:
-        return sync_stripe(
-            db,
-            full=bool(params.get("full")),
-            triggered_by=params.get("actor", "system"),
-            progress=lambda msg, i, n: progress.update("syncing", i, n, msg),
-        )
-    except StripeSyncError as exc:
-        raise jobs.JobError(str(exc)) from None

@@ -13,9 +13,15 @@ from typing import Any
 
 import typer
 
-from core import commands as _commands  # noqa: F401  (registers the jobs)
-from core.platform import audit, inbox, jobs, secrets, store
-from core.revenue import stripe_sync as _stripe_sync  # noqa: F401  (registers sync.stripe)
+from core.cli.alerts import alerts_app, reports_app
+from core.cli.common import fail as _fail
+from core.cli.common import open_db as _open_db
+from core.cli.common import run_job
+from core.cli.crm import app as crm_app
+from core.cli.pipeline import import_app, pipeline_app
+from core.cli.territories import app as territories_app
+from core.cli.webhooks import app as webhooks_app
+from core.platform import inbox, secrets, store
 
 app = typer.Typer(
     help="LeadOps: operations console for a cold-email lead-generation agency.",
@@ -27,86 +33,16 @@ sync_app = typer.Typer(help="Sync data from external systems.", no_args_is_help=
 app.add_typer(sync_app, name="sync")
 bison_app = typer.Typer(help="Email Bison administration.", no_args_is_help=True)
 app.add_typer(bison_app, name="bison")
-try:  # the webhook receiver
-    from core.webhooks_cli import app as webhooks_app
-
-    app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
-except ImportError:  # pragma: no cover
-    pass
-from core.guardrails_cli import alerts_app, reports_app  # noqa: E402
+app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.")
 
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(reports_app, name="reports")
-try:  # CRM delivery
-    from core.crm_cli import app as crm_app
-
-    app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
-except ImportError:  # pragma: no cover
-    pass
-from core.territories_cli import app as territories_app  # noqa: E402
+app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
 
 app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
-from core.pipeline_cli import import_app, pipeline_app  # noqa: E402
 
 app.add_typer(import_app, name="import")
 app.add_typer(pipeline_app, name="pipeline")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _open_db() -> store.Database:
-    return store.get_db()
-
-
-def _print_progress(stage: str, done: int, total: int | None, message: str | None) -> None:
-    frac = f" {done}/{total}" if total else ""
-    typer.echo(f"  … {stage}{frac}{' — ' + message if message else ''}", err=True)
-
-
-def run_job(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Run a job here, or hand it to the app that holds the database."""
-    actor = audit.current_actor()
-    params = {**params, "actor": actor}
-    path = store.db_path_from_env()
-    try:
-        db = _open_db()
-    except store.DatabaseBusy as busy:
-        if inbox.app_alive(path):
-            typer.echo(f"The LeadOps app has {path} open; handing the job to it.", err=True)
-            request_id = inbox.submit(path, kind, params, actor)
-
-            def show(st: dict[str, Any]) -> None:
-                if st.get("state") == "running":
-                    _print_progress(
-                        st.get("stage") or "",
-                        st.get("done") or 0,
-                        st.get("total"),
-                        st.get("message"),
-                    )
-
-            try:
-                st = inbox.wait(path, request_id, on_progress=show)
-            except TimeoutError as exc:
-                _fail(str(exc))
-            if st["state"] != "succeeded":
-                _fail(f"Failed: {st.get('error') or st['state']}")
-            return st.get("result") or {}
-        _fail(
-            f"{busy} It is not a running LeadOps app, so the job cannot be handed over. "
-            "Wait for that process to finish (or stop it) and run the command again."
-        )
-    except store.StoreError as exc:
-        _fail(str(exc))
-    try:
-        return jobs.run(db, kind, params, requested_by=actor, listener=_print_progress)
-    except jobs.JobError as exc:
-        _fail(str(exc))
-    except jobs.JobCancelled:
-        _fail("Cancelled.")
-    raise AssertionError("unreachable")
 
 
 @app.command()
@@ -160,9 +96,9 @@ def demo(
         except store.StoreError:
             db = None
         if db is not None:
-            from core.demo import is_empty
+            from core.accounts.workspaces import none_yet
 
-            if not is_empty(db):
+            if not none_yet(db):
                 typer.echo("The database already has clients; demo not loaded.")
                 return
     result = run_job("demo", {"scale": scale, "seed": seed, "as_of": as_of, "replace": replace})

@@ -9,8 +9,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from core import demo_data as D
-from core.demo_data import Scale
+from core.demo import data as D
+from core.demo.data import Scale
 from core.platform.renewals import add_months, month_start, renewal_windows
 from core.platform.store import insert_frame as _insert
 

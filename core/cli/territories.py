@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from core.territories import jobs as _territory_jobs  # noqa: F401  (registers the jobs)
+from core.cli.common import fail as _fail
+from core.cli.common import run_job
 
 app = typer.Typer(help="Client territories (ZIP code assignments).", no_args_is_help=True)
 
@@ -35,7 +36,6 @@ def import_file(
     ),
 ) -> None:
     """Assign ZIP codes to clients from a file, as one change set (undo it on the Territories page)."""
-    from core.cli import _fail, run_job
 
     if not file.is_file():
         _fail(f"{file}: no such file.")
@@ -79,7 +79,6 @@ def export(
     out: Path = typer.Option(None, "--out", help="File to write; default standard output."),
 ) -> None:
     """Export ZIP assignments (zip, client, city, county, state, assigned_at, assigned_by)."""
-    from core.cli import _fail, run_job
 
     if fmt not in ("csv", "json"):
         _fail(f"--format {fmt!r}: use csv or json.")

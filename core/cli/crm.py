@@ -6,8 +6,8 @@ import uuid
 
 import typer
 
+from core.cli.common import run_job
 from core.platform import secrets
-from core.replies import jobs as _crm_jobs  # noqa: F401  (registers the jobs)
 
 app = typer.Typer(help="Deliver interested leads to clients' CRMs.", no_args_is_help=True)
 
@@ -52,7 +52,6 @@ def set_crm(
     test: bool = typer.Option(True, "--test/--no-test", help="Test the connection afterwards."),
 ) -> None:
     """Configure (or change) a client's CRM. Tokens and secrets go to the keyring."""
-    from core.cli import run_job
 
     if crm_type not in ("hubspot", "gohighlevel", "webhook"):
         typer.secho(
@@ -88,7 +87,6 @@ def deliver(
     workspace: str = typer.Option(None, "--workspace", help="Only this client (by name)."),
 ) -> None:
     """Take in webhook events, queue newly interested leads, deliver what is due; print counts."""
-    from core.cli import run_job
 
     r = run_job("crm.deliver", {"workspace": workspace})
     typer.echo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core.guardrails import jobs as _jobs  # noqa: F401  (registers the jobs)
+from core.cli.common import run_job
 
 alerts_app = typer.Typer(help="Guardrail checks and alerts.", no_args_is_help=True)
 reports_app = typer.Typer(help="Weekly client reports.", no_args_is_help=True)
@@ -17,7 +17,6 @@ def alerts_check(
     ),
 ) -> None:
     """Run every guardrail check now: open, refresh and resolve alerts, and send the messages."""
-    from core.cli import run_job
 
     r = run_job("alerts.check", {"no_deliver": no_deliver})
     typer.echo(
@@ -44,8 +43,6 @@ def reports_send(
 ) -> None:
     """E-mail each client its weekly report (HTML with the PDF attached) to its contact e-mail."""
     import datetime as dt
-
-    from core.cli import run_job
 
     if as_of:
         try:

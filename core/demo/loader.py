@@ -14,12 +14,13 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from core import demo_data as D
-from core import demo_leads
-from core.demo_billing import TABLES as BILLING_TABLES
-from core.demo_billing import billing as _stripe_billing
-from core.demo_bison import campaigns, daily_stats, leads_and_replies, sender_emails
-from core.demo_data import SCALES, Scale
+from core.accounts import workspaces
+from core.demo import data as D
+from core.demo import leads as demo_leads
+from core.demo.billing import TABLES as BILLING_TABLES
+from core.demo.billing import billing as _stripe_billing
+from core.demo.bison import campaigns, daily_stats, leads_and_replies, sender_emails
+from core.demo.data import SCALES, Scale
 from core.platform import audit
 from core.platform.renewals import add_months, batch_name, month_start, renewal_windows  # noqa: F401  (re-exported)
 from core.platform.store import Database
@@ -60,10 +61,6 @@ class DemoError(RuntimeError):
     pass
 
 
-def is_empty(db: Database) -> bool:
-    return db.scalar("SELECT count(*) FROM workspaces") == 0
-
-
 def demo_stamp(as_of: dt.date, now: dt.datetime) -> dt.datetime:
     """When the demo's last syncs ran. For today's demo, the minute it is loaded: it opens
     freshly synced (no stale-sync alerts at 3 pm) and with nothing dated later than now (at
@@ -85,7 +82,7 @@ def load_demo(
 ) -> dict[str, int]:
     if scale not in SCALES:
         raise DemoError(f"Unknown scale {scale!r}; use small or full.")
-    if not is_empty(db) and not replace:
+    if not workspaces.none_yet(db) and not replace:
         raise DemoError(
             "The database already has client workspaces; pass --replace to wipe them and load the demo."
         )

@@ -7,14 +7,11 @@ import os
 import threading
 import traceback
 
-from core import commands as _commands  # noqa: F401  (registers the jobs the inbox may run)
-from core import pipeline_cli as _pipeline_cli  # noqa: F401  (registers the pipeline jobs)
-from core.guardrails import jobs as _guardrail_jobs  # noqa: F401
+from core import catalog  # noqa: F401  (every job the inbox and the scheduler may start)
 from core.platform import jobs, settings
 from core.platform.inbox import InboxWorker
 from core.platform.store import Database, get_db
 from core.replies import crm_delivery as _crm
-from core.replies import jobs as _crm_jobs  # noqa: F401  (CRM delivery jobs)
 from core.revenue import stripe_sync
 
 _lock = threading.Lock()
@@ -77,8 +74,12 @@ class Scheduler(threading.Thread):
                 traceback.print_exc()
             try:
                 if self.evergreen_due():
-                    jobs.start(self.db, "pipeline.evergreen", {"actor": "schedule"},
-                               requested_by="schedule")  # fmt: skip
+                    jobs.start(
+                        self.db,
+                        "pipeline.evergreen",
+                        {"actor": "schedule"},
+                        requested_by="schedule",
+                    )
             except Exception:
                 traceback.print_exc()
 

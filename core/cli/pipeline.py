@@ -6,37 +6,13 @@ from pathlib import Path
 
 import typer
 
-from core import commands as _commands  # noqa: F401
-from core.pipeline import runs as pipeline  # noqa: F401  (registers the pipeline jobs)
-from core.pipeline.contact_import import ContactImportError, import_file
-from core.platform import jobs  # noqa: F401  (registers the pipeline jobs)
-from core.platform.store import Database
+from core.cli.common import run_job
+from core.pipeline.runs import STAGES
 
 import_app = typer.Typer(help="Import contacts.", no_args_is_help=True)
 pipeline_app = typer.Typer(
     help="Lead pipeline: filter, verify, batch, upload.", no_args_is_help=True
 )
-
-
-@jobs.job("contacts.import")
-def import_job(db: Database, params: dict, progress: jobs.Progress) -> dict:
-    wid = pipeline._resolve(db, params)
-    month = pipeline.parse_month(params["month"]) if params.get("month") else None
-    try:
-        return import_file(
-            db, wid, params["path"], actor=params.get("actor", "system"),
-            filename=params.get("filename") or Path(params["path"]).name, renewal_month=month,
-            mapping=params.get("mapping") or None,
-            progress=lambda stage, done, total: progress.update(stage, done, total),
-        )  # fmt: skip
-    except ContactImportError as exc:
-        raise jobs.JobError(str(exc)) from None
-
-
-def _run(kind: str, params: dict) -> dict:
-    from core.cli import run_job
-
-    return run_job(kind, params)
 
 
 @import_app.command("contacts")
@@ -51,7 +27,7 @@ def import_contacts(
     if not file.exists():
         typer.secho(f"No such file: {file}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    r = _run(
+    r = run_job(
         "contacts.import", {"workspace": workspace, "path": str(file.resolve()), "month": month}
     )
     typer.echo(
@@ -81,12 +57,10 @@ def run(
     ),
 ) -> None:
     """Run the pipeline for one client and renewal month."""
-    if from_stage not in pipeline.STAGES:
-        typer.secho(
-            f"--from-stage must be one of {', '.join(pipeline.STAGES)}.", fg="red", err=True
-        )
+    if from_stage not in STAGES:
+        typer.secho(f"--from-stage must be one of {', '.join(STAGES)}.", fg="red", err=True)
         raise typer.Exit(2)
-    result = _run(
+    result = run_job(
         "pipeline.run", {"workspace": workspace, "month": month, "from_stage": from_stage}
     )
     typer.echo(f"Run {result['run_id']} succeeded.")
@@ -99,8 +73,10 @@ def process_all(
     upload_only: bool = typer.Option(False, "--upload-only", help="Only upload pending batches."),
 ) -> None:
     """Run the pipeline for every client with pending work in a month."""
-    r = _run("pipeline.process_all", {"month": month,
-                                      "from_stage": "upload" if upload_only else "filter"})  # fmt: skip
+    r = run_job(
+        "pipeline.process_all",
+        {"month": month, "from_stage": "upload" if upload_only else "filter"},
+    )
     for name in r["succeeded"]:
         typer.echo(f"ok       {name}")
     for line in r["skipped"]:
@@ -117,7 +93,7 @@ def evergreen(
     today: str = typer.Option(None, "--today", help="Run as if today were this date (YYYY-MM-DD)."),
 ) -> None:
     """Attach the batch whose renewal window starts in 28 days to each evergreen campaign."""
-    r = _run("pipeline.evergreen", {"workspace": workspace, "today": today})
+    r = run_job("pipeline.evergreen", {"workspace": workspace, "today": today})
     for key in ("updated", "skipped", "failed"):
         for line in r[key]:
             typer.echo(f"{key:8} {line}")

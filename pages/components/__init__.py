@@ -1,0 +1,1 @@
+"""Presentation helpers shared by pages: figure builders (plotly, pydeck) and UI components."""
