@@ -50,15 +50,12 @@ for section, key, title, icon in PAGES:
 nav = st.navigation(sections, expanded=True)  # every page listed, no "View more"
 
 with st.sidebar:
-    clients = [
-        (wid, name) for wid, name in ui.cached(workspaces.names, None) if user.scope.allows(wid)
-    ]
+    labels = ui.cached(workspaces.labels, user.scope)
     if user.role == "client":
-        st.session_state["workspace_id"] = clients[0][0] if clients else None
-        st.caption(clients[0][1] if clients else "No client workspace")
+        st.session_state["workspace_id"] = next(iter(labels), None)
+        st.caption(next(iter(labels.values()), "No client workspace"))
     else:
-        options = [None] + [wid for wid, _ in clients]
-        labels = dict(clients)
+        options = [None, *labels]
         current = st.session_state.get("workspace_id")
         st.selectbox(
             "Client",

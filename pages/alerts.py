@@ -8,6 +8,7 @@ from core.guardrails import alerts as guardrails
 from core.guardrails import delivery as alert_delivery
 from core.platform import jobs
 from pages import alerts_parts, ui
+from pages.components.job_progress import job_progress
 
 ui.ensure_router("alerts")
 st.title("Alerts")
@@ -44,35 +45,24 @@ if st.button(
         st.warning(str(exc))
 
 
-@st.fragment(run_every=1.0 if running else None)
-def progress() -> None:
-    job_id = st.session_state.get("alerts_job")
-    if not job_id:
-        return
-    job = jobs.status(database, job_id)
-    if job is None:
-        return
-    if job["status"] in ("queued", "running"):
-        st.progress(0.5, text="Running the checks…")
-        return
-    st.session_state.pop("alerts_job", None)
-    r = job.get("result") or {}
-    st.session_state["alerts_flash"] = (
-        (
-            "success",
-            f"Checks done: {r.get('opened', 0)} opened, {r.get('resolved', 0)} resolved, "
-            f"{r.get('open', 0)} open; {r.get('messages_sent', 0)} message(s) sent.",
-        )
-        if job["status"] == "succeeded"
-        else ("error", f"Checks {job['status']}: {job['error']}")
+def checks_done(job: dict) -> tuple[str, str]:
+    r = job["result"]
+    if job["status"] != "succeeded":
+        return "error", ui.md(f"Checks {job['status']}: {job['error']}")
+    return "success", ui.md(
+        f"Checks done: {r.get('opened', 0)} opened, {r.get('resolved', 0)} resolved, "
+        f"{r.get('open', 0)} open; {r.get('messages_sent', 0)} message(s) sent."
     )
-    st.rerun()
 
 
-progress()
-flash = st.session_state.pop("alerts_flash", None)
-if flash:
-    getattr(st, flash[0])(ui.md(flash[1]))
+# also shows the flash of an acknowledge or snooze (alerts_parts)
+job_progress(
+    "alerts_job",
+    label="Running the checks…",
+    on_done=checks_done,
+    flash_key="alerts_flash",
+    counted=False,
+)
 
 tab_open, tab_history, tab_delivery, tab_thresholds, tab_reports = st.tabs(
     ["Open", "History", "Delivery", "Thresholds", "Client reports"]

@@ -101,7 +101,7 @@ def delivery(db: Database, user: access.User) -> None:
                     st.error(ui.md(exc))
     if not user.can("alerts.configure"):
         return
-    names = dict(ui.cached(workspaces.names, None))
+    names = ui.cached(workspaces.labels, None)
     with st.expander("Add a channel", icon=":material/add:"):
         with st.form("add-channel", clear_on_submit=False):
             c1, c2, c3 = st.columns(3)
@@ -154,7 +154,7 @@ def thresholds(db: Database, user: access.User, sc: Scope) -> None:
     ui.table(ui.cached(guardrails.overrides, None, sc), name="guardrail-overrides", key="ovr")
     if not user.can("alerts.configure"):
         return
-    names = {w: n for w, n in ui.cached(workspaces.names, None) if sc.allows(w)}
+    names = ui.cached(workspaces.labels, sc)
     if not names:
         return
     defaults = settings.get_all(db)
@@ -178,7 +178,7 @@ def thresholds(db: Database, user: access.User, sc: Scope) -> None:
 
 
 def client_reports_tab(db: Database, user: access.User, sc: Scope, today: dt.date) -> None:
-    names = {w: n for w, n in ui.cached(workspaces.names, None) if sc.allows(w)}
+    names = ui.cached(workspaces.labels, sc)
     if not names:
         st.info("No clients yet.")
         return

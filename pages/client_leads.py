@@ -6,15 +6,14 @@ import streamlit as st
 
 from core.replies import client_leads, crm_delivery
 from pages import crm_panel, ui
+from pages.components.job_progress import flash
 
 ui.ensure_router("client_leads")
 st.title("Client leads")
 sc = ui.scope()
 user = ui.current_user()
 
-flash = st.session_state.pop("leads_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+flash("leads_flash")  # notes, stage changes, and CRM delivery (crm_panel)
 
 counts = ui.cached(client_leads.stage_counts, sc)
 cols = st.columns(len(client_leads.STAGES))

@@ -134,11 +134,11 @@ with tab_var:
     if var.height == 0:
         st.info("No variants with sends in this range.")
     else:
-        winners = var.filter(pl.col("significant").fill_null(False) & (pl.col("lift") > 0))
-        small = var.filter(pl.col("small_sample").fill_null(False)).height
+        summary = copylab.variant_summary(var)
         st.caption(
-            f"{var.height:,} variants · {winners.height} significant winners after correction · "
-            f"{small} with samples too small for the normal approximation (treat their p-values with care)."
+            f"{summary['variants']:,} variants · {summary['winners']} significant winners after "
+            f"correction · {summary['small_samples']} with samples too small for the normal "
+            "approximation (treat their p-values with care)."
         )
         ui.table(
             var.drop("workspace_id", "campaign_id", "step_id", "body"),
@@ -213,11 +213,7 @@ with tab_camp:
                 ),
             },
         )
-        per_step = (
-            steps.group_by("step")
-            .agg(pl.col("sent").sum(), pl.col("replies").sum(), pl.col("interested").sum())
-            .sort("step")
-        )
+        per_step = copylab.step_totals(steps)
         fig = go.Figure()
         for col, colour in (("sent", "#c7d2fe"), ("replies", "#2563eb"), ("interested", "#16a34a")):
             fig.add_bar(

@@ -10,6 +10,7 @@ from core.platform import jobs
 from core.platform.scope import Scope
 from core.replies import crm_delivery, crm_views
 from pages import ui
+from pages.components.job_progress import job_progress
 
 
 def delivery_section(sc: Scope, user: access.User) -> None:
@@ -38,7 +39,7 @@ def delivery_section(sc: Scope, user: access.User) -> None:
             params = {"actor": ui.actor()}
             wid = st.session_state.get("workspace_id")
             if wid:
-                params["workspace"] = dict(ui.cached(workspaces.names, None)).get(wid)
+                params["workspace"] = ui.cached(workspaces.labels, None).get(wid)
             try:
                 st.session_state["crm_job"] = jobs.start(
                     ui.db(), "crm.deliver", params, requested_by=ui.actor()
@@ -54,7 +55,15 @@ def delivery_section(sc: Scope, user: access.User) -> None:
                 f"{n} failed deliveries queued again; press Deliver now.",
             )
             st.rerun()
-        _progress(bool(running))
+        # the outcome shows at the top of Client leads, with its other messages
+        job_progress(
+            "crm_job",
+            label=lambda job: f"{job['stage'] or 'starting'} …",
+            on_done=_delivered,
+            flash_key="leads_flash",
+            counted=False,
+            show_flash=False,
+        )
     status = st.selectbox(
         "Deliveries", [None, "pending", "delivered", "failed"], format_func=lambda s: s or "All"
     )
@@ -75,31 +84,16 @@ def delivery_section(sc: Scope, user: access.User) -> None:
     )
 
 
-def _progress(running: bool) -> None:
-    @st.fragment(run_every=1.0 if running else None)
-    def poll() -> None:
-        job_id = st.session_state.get("crm_job")
-        if not job_id:
-            return
-        job = jobs.status(ui.db(), job_id)
-        if job is None:
-            return
-        if job["status"] in ("queued", "running"):
-            st.progress(0.5, text=f"{job['stage'] or 'starting'} …")
-            return
-        st.session_state.pop("crm_job", None)
-        r = job.get("result") or {}
-        st.session_state["leads_flash"] = (
-            (
-                "success",
-                f"Delivered {r.get('delivered', 0)}, retrying later {r.get('retrying', 0)}, failed {r.get('failed', 0)}.",
-            )
-            if job["status"] == "succeeded"
-            else ("error", f"Delivery {job['status']}: {job['error']}")
-        )
-        st.rerun()
-
-    poll()
+def _delivered(job: dict) -> tuple[str, str]:
+    r = job["result"]
+    if job["status"] == "partial":
+        return "warning", f"Delivery partly failed: {ui.md(job['error'])}"
+    if job["status"] != "succeeded":
+        return "error", f"Delivery {job['status']}: {job['error']}"
+    return "success", (
+        f"Delivered {r.get('delivered', 0)}, retrying later {r.get('retrying', 0)}, "
+        f"failed {r.get('failed', 0)}."
+    )
 
 
 def settings_section(user: access.User) -> None:
@@ -113,11 +107,10 @@ def settings_section(user: access.User) -> None:
     shown = st.session_state.pop("crm_secret_once", None)
     if shown:
         st.warning(f"Webhook signing secret — copy it now, it is not shown again: `{shown}`")
-    names = ui.cached(workspaces.names, None)
-    if not names:
+    labels = ui.cached(workspaces.labels, None)
+    if not labels:
         st.info("Add a client first.")
         return
-    labels = dict(names)
     wid = st.selectbox("Client", list(labels), format_func=lambda i: labels[i], key="crm-client")
     current = configs.filter(configs["workspace_id"] == wid)
     cur = current.row(0, named=True) if current.height else {}

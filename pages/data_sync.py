@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.platform import jobs, sync_status
 from pages import ui
+from pages.components.job_progress import job_progress
 
 ui.ensure_router("data_sync")
 st.title("Data sync")
@@ -49,33 +50,19 @@ if c1.button(
         st.warning(str(exc))
 
 
-@st.fragment(run_every=1.0 if running else None)
-def progress() -> None:
-    job_id = st.session_state.get("sync_job")
-    if not job_id:
-        return
-    job = jobs.status(database, job_id)
-    if job is None:
-        return
-    if job["status"] in ("queued", "running"):
-        frac = (job["done"] / job["total"]) if job["total"] else 0.0
-        st.progress(min(frac, 1.0), text=f"{job['stage'] or 'starting'} — {job['message'] or ''}")
-        if st.button("Cancel", key="cancel-sync"):
-            jobs.cancel(job_id)
-        return
-    st.session_state.pop("sync_job", None)
-    st.session_state["sync_flash"] = (
+job_progress(
+    "sync_job",
+    label=lambda job: f"{job['stage'] or 'starting'} — {job['message'] or ''}",
+    on_done=lambda job: (
         ("success", "Sync finished.")
         if job["status"] == "succeeded"
+        else ("warning", f"Sync partly failed: {ui.md(job['error'])}")
+        if job["status"] == "partial"
         else ("error", f"Sync {job['status']}: {job['error']}")
-    )
-    st.rerun()
-
-
-progress()
-flash = st.session_state.pop("sync_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+    ),
+    flash_key="sync_flash",
+    cancel_key="cancel-sync",
+)
 
 st.subheader("Run history")
 history = ui.cached(sync_status.run_history, sc, 300)

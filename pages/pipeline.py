@@ -25,18 +25,18 @@ from core.pipeline import (
 from core.pipeline import runs as pipeline
 from core.platform import jobs, renewals
 from pages import ui
+from pages.components.job_progress import job_progress
 
 ui.ensure_router("pipeline")
 st.title("Pipeline")
 database = ui.db()
 user = ui.current_user()
 sc = ui.user_scope()
-clients = [(w, n) for w, n in ui.cached(workspaces.names, None) if sc.allows(w)]
-if not clients:
+labels = ui.cached(workspaces.labels, sc)
+if not labels:
     st.info("No clients yet. Add one under Settings, or load the demo from the Overview page.")
     st.stop()
-labels = dict(clients)
-ids = [w for w, _ in clients]
+ids = list(labels)
 picked = st.session_state.get("workspace_id")
 
 c1, c2, c3 = st.columns([3, 2, 2])
@@ -103,25 +103,21 @@ with tab_run:
         except jobs.JobError as exc:
             st.warning(str(exc))
 
+    job_progress(
+        "bulk_job",
+        label=lambda job: f"All clients: {job['message'] or job['stage'] or ''}",
+        on_done=lambda job: (
+            "info" if job["status"] == "succeeded" else "warning",
+            f"All clients: {job['status']}. "
+            + "; ".join(f"{k}: {len(v)}" for k, v in job["result"].items())
+            + (f" — {ui.md(job['error'])}" if job["error"] else ""),
+        ),
+    )
     live = pipeline.active_run(database, wid)
 
+    # the runs of the bulk job show here as they go
     @st.fragment(run_every=1.0 if live or st.session_state.get("bulk_job") else None)
     def progress() -> None:
-        bulk = st.session_state.get("bulk_job")
-        if bulk:
-            job = jobs.status(database, bulk)
-            if job and job["status"] in ("queued", "running"):
-                frac = job["done"] / job["total"] if job["total"] else 0.0
-                st.progress(
-                    min(frac, 1.0), text=f"All clients: {job['message'] or job['stage'] or ''}"
-                )
-            elif job:
-                st.session_state.pop("bulk_job")
-                res = json.loads(job["result"]) if job["result"] else {}
-                st.info(
-                    f"All clients: {job['status']}. "
-                    + "; ".join(f"{k}: {len(v)}" for k, v in res.items())
-                )
         run = pipeline.active_run(database, wid)
         if not run:
             last = pipeline.runs(database, sc.narrow(wid), 1)
@@ -321,34 +317,23 @@ with tab_imp:
                     exclusive=False,
                 )
 
-    @st.fragment(run_every=1.0 if st.session_state.get("import_job") else None)
-    def import_progress() -> None:
-        job_id = st.session_state.get("import_job")
-        if not job_id:
-            return
-        job = jobs.status(database, job_id)
-        if job and job["status"] in ("queued", "running"):
-            st.progress(0.5, text=f"Importing: {job['stage'] or 'starting'}")
-            return
-        st.session_state.pop("import_job")
-        if job and job["status"] == "succeeded":
-            r = json.loads(job["result"])
-            st.session_state["import_flash"] = (
-                "success",
-                (
-                    f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
-                    f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
-                    "(rejected rows below)."
-                ),
-            )
-        elif job:
-            st.session_state["import_flash"] = ("error", f"Import failed: {job['error']}")
-        st.rerun()
+    def imported(job: dict) -> tuple[str, str]:
+        if job["status"] != "succeeded":
+            return "error", f"Import failed: {job['error']}"
+        r = job["result"]
+        return "success", (
+            f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
+            f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
+            "(rejected rows below)."
+        )
 
-    import_progress()
-    flash = st.session_state.pop("import_flash", None)
-    if flash:
-        getattr(st, flash[0])(flash[1])
+    job_progress(
+        "import_job",
+        label=lambda job: f"Importing: {job['stage'] or 'starting'}",
+        on_done=imported,
+        flash_key="import_flash",
+        counted=False,
+    )
     st.subheader("Master contacts database")
     if master_db.configured():
         if st.button("Check connection"):
@@ -516,7 +501,7 @@ with tab_rules:
                 rule_id=rid,
                 workspace_id=None
                 if row["applies_to"] == "All clients"
-                else next(w for w, n in clients if n == row["applies_to"]),
+                else workspaces.id_by_name(database, row["applies_to"]),
             )
             st.rerun()
     st.subheader("Suppression list")

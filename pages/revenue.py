@@ -12,6 +12,7 @@ from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
 from core.revenue import stripe_sync
 from pages import ui
+from pages.components.job_progress import job_progress
 
 ui.ensure_router("revenue")
 st.title("Revenue")
@@ -19,45 +20,16 @@ sc = ui.scope()
 database = ui.db()
 today = ui.today()
 current = revenue.month_start(today)
-
-
-def usd(cents: int | float | None) -> str:
-    if cents is None:
-        return "–"
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) / 100:,.2f}"
+dollars = revenue_admin.to_dollars  # every money column of a frame, cents to dollars
 
 
 def usd0(cents: int | None) -> str:
-    return "–" if cents is None else f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.0f}"
-
-
-def dollars(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
-    """Cents to dollars for display (exact to the cent; sums are done in cents)."""
-    return df.with_columns([(pl.col(c) / 100).alias(c) for c in cols if c in df.columns])
+    return ui.usd(cents, 0)
 
 
 MONEY = {
     c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
-    for c in [
-        *revenue.MONEY_COLUMNS,
-        "cost_per_interested",
-        "revenue_per_interested",
-        "cost_per_1000_contacts",
-        "booked_recurring",
-        "usage_so_far",
-        "expected_rest_of_month",
-        "forecast",
-        "last_month_billed",
-        "snapshot",
-        "live",
-        "difference",
-        "amount",
-        "paid",
-        "starting_mrr",
-        "mrr",
-        *revenue_admin.mrr.MOVEMENTS,
-    ]
+    for c in revenue_admin.CENTS_COLUMNS
 }
 MONEY["mrr"] = st.column_config.NumberColumn("MRR", format="dollar")
 MONEY["starting_mrr"] = st.column_config.NumberColumn("Starting MRR", format="dollar")
@@ -106,9 +78,7 @@ if c2.button(
         st.rerun()
     except jobs.JobError as exc:
         st.warning(str(exc))
-last_sync = database.scalar(
-    "SELECT max(finished_at) FROM sync_runs WHERE source = 'stripe' AND status = 'succeeded'"
-)
+last_sync = stripe_sync.last_success(database)
 c3.caption(
     "Stripe last synced "
     + (f"{last_sync:%b %d, %H:%M} UTC" if last_sync else "never")
@@ -118,38 +88,22 @@ c3.caption(
         else " · no Stripe key configured (Settings → Credentials)"
     )
 )
-
-
-@st.fragment(run_every=1.0 if running else None)
-def sync_progress() -> None:
-    job_id = st.session_state.get("stripe_job")
-    if not job_id:
-        return
-    job = jobs.status(database, job_id)
-    if job is None:
-        return
-    if job["status"] in ("queued", "running"):
-        frac = (job["done"] / job["total"]) if job["total"] else 0.0
-        st.progress(min(frac, 1.0), text=f"Stripe: {job['message'] or job['stage'] or 'starting'}")
-        return
-    st.session_state.pop("stripe_job", None)
-    st.session_state["stripe_flash"] = (
+job_progress(
+    "stripe_job",
+    label=lambda job: f"Stripe: {job['message'] or job['stage'] or 'starting'}",
+    on_done=lambda job: (
         ("success", "Stripe sync finished.")
         if job["status"] == "succeeded"
         else ("error", f"Stripe sync {job['status']}: {job['error']}")
-    )
-    st.rerun()
-
-
-sync_progress()
-flash = st.session_state.pop("stripe_flash", None)
-if flash:
-    getattr(st, flash[0])(flash[1])
+    ),
+    flash_key="stripe_flash",
+)
 
 # -- the month: live, or its snapshot when the month is closed and one was saved ---------------
 # last month and this one in one read: the table, and the forecast when this is the running month
 window = ui.cached(revenue.client_months, sc, add_months(month, -1), month, today)
-live = window.filter(pl.col("month") == month).drop("month").sort("profit", descending=True)
+live = revenue.of_month(window, month)
+# a closed month's snapshot, with the same derived figures as the live table
 snap = ui.cached(revenue_admin.snapshot, sc, month) if month < current else pl.DataFrame()
 from_snapshot = snap.height > 0
 table = snap if from_snapshot else live
@@ -164,11 +118,7 @@ if table.height == 0:
     st.info("No clients for this month yet. Add clients under Settings, or load the demo data.")
     st.stop()
 
-tot = revenue.totals(
-    table
-    if not from_snapshot
-    else snap.join(live.select("workspace_id", "target"), on="workspace_id", how="left")
-)
+tot = revenue.totals(table)
 k1, k2, k3 = st.columns(3)
 k4, k5, k6 = st.columns(3)
 k1.metric("Revenue", usd0(tot["revenue"]), help="Paid invoices less refunds.", border=True)
@@ -190,7 +140,7 @@ k6.metric(
 unmapped_rev = ui.cached(revenue.unmapped_revenue, None, month)
 if unmapped_rev and sc.workspace_ids is None:
     st.warning(
-        f"{usd(unmapped_rev)} was paid this month by Stripe customers mapped to no client; "
+        f"{ui.usd(unmapped_rev)} was paid this month by Stripe customers mapped to no client; "
         "see the Stripe customers tab.",
         icon=":material/link_off:",
     )
@@ -218,25 +168,7 @@ show_cols = [
     "revenue_per_interested",
     "flags",
 ]
-
-
-def ratio(num: str, den: str, digits: int) -> pl.Expr:
-    return pl.when(pl.col(den) != 0).then((pl.col(num) / pl.col(den)).round(digits)).otherwise(None)
-
-
-if from_snapshot:
-    table = table.join(live.select("workspace_id", "target"), on="workspace_id", how="left")
-    table = table.with_columns(
-        ratio("interested", "target", 3).alias("kpi_progress"),
-        ratio("profit", "revenue", 4).alias("margin"),
-        ratio("total_cost", "interested", 0).alias("cost_per_interested"),
-        ratio("revenue", "interested", 0).alias("revenue_per_interested"),
-        pl.lit(None, pl.Utf8).alias("flags"),
-    )
-view = dollars(
-    table.select(show_cols),
-    [*revenue.MONEY_COLUMNS, "cost_per_interested", "revenue_per_interested"],
-)
+view = dollars(table.select(show_cols))
 
 
 def colour(pdf):
@@ -269,7 +201,7 @@ if from_snapshot:
     with st.expander(f"Differences against live data ({diffs.height})", expanded=diffs.height > 0):
         if diffs.height:
             ui.table(
-                dollars(diffs, ["snapshot", "live", "difference"]) if diffs.height else diffs,
+                dollars(diffs),
                 name=f"snapshot-differences-{month:%Y-%m}",
                 key="snap-diff",
                 column_config=MONEY,
@@ -288,17 +220,18 @@ section = (
 
 if section == "MRR":
     mv = ui.cached(revenue_admin.mrr_movements, sc, 13, today)
+    mv_usd = dollars(mv)
     row = mv.filter(pl.col("month") == month)
     if row.height:
         r = row.row(0, named=True)
-        steps = [("Start", r["starting_mrr"], "absolute")]
-        steps += [(m.capitalize(), r[m], "relative") for m in revenue_admin.mrr.MOVEMENTS]
+        r_usd = dollars(row).row(0, named=True)
+        parts = ["starting_mrr", *revenue_admin.mrr.MOVEMENTS, "mrr"]
         fig = go.Figure(
             go.Waterfall(
-                x=[s[0] for s in steps] + ["End"],
-                y=[s[1] / 100 for s in steps] + [r["mrr"] / 100],
-                measure=[s[2] for s in steps] + ["total"],
-                text=[usd(s[1]) for s in steps] + [usd(r["mrr"])],
+                x=["Start", *(m.capitalize() for m in revenue_admin.mrr.MOVEMENTS), "End"],
+                y=[r_usd[c] for c in parts],
+                measure=["absolute", *["relative"] * len(revenue_admin.mrr.MOVEMENTS), "total"],
+                text=[ui.usd(r[c]) for c in parts],
                 textposition="outside",
                 increasing={"marker": {"color": "#2da44e"}},
                 decreasing={"marker": {"color": "#cf222e"}},
@@ -321,13 +254,13 @@ if section == "MRR":
     ):
         trend.add_bar(
             x=mv["month"].to_list(),
-            y=(mv[m] / 100).to_list(),
+            y=mv_usd[m].to_list(),
             name=m.capitalize(),
             marker_color=colour_,
         )
     trend.add_scatter(
         x=mv["month"].to_list(),
-        y=(mv["mrr"] / 100).to_list(),
+        y=mv_usd["mrr"].to_list(),
         name="MRR",
         mode="lines+markers",
         line={"color": "#0969da", "width": 3},
@@ -345,9 +278,7 @@ if section == "MRR":
         "recurring discounts are applied, trials and per-lead usage are left out."
     )
     ui.table(
-        dollars(
-            mv.sort("month", descending=True), ["starting_mrr", "mrr", *revenue_admin.mrr.MOVEMENTS]
-        ),
+        mv_usd.sort("month", descending=True),
         name="mrr-movements",
         key="mrr",
         column_config={
@@ -387,39 +318,30 @@ if section == "Forecast":
         border=True,
     )
     ui.table(
-        dollars(
-            fc["per_client"].drop("workspace_id"),
-            [
-                "booked_recurring",
-                "usage_so_far",
-                "expected_rest_of_month",
-                "forecast",
-                "last_month_billed",
-            ],
-        ),
+        dollars(fc["per_client"].drop("workspace_id")),
         name="revenue-forecast",
         key="forecast",
         column_config={**LABELS, **MONEY, "billing_type": st.column_config.TextColumn("Model")},
     )
 
 if section == "History":
-    hist = ui.cached(revenue.history, sc, 24, today)
+    hist = dollars(ui.cached(revenue.history, sc, 24, today))
     fig = go.Figure()
     fig.add_bar(
         x=hist["month"].to_list(),
-        y=(hist["revenue"] / 100).to_list(),
+        y=hist["revenue"].to_list(),
         name="Revenue",
         marker_color="#0969da",
     )
     fig.add_bar(
         x=hist["month"].to_list(),
-        y=(hist["total_cost"] / 100).to_list(),
+        y=hist["total_cost"].to_list(),
         name="Costs",
         marker_color="#bf8700",
     )
     fig.add_scatter(
         x=hist["month"].to_list(),
-        y=(hist["profit"] / 100).to_list(),
+        y=hist["profit"].to_list(),
         name="Profit",
         mode="lines+markers",
         line={"color": "#1a7f37", "width": 3},
@@ -433,30 +355,29 @@ if section == "History":
     )
     st.plotly_chart(fig, width="stretch")
     ui.table(
-        dollars(hist.sort("month", descending=True), [*revenue.MONEY_COLUMNS, "profit_change"]),
+        hist.sort("month", descending=True),
         name="revenue-history",
         key="history",
         column_config={
             **LABELS,
             **MONEY,
             **PCT,
-            "profit_change": st.column_config.NumberColumn("Profit change", format="dollar"),
             "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
         },
     )
 
 if section == "Manual costs":
-    costs = ui.cached(revenue_admin.manual_costs, sc, month)
+    costs = dollars(
+        ui.cached(revenue_admin.manual_costs, sc, month).rename({"amount_cents": "amount"})
+    )
     st.caption(
         "Costs the data cannot know (account management, one-off list purchases). Data, "
         "verification, sending and Stripe fees are computed from usage and the prices in Settings."
     )
     if ui.can("revenue.manage"):
-        names = [n for _, n in ui.cached(workspaces.names, None)]
+        names = list(ui.cached(workspaces.labels, None).values())
         edited = st.data_editor(
-            costs.select(
-                "client", "category", (pl.col("amount_cents") / 100).alias("amount"), "note"
-            ).to_pandas(),
+            costs.select("client", "category", "amount", "note").to_pandas(),
             num_rows="dynamic",
             key=f"costs-{month}",
             column_config={
@@ -480,7 +401,7 @@ if section == "Manual costs":
                 st.error(str(exc))
     with st.expander("Saved cost lines", expanded=not ui.can("revenue.manage")):
         ui.table(
-            dollars(costs.rename({"amount_cents": "amount"}), ["amount"]),
+            costs,
             name=f"manual-costs-{month:%Y-%m}",
             key="costs-table",
             column_config={**LABELS, **MONEY},
@@ -499,7 +420,7 @@ if section == "Snapshots":
             st.success(f"Saved a snapshot of {month:%B %Y} for {n} clients.")
             st.rerun()
     ui.table(
-        dollars(ui.cached(revenue_admin.snapshot_months, None), ["revenue", "profit"]),
+        dollars(ui.cached(revenue_admin.snapshot_months, None)),
         name="revenue-snapshots",
         key="snapshots",
         column_config={**MONEY, "month": st.column_config.DateColumn("Month", format="MMM YYYY")},
@@ -512,7 +433,7 @@ if section == "Stripe customers":
         "client's name or id) or a mapping made under Settings → Stripe customers."
     )
     ui.table(
-        dollars(unmapped.rename({"paid_cents": "paid"}), ["paid"]),
+        dollars(unmapped.rename({"paid_cents": "paid"})),
         name="stripe-unmapped-customers",
         key="unmapped",
         column_config=MONEY,

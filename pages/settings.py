@@ -418,8 +418,7 @@ with tab_users:
             "last_seen_at": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
         },
     )
-    all_clients = workspaces.names(database)
-    client_names = dict(all_clients)
+    client_names = workspaces.labels(database)
     with st.form("invite", clear_on_submit=True):
         st.markdown("**Invite someone**")
         c1, c2, c3 = st.columns(3)
@@ -427,7 +426,7 @@ with tab_users:
         role = c2.selectbox("Role", access.ROLES, index=1)
         ws_for = c3.selectbox(
             "Client (for client users)",
-            [None] + [w for w, _ in all_clients],
+            [None, *client_names],
             format_func=lambda w: "—" if w is None else client_names[w],
         )
         if st.form_submit_button("Invite", type="primary"):
@@ -469,8 +468,7 @@ with tab_stripe:
         unmapped = mapping.filter(mapping["client"].is_null())
         if unmapped.height:
             st.warning(f"{unmapped.height} Stripe customer(s) belong to no client.")
-        client_pairs = workspaces.names(database)
-        client_label = dict(client_pairs)
+        client_label = workspaces.labels(database)
         with st.form("stripe-map"):
             c1, c2 = st.columns(2)
             labels = {
@@ -485,7 +483,7 @@ with tab_stripe:
             cust = c1.selectbox("Stripe customer", order, format_func=lambda c: labels[c])
             wid = c2.selectbox(
                 "Client",
-                [None] + [w for w, _ in client_pairs],
+                [None, *client_label],
                 format_func=lambda w: "— use the metadata —" if w is None else client_label[w],
             )
             if st.form_submit_button("Save mapping", type="primary"):

@@ -22,8 +22,7 @@ user = ui.current_user()
 sc = ui.user_scope()  # the map shows every owner the user may see, whatever the sidebar picks
 editable = ui.can("territory.manage")
 style = ui.cached(settings.get, None, "territory_map_style")
-clients = [(wid, name) for wid, name in ui.cached(workspaces.names, None) if sc.allows(wid)]
-client_names = dict(clients)
+client_names = ui.cached(workspaces.labels, sc)
 ss = st.session_state
 ss.setdefault("terr_map_n", 0)
 
@@ -86,7 +85,7 @@ def edit_panel(picked: list[str], flt: ZipFilter, drawn: int) -> None:
         )
         target = a2.selectbox(
             "Client" if action == "assign" else "From client",
-            ([] if action == "assign" else [None]) + [wid for wid, _ in clients],
+            ([] if action == "assign" else [None]) + list(client_names),
             format_func=lambda w: "Every owner" if w is None else label_client(w),
             key=f"terr_target_{action}",
         )
@@ -195,7 +194,7 @@ if tab_map.open:
         )
         county = f2.text_input("County contains", key="terr_county", max_chars=80)
         owners = f3.multiselect(
-            "Owner", [wid for wid, _ in clients], format_func=label_client, key="terr_owners"
+            "Owner", list(client_names), format_func=label_client, key="terr_owners"
         )
         only_free = f4.checkbox("Only unassigned", key="terr_free")
         r1, r2, r3 = st.columns([2, 1, 4])
@@ -431,7 +430,7 @@ if tab_bulk.open:
             )
             del_client = st.selectbox(
                 "From client",
-                ([None] if how != "client" else []) + [wid for wid, _ in clients],
+                ([None] if how != "client" else []) + list(client_names),
                 format_func=lambda w: "Every owner" if w is None else label_client(w),
                 key=f"terr_del_client_{how}",
             )
@@ -485,7 +484,7 @@ if tab_bulk.open:
         e1, e2 = st.columns([2, 1])
         exp_client = e1.selectbox(
             "Client",
-            [None] + [wid for wid, _ in clients],
+            [None] + list(client_names),
             format_func=lambda w: "All clients" if w is None else label_client(w),
             key="terr_exp_client",
         )

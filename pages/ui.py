@@ -294,6 +294,14 @@ def fmt_int(n: float | int | None) -> str:
     return "–" if n is None else f"{int(n):,}"
 
 
+def usd(cents: int | float | None, digits: int = 2) -> str:
+    """An amount in cents as dollars: -125050 → "-$1,250.50" (digits=0: "-$1,251")."""
+    if cents is None:
+        return "–"
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents) / 100:,.{digits}f}"
+
+
 def pct(n: float | None, digits: int = 1) -> str:
     return "–" if n is None else f"{n * 100:.{digits}f}%"
 

@@ -346,3 +346,27 @@ def test_alerts_page_shows_open_alerts_and_the_sidebar_badge(demo_db):
         "Vendor list swapped; watching"
     )
     assert any("Acknowledged" in s.value for s in at.success)
+
+
+def test_run_checks_now_shows_progress_then_what_the_checks_did(demo_db):
+    """The job's result (kept as JSON) words the flash; the button is usable again after."""
+    import time
+
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.switch_page("pages/alerts.py")
+    at.run()
+    [b for b in at.button if b.label == "Run checks now"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    deadline = time.time() + 60
+    done = []
+    while time.time() < deadline and not done:
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        done = [s.value for s in at.success if "Checks done" in s.value]
+    assert done and "opened" in done[0] and "message\\(s\\) sent" in done[0], done
+    assert "alerts_job" not in at.session_state
+    assert not [b for b in at.button if b.label == "Run checks now"][0].disabled
+    opened = demo_db.scalar("SELECT count(*) FROM alerts WHERE status = 'open'")
+    assert f"{opened} open" in done[0]

@@ -401,6 +401,24 @@ def test_variant_stats_on_known_counts(empty_db):
         copylab.variant_stats(empty_db, Scope.all(), metric="opens")
 
 
+def test_step_totals_and_variant_summary(empty_db):
+    """The Copy Lab's per-step chart and its caption's counts come from core."""
+    from core.campaigns import campaigns
+
+    _tiny(empty_db)
+    steps = campaigns.campaign_steps(empty_db, Scope.all(), 1, 10)
+    totals = copylab.step_totals(steps)
+    assert totals.columns == ["step", "sent", "replies", "interested"]
+    assert totals.rows() == [(1, 3000, 141, 51), (2, 400, 10, 5)]
+    v = copylab.variant_stats(empty_db, Scope.all())
+    assert copylab.variant_summary(v) == {
+        "variants": 6,
+        "winners": 1,  # B of step 1; C is not significant
+        "small_samples": int(v["small_sample"].fill_null(False).sum()),
+    }
+    assert copylab.variant_summary(v)["small_samples"] >= 2  # step 2's A and B
+
+
 def test_trailing_variant_and_date_range(empty_db):
     _tiny(empty_db)
     # B trails when it is the original that is strong

@@ -169,3 +169,60 @@ def test_tables_show_plain_headers_and_counts_with_thousands_separators():
     assert config["id"] == "Id"
     assert "Email Bison id" not in config  # already a header
     assert ui.label_of("") == "" and ui.label_of("Already Fine") == "Already Fine"
+
+
+def _job_progress_app() -> AppTest:
+    def script() -> None:
+        from pages import ui
+        from pages.components.job_progress import job_progress
+
+        ui.db()  # as a page does first: the app runtime, which fails jobs a restart orphaned
+        job_progress(
+            "demo_job",
+            label=lambda job: f"Working: {job['stage']}",
+            on_done=lambda job: (
+                ("success", f"Done: {job['result']['n']} rows.")
+                if job["status"] == "succeeded"
+                else ("error", f"Failed: {job['error']}")
+            ),
+            cancel_key="cancel-demo",
+        )
+
+    return AppTest.from_function(script, default_timeout=60)
+
+
+def test_job_progress_shows_the_bar_then_the_outcome_once(empty_db):
+    at = _job_progress_app()
+    at.run()  # no job: nothing shows
+    assert not at.exception and not at.get("progress") and not at.button
+    empty_db.execute(
+        "INSERT INTO jobs (id, kind, status, stage, done, total, requested_by)"
+        " VALUES ('j1', 'demo', 'running', 'reading', 1, 4, 't')"
+    )
+    at.session_state["demo_job"] = "j1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    bar = at.get("progress")[0]
+    assert bar.proto.value == 25 and bar.proto.text == "Working: reading"
+    assert [b.label for b in at.button] == ["Cancel"]
+    empty_db.execute("UPDATE jobs SET status = 'succeeded', result = '{\"n\": 3}' WHERE id = 'j1'")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == ["Done: 3 rows."]
+    assert "demo_job" not in at.session_state and not at.get("progress")
+    at.run()  # shown once
+    assert not at.success
+
+
+def test_job_progress_words_a_failure_and_drops_a_vanished_job(empty_db):
+    empty_db.execute(
+        "INSERT INTO jobs (id, kind, status, error, requested_by)"
+        " VALUES ('j2', 'demo', 'failed', 'no token', 't')"
+    )
+    at = _job_progress_app()
+    at.session_state["demo_job"] = "j2"
+    at.run()
+    assert [e.value for e in at.error] == ["Failed: no token"]
+    at.session_state["demo_job"] = "gone"
+    at.run()
+    assert not at.exception and "demo_job" not in at.session_state and not at.error

@@ -132,6 +132,63 @@ def test_snapshot_keeps_the_month_and_shows_later_differences(demo_db):
     assert demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'revenue.snapshot'") == 1
 
 
+def test_a_snapshot_derives_its_figures_as_the_live_table_does(demo_db):
+    """KPI progress, margin and cost and revenue per interested lead come from one definition:
+    on a fresh snapshot they equal the live month's, client by client, and after live data moves
+    the snapshot's follow its own saved numbers."""
+    revenue_admin.save_snapshot(demo_db, LOCAL_ADMIN, MONTH, AS_OF)
+    figures = ["workspace_id", "target", *revenue.DERIVED_SQL]
+    snap = revenue_admin.snapshot(demo_db, ALL, MONTH)
+    live = revenue.client_month(demo_db, ALL, MONTH, AS_OF)
+    assert (
+        snap.select(figures).sort("workspace_id").equals(live.select(figures).sort("workspace_id"))
+    )
+    assert snap["margin"].drop_nulls().len() > 0 and snap["cost_per_interested"].drop_nulls().len()
+    assert snap["flags"].null_count() == snap.height
+    # the page's month table and totals read either frame alike
+    assert revenue.totals(snap)["margin"] == revenue.totals(live)["margin"]
+    wid = snap.filter(pl.col("revenue") > 0)["workspace_id"][0]
+    demo_db.execute("UPDATE workspace_costs SET amount_cents = 0")  # live moves; snapshot does not
+    demo_db.execute(
+        "INSERT INTO workspace_costs (workspace_id, month, category, amount_cents, updated_by)"
+        " VALUES (?, ?, 'extra', 500000, 'test')",
+        [wid, MONTH],
+    )
+    after = revenue_admin.snapshot(demo_db, ALL, MONTH).row(
+        by_predicate=pl.col("workspace_id") == wid, named=True
+    )
+    before = snap.row(by_predicate=pl.col("workspace_id") == wid, named=True)
+    assert after["margin"] == before["margin"] == round(before["profit"] / before["revenue"], 4)
+    assert (
+        revenue.client_month(demo_db, ALL, MONTH, AS_OF).row(
+            by_predicate=pl.col("workspace_id") == wid, named=True
+        )["margin"]
+        != before["margin"]
+    )
+    # one month of a two-month read is the month's own table
+    window = revenue.client_months(demo_db, ALL, dt.date(2026, 9, 1), MONTH, AS_OF)
+    assert revenue.of_month(window, MONTH).equals(revenue.client_month(demo_db, ALL, MONTH, AS_OF))
+
+
+def test_every_money_column_shown_is_in_cents_columns(demo_db):
+    """`to_dollars` turns exactly the money columns of each Revenue frame into dollars."""
+    money = set(revenue_admin.CENTS_COLUMNS)
+    table = revenue.client_month(demo_db, ALL, MONTH, AS_OF)
+    assert set(revenue.MONEY_COLUMNS + revenue.PER_LEAD_COLUMNS) <= money
+    hist = revenue.history(demo_db, ALL, 3, AS_OF)
+    fc = revenue_admin.forecast(demo_db, ALL, AS_OF)["per_client"]
+    mv = revenue_admin.mrr_movements(demo_db, ALL, 3, AS_OF)
+    for frame in (table, hist, fc, mv):
+        shown = revenue_admin.to_dollars(frame)
+        for c in frame.columns:
+            if c in money:
+                assert (shown[c] * 100).round(0).cast(pl.Int64).equals(frame[c].cast(pl.Int64)), c
+            else:
+                assert shown[c].equals(frame[c]), c
+    assert set(fc.columns) - {"workspace_id", "client", "billing_type"} <= money
+    assert {"starting_mrr", "mrr", *revenue_admin.mrr.MOVEMENTS} <= money
+
+
 def test_manual_cost_lines_validate_every_row_and_audit_every_change(demo_db):
     user = LOCAL_ADMIN
     name = demo_db.scalar("SELECT name FROM workspaces WHERE id = 1")

@@ -10,6 +10,7 @@ import polars as pl
 
 from core.platform import audit
 from core.platform.geo_data import STATES
+from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one
 
 BILLING_TYPES = ("per_lead", "retainer")
@@ -186,8 +187,15 @@ def none_yet(db: Database) -> bool:
 
 
 def find_by_name(db: Database, name: str) -> dict[str, Any] | None:
+    """The client called `name`, case and surrounding spaces ignored (None: no such client)."""
     df = db.query("SELECT * FROM workspaces WHERE lower(name) = lower(?)", [name.strip()])
     return df.row(0, named=True) if df.height else None
+
+
+def id_by_name(db: Database, name: str) -> int | None:
+    """The id of the client called `name`, as `find_by_name` finds it (None: no such client)."""
+    found = find_by_name(db, name)
+    return None if found is None else int(found["id"])
 
 
 def update(
@@ -242,3 +250,9 @@ def list_workspaces(db: Database, *, include_inactive: bool = True) -> pl.DataFr
 def names(db: Database, *, active_only: bool = True) -> list[tuple[int, str]]:
     where = "WHERE active" if active_only else ""
     return [(r[0], r[1]) for r in db.rows(f"SELECT id, name FROM workspaces {where} ORDER BY name")]
+
+
+def labels(db: Database, scope: Scope | None = None, *, active_only: bool = True) -> dict[int, str]:
+    """Client id → name in name order, of the clients `scope` allows (every one without a
+    scope): a client picker's options (its keys) and their labels."""
+    return {w: n for w, n in names(db, active_only=active_only) if scope is None or scope.allows(w)}

@@ -501,6 +501,30 @@ def copy_overview(
     }
 
 
+def variant_summary(variants: pl.DataFrame) -> dict[str, int]:
+    """Of a `variant_stats` frame: how many variants, significant winners after the correction
+    (better than A), and samples too small for the normal approximation."""
+    return {
+        "variants": variants.height,
+        "winners": variants.filter(
+            pl.col("significant").fill_null(False) & (pl.col("lift") > 0)
+        ).height,
+        "small_samples": variants.filter(pl.col("small_sample").fill_null(False)).height,
+    }
+
+
+def step_totals(steps: pl.DataFrame) -> pl.DataFrame:
+    """Sent, replies and interested per step of one campaign's sequence, its variants summed.
+
+    `steps` has one row per step variant with those counts (the Campaigns view's
+    `campaign_steps`); the result has step, sent, replies, interested, in step order."""
+    return (
+        steps.group_by("step")
+        .agg(pl.col("sent").sum(), pl.col("replies").sum(), pl.col("interested").sum())
+        .sort("step")
+    )
+
+
 def templates(
     db: Database,
     scope: Scope,

@@ -24,10 +24,41 @@ from core.revenue import months as revenue
 from core.revenue import mrr
 
 Z80 = 1.2816  # two-sided 80% normal quantile
+FORECAST_MONEY_COLUMNS = [
+    "booked_recurring",
+    "usage_so_far",
+    "expected_rest_of_month",
+    "forecast",
+    "last_month_billed",
+]
+# Every money column (integer cents) of the frames the Revenue page shows, by name: the month
+# table and history, the forecast, MRR, snapshot differences, manual cost lines (`amount`) and
+# unmapped Stripe customers (`paid`).
+CENTS_COLUMNS = [
+    *revenue.MONEY_COLUMNS,
+    *revenue.PER_LEAD_COLUMNS,
+    "cost_per_1000_contacts",
+    "profit_change",
+    *FORECAST_MONEY_COLUMNS,
+    "snapshot",
+    "live",
+    "difference",
+    "amount",
+    "paid",
+    "starting_mrr",
+    "mrr",
+    *mrr.MOVEMENTS,
+]
 
 
 class RevenueError(ValueError):
     pass
+
+
+def to_dollars(df: pl.DataFrame) -> pl.DataFrame:
+    """Its money columns (`CENTS_COLUMNS`) in dollars, for display: exact to the cent, as every
+    sum is done in cents first."""
+    return df.with_columns([(pl.col(c) / 100).alias(c) for c in CENTS_COLUMNS if c in df.columns])
 
 
 # -- MRR --------------------------------------------------------------------------------------
@@ -241,8 +272,20 @@ def save_snapshot(db: Database, user: access.User, month: dt.date, as_of: dt.dat
 
 
 def snapshot(db: Database, scope: Scope, month: dt.date) -> pl.DataFrame:
+    """The month's saved snapshot, most profitable first, with the figures the live table derives
+    from it (`revenue.DERIVED_SQL`: KPI progress, margin, cost and revenue per interested lead).
+    The target is the client's current one, as in the live table; a snapshot has no flags."""
     return db.query(
-        f"SELECT * FROM revenue_snapshots WHERE month = ? AND {scope.filter()} ORDER BY profit DESC",
+        f"""
+        SELECT *, {", ".join(revenue.derived(c) for c in revenue.DERIVED_SQL)},
+               NULL::VARCHAR AS flags
+        FROM (
+            SELECT s.*, w.monthly_target AS target
+            FROM revenue_snapshots s LEFT JOIN workspaces w ON w.id = s.workspace_id
+            WHERE s.month = ? AND {scope.filter("s.workspace_id")}
+        )
+        ORDER BY profit DESC
+        """,
         [revenue.month_start(month)],
     )
 

@@ -44,6 +44,23 @@ MONEY_COLUMNS = [
     "profit",
 ]
 COST_COLUMNS = ["data_cost", "verification_cost", "sending_cost", "stripe_fees", "manual_cost"]
+# Money per interested lead (cents): derived per row, never summed.
+PER_LEAD_COLUMNS = ["cost_per_interested", "revenue_per_interested"]
+
+# The figures a client-month derives from its counts and money, as SQL over the columns
+# interested, target, revenue, total_cost and profit. The live table and a saved snapshot
+# (core/revenue/admin.py) both compute them from here.
+DERIVED_SQL = {
+    "kpi_progress": "round(interested / nullif(target, 0), 3)::DOUBLE",
+    "margin": "round(profit / nullif(revenue, 0), 4)::DOUBLE",
+    "cost_per_interested": "CAST(round(total_cost / nullif(interested, 0)) AS BIGINT)",
+    "revenue_per_interested": "CAST(round(revenue / nullif(interested, 0)) AS BIGINT)",
+}
+
+
+def derived(name: str) -> str:
+    """`DERIVED_SQL[name] AS name`, for a SELECT list."""
+    return f"{DERIVED_SQL[name]} AS {name}"
 
 
 def month_start(d: dt.date) -> dt.date:
@@ -192,20 +209,20 @@ def _client_months_sql(scope: Scope) -> str:
         LEFT JOIN data USING (workspace_id, month) LEFT JOIN sending USING (workspace_id, month)
         LEFT JOIN fees USING (workspace_id, month) LEFT JOIN manual USING (workspace_id, month)
         LEFT JOIN cover USING (workspace_id, month)
-    )
+    ),
+    t AS (
+        SELECT *, data_cost + verification_cost + sending_cost + stripe_fees + manual_cost AS total_cost
+        FROM j
+    ),
+    p AS (SELECT *, revenue - total_cost AS profit FROM t)
     SELECT month, workspace_id, client, billing_type, target, interested,
-           round(interested / nullif(target, 0), 3)::DOUBLE AS kpi_progress,
+           {derived("kpi_progress")},
            billed_by_model, invoiced, collected, revenue, refunds,
-           data_cost, verification_cost, sending_cost, stripe_fees, manual_cost,
-           data_cost + verification_cost + sending_cost + stripe_fees + manual_cost AS total_cost,
-           revenue - (data_cost + verification_cost + sending_cost + stripe_fees + manual_cost) AS profit,
-           round((revenue - (data_cost + verification_cost + sending_cost + stripe_fees + manual_cost))
-                 / nullif(revenue, 0), 4)::DOUBLE AS margin,
-           CAST(round((data_cost + verification_cost + sending_cost + stripe_fees + manual_cost)
-                 / nullif(interested, 0)) AS BIGINT) AS cost_per_interested,
-           CAST(round(revenue / nullif(interested, 0)) AS BIGINT) AS revenue_per_interested,
-           CAST(round((data_cost + verification_cost + sending_cost + stripe_fees + manual_cost) * 1000
-                 / nullif(contacts_pulled, 0)) AS BIGINT) AS cost_per_1000_contacts,
+           data_cost, verification_cost, sending_cost, stripe_fees, manual_cost, total_cost, profit,
+           {derived("margin")},
+           {derived("cost_per_interested")},
+           {derived("revenue_per_interested")},
+           CAST(round(total_cost * 1000 / nullif(contacts_pulled, 0)) AS BIGINT) AS cost_per_1000_contacts,
            contacts_pulled, emails_sent, invoices, closed,
            concat_ws('; ',
              CASE WHEN closed AND billing_type = 'per_lead' AND invoiced < billed_by_model
@@ -218,7 +235,7 @@ def _client_months_sql(scope: Scope) -> str:
                   AND invoiced = 0 THEN 'retainer not invoiced' END,
              CASE WHEN closed AND collected < invoiced THEN 'not fully collected' END
            ) AS flags
-    FROM j
+    FROM p
     """
 
 
@@ -235,7 +252,12 @@ def client_months(
 
 def client_month(db: Database, scope: Scope, month: dt.date, as_of: dt.date) -> pl.DataFrame:
     """The per-client table for one month, most profitable first."""
-    df = client_months(db, scope, month, month, as_of).drop("month")
+    return of_month(client_months(db, scope, month, month, as_of), month)
+
+
+def of_month(window: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+    """One month of a `client_months` frame, as `client_month` gives it."""
+    df = window.filter(pl.col("month") == month_start(month)).drop("month")
     return df.sort("profit", descending=True)
 
 

@@ -395,6 +395,13 @@ def _finish(db, run_id, status, counts, requests, error) -> None:
 # -- customer -> client mapping ---------------------------------------------------------------
 
 
+def last_success(db: Database) -> dt.datetime | None:
+    """When the last Stripe sync that succeeded finished (None: never)."""
+    return db.scalar(
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'succeeded'", [SOURCE]
+    )
+
+
 def unmapped_customers(db: Database) -> pl.DataFrame:
     """Stripe customers that belong to no client yet, with what they paid so far."""
     return db.query(
