@@ -24,7 +24,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 run: setup
 	$(VENV)/bin/leadops migrate
 	$(VENV)/bin/leadops demo --if-empty
-	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
+	$(VENV)/bin/leadops serve --host $(HOST) --port $(PORT)
 
 chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \

@@ -1,34 +1,59 @@
-"""What the app process starts once: the database, migrations, and the inbox worker."""
+"""The process runtime: what a LeadOps server starts once, at start-up, not at the first page view.
+
+`start_app_runtime()` opens (and migrates) the database, reports what a dead process left behind
+(jobs, sync runs and handed-over requests it was running become `interrupted`), and starts two
+threads: the inbox worker (runs commands the CLI hands over, writes the heartbeat) and the
+scheduler (syncs, alert checks, CRM retries, reports, the Monday evergreen step). `leadops serve`
+calls it before it starts the web server, so the schedule runs when nobody has a page open; the
+pages call it too and get the same runtime back. This module is the only place threads start
+for the life of the process.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
-import traceback
+from collections.abc import Callable
 
 from core import catalog  # noqa: F401  (every job the inbox and the scheduler may start)
-from core.platform import jobs, settings
+from core.guardrails import alerts as guardrails
+from core.guardrails import client_reports
+from core.platform import jobs, settings, sync_status
 from core.platform.inbox import InboxWorker
 from core.platform.store import Database, get_db
 from core.replies import crm_delivery as _crm
 from core.revenue import stripe_sync
+
+log = logging.getLogger("leadops.scheduler")
 
 _lock = threading.Lock()
 _workers: dict[str, InboxWorker] = {}
 _schedulers: dict[str, Scheduler] = {}
 
 
+def check_every_seconds() -> float:
+    """How often the scheduler looks for due work (`LEADOPS_SCHEDULER_SECONDS`, default 30)."""
+    try:
+        return max(0.2, float(os.environ.get("LEADOPS_SCHEDULER_SECONDS") or 30))
+    except ValueError:
+        return 30.0
+
+
 class Scheduler(threading.Thread):
     """Runs the Email Bison sync every `bison_sync_interval_minutes` and the Stripe sync every
     `stripe_sync_interval_minutes` while the app is up (each only when it is configured), the
-    guardrail checks after every successful sync, the weekly client reports when due, and CRM
-    deliveries whose retry time has come in between."""
+    guardrail checks after every successful sync, the weekly client reports when due, CRM
+    deliveries whose retry time has come, and the evergreen step on Mondays.
 
-    def __init__(self, db: Database, check_every: float = 30.0) -> None:
+    A step that cannot start is recorded as a failed job of its kind, so it shows on the Alerts
+    page ("Email Bison sync failed: scheduled sync could not start: …"), not only in the log."""
+
+    def __init__(self, db: Database, check_every: float | None = None) -> None:
         super().__init__(name="leadops-scheduler", daemon=True)
         self.db = db
-        self.check_every = check_every
+        self.check_every = check_every if check_every is not None else check_every_seconds()
         self.stop_event = threading.Event()
 
     def _interval_passed(self, source: str, setting: str) -> bool:
@@ -53,35 +78,49 @@ class Scheduler(threading.Thread):
             "stripe", "stripe_sync_interval_minutes"
         )
 
+    def crm_due(self) -> bool:
+        return bool(_crm.due_count(self.db))
+
+    def steps(self) -> list[tuple[str, Callable[[], bool]]]:
+        return [
+            ("sync.bison", self.due),
+            ("sync.stripe", self.stripe_due),
+            ("alerts.check", lambda: guardrails.checks_due(self.db)),
+            ("reports.send", lambda: client_reports.reports_due(self.db)),
+            ("crm.deliver", self.crm_due),
+            ("pipeline.evergreen", self.evergreen_due),
+        ]
+
+    def tick(self) -> list[str]:
+        """Start every step that is due and not running; returns the kinds started."""
+        started = []
+        for kind, due in self.steps():
+            try:
+                if due() and not jobs.running(self.db, kind):
+                    jobs.start(self.db, kind, {"actor": "schedule"}, requested_by="schedule")
+                    started.append(kind)
+            except jobs.JobError as exc:  # already running (started by someone else): fine
+                if "already running" not in str(exc):
+                    self._record(kind, exc)
+            except Exception as exc:  # the next tick tries again
+                self._record(kind, exc)
+        return started
+
+    def _record(self, kind: str, exc: Exception) -> None:
+        log.exception("scheduled %s could not start", kind)
+        try:
+            jobs.record_failure(
+                self.db,
+                kind,
+                f"scheduled {kind} could not start: {type(exc).__name__}: {exc}",
+                requested_by="schedule",
+            )
+        except Exception:  # the store itself is in trouble; the log has it
+            log.exception("could not record the failure")
+
     def run(self) -> None:
         while not self.stop_event.wait(self.check_every):
-            for kind, due in (("sync.bison", self.due), ("sync.stripe", self.stripe_due)):
-                try:
-                    if due() and not jobs.running(self.db, kind):
-                        jobs.start(self.db, kind, {"actor": "schedule"}, requested_by="schedule")
-                except Exception:  # the next check tries again
-                    traceback.print_exc()
-            try:
-                self.after_sync()
-            except Exception:
-                traceback.print_exc()
-            try:
-                if _crm.due_count(self.db) and not jobs.running(self.db, "crm.deliver"):
-                    jobs.start(  # CRM deliveries whose retry time has come
-                        self.db, "crm.deliver", {"actor": "schedule"}, requested_by="schedule"
-                    )
-            except Exception:  # the next check tries again
-                traceback.print_exc()
-            try:
-                if self.evergreen_due():
-                    jobs.start(
-                        self.db,
-                        "pipeline.evergreen",
-                        {"actor": "schedule"},
-                        requested_by="schedule",
-                    )
-            except Exception:
-                traceback.print_exc()
+            self.tick()
 
     def evergreen_due(self, now: dt.datetime | None = None) -> bool:
         """Mondays, once a day, when some client has an evergreen campaign."""
@@ -99,23 +138,25 @@ class Scheduler(threading.Thread):
         )
 
     def after_sync(self) -> None:
-        from core.guardrails import alerts as guardrails
-        from core.guardrails import client_reports
-
-        if guardrails.checks_due(self.db) and not jobs.running(self.db, "alerts.check"):
-            jobs.start(self.db, "alerts.check", {"actor": "schedule"}, requested_by="schedule")
-        if client_reports.reports_due(self.db) and not jobs.running(self.db, "reports.send"):
-            jobs.start(self.db, "reports.send", {"actor": "schedule"}, requested_by="schedule")
+        """The alert check and the weekly reports, when due (also part of every tick)."""
+        for kind, due in self.steps()[2:4]:
+            if due() and not jobs.running(self.db, kind):
+                jobs.start(self.db, kind, {"actor": "schedule"}, requested_by="schedule")
 
 
-def start_app_runtime() -> Database:
-    """Open (and migrate) the database, mark jobs a dead process left running, start the inbox."""
-    db = get_db()
+def start_app_runtime(path: str | None = None) -> Database:
+    """Open (and migrate) the database, report what a dead process left running, and start the
+    inbox worker and the scheduler once per process (again only if they died)."""
+    db = get_db(path)
     with _lock:
         key = str(db.path.resolve())
         worker = _workers.get(key)
         if worker is None or not worker.is_alive() or worker.db is not db:
+            old = _schedulers.pop(key, None)
+            if old is not None:  # a replaced worker never leaves its scheduler behind
+                old.stop_event.set()
             jobs.mark_interrupted(db)
+            sync_status.mark_interrupted(db)
             worker = InboxWorker(db)
             worker.beat()
             worker.start()

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "catalog": {"platform", "accounts", "bison", "demo", "guardrails", "pipeline", "replies"}
     | {"revenue", "territories"},
     "app": {"platform", "catalog", "guardrails", "replies", "revenue"},
-    "cli": {"platform", "catalog", "accounts", "bison", "pipeline"},
+    "cli": {"platform", "catalog", "app", "accounts", "bison", "pipeline"},
 }
 # Only these may import the demo generator and the command line.
 DEMO_IMPORTERS = {"catalog", "cli", "demo"}
@@ -66,8 +66,13 @@ def core_package(module: str) -> str:
 
 
 def test_core_never_imports_streamlit():
+    launcher = ROOT / "core" / "cli" / "serve.py"  # `leadops serve` starts the web server
     for f in files("core"):
-        assert not any(m == "streamlit" or m.startswith("streamlit.") for m in imports(f)), f
+        mods = imports(f)
+        if f == launcher:
+            assert {m for m in mods if m.startswith("streamlit")} == {"streamlit.web"}, mods
+            continue
+        assert not any(m == "streamlit" or m.startswith("streamlit.") for m in mods), f
 
 
 def test_connectors_never_touch_the_store_or_the_ui():

@@ -463,8 +463,11 @@ def test_process_all_runs_every_client_with_pending_work(ws, tmp_path):
         actor="t",
     )
     assert pipeline.pending_workspaces(ws, MONTH) == [1, 2]
-    out = jobs.run(ws, "pipeline.process_all", {"month": "2027-03", "actor": "t"}, requested_by="t")
+    with pytest.raises(jobs.PartialFailure, match="failed for 2 of 2 client") as failed:
+        jobs.run(ws, "pipeline.process_all", {"month": "2027-03", "actor": "t"}, requested_by="t")
+    out = failed.value.result  # the job ends partial, with what it did kept
     assert len(out["failed"]) == 2 and all("No upload campaign" in f for f in out["failed"])
+    assert ws.scalar("SELECT status FROM jobs WHERE kind = 'pipeline.process_all'") == "partial"
     assert ws.scalar("SELECT count(*) FROM contacts WHERE status = 'batched'") == 7
     runs = pipeline.runs(ws, ADMIN.scope)
     assert set(runs["status"]) == {"failed"}

@@ -197,7 +197,9 @@ def test_pending_requests_survive_until_an_app_runs_them(tmp_path, demo_template
     rid = inbox.submit(path, "export", {"name": "workspaces", "out": str(out), "actor": "t"}, "t")
     db = store.Database(path)
     worker = inbox.InboxWorker(db)
+    worker.beat()
     assert worker.drain() == 1
+    worker.join_requests(10)
     st = inbox.wait(path, rid, timeout=5)
     assert st["state"] == "succeeded" and out.exists()
     db.close()

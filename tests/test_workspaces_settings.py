@@ -79,6 +79,26 @@ def test_update_rename_deactivate_are_audited_with_before_and_after(empty_db):
         workspaces.update(empty_db, wid, {"id": 5}, actor="bob")
 
 
+def test_client_pickers_labels_and_the_lookup_by_name(empty_db):
+    from core.platform.scope import Scope
+
+    db = empty_db
+    b = workspaces.create(db, WorkspaceInput(name="Beta"), actor="t")
+    a = workspaces.create(db, WorkspaceInput(name="Acme"), actor="t")
+    c = workspaces.create(db, WorkspaceInput(name="Calm"), actor="t")
+    workspaces.update(db, c, {"active": False}, actor="t")
+    assert list(workspaces.labels(db).items()) == [(a, "Acme"), (b, "Beta")]  # name order
+    assert workspaces.labels(db, Scope.only([b, c])) == {b: "Beta"}
+    assert workspaces.labels(db, Scope.all(), active_only=False) == {
+        a: "Acme",
+        b: "Beta",
+        c: "Calm",
+    }
+    assert workspaces.id_by_name(db, "  acme ") == a
+    assert workspaces.id_by_name(db, "Calm") == c  # inactive clients are still found
+    assert workspaces.id_by_name(db, "Nobody") is None
+
+
 def test_tiers_are_editable_settings(empty_db):
     workspaces.update_tier(
         empty_db, "100", monthly_target=100, refined_contacts=16000, emails_per_day=1800, actor="t"

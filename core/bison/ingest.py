@@ -46,6 +46,7 @@ _SYSTEMIC = (
     duckdb.InternalException,
     duckdb.OutOfMemoryException,
     duckdb.InterruptException,
+    duckdb.TransactionException,  # a write conflict is not the event's fault: keep it, retry
 )
 
 

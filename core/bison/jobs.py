@@ -35,6 +35,14 @@ def sync_bison_job(db: Database, params: dict[str, Any], progress: jobs.Progress
     # New replies go on to classification, client leads and CRM delivery (the replies domain).
     params = {"workspace_ids": result["workspace_ids"], "ingest": False}
     result["crm"] = jobs.call(db, "replies.process", params, progress)
+    failed = {n: r for n, r in result["workspaces"].items() if r["status"] != "succeeded"}
+    if failed:
+        reasons = "; ".join(f"{n}: {r['error'] or r['status']}" for n, r in failed.items())
+        raise jobs.PartialFailure(
+            f"Email Bison sync failed for {len(failed)} of {len(result['workspaces'])}"
+            f" client(s): {reasons}",
+            result,
+        )
     return result
 
 

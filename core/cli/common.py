@@ -14,6 +14,15 @@ from core import catalog  # noqa: F401  (registers every job)
 from core.platform import audit, inbox, jobs, store
 
 
+class _Settings:
+    """Options of the whole command line (set by the main callback)."""
+
+    wait_timeout: float | None = None
+
+
+settings = _Settings()
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
@@ -28,8 +37,10 @@ def print_progress(stage: str, done: int, total: int | None, message: str | None
     typer.echo(f"  … {stage}{frac}{' — ' + message if message else ''}", err=True)
 
 
-def run_job(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Run a job here, or hand it to the app that holds the database."""
+def run_job(kind: str, params: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Run a job here, or hand it to the app that holds the database. A job that partly failed
+    exits 1 with its message, or, with `partial`, prints the message and returns its result so
+    the command can show what did succeed (and then exit 1 itself)."""
     actor = audit.current_actor()
     params = {**params, "actor": actor}
     path = store.db_path_from_env()
@@ -50,11 +61,16 @@ def run_job(kind: str, params: dict[str, Any]) -> dict[str, Any]:
                     )
 
             try:
-                st = inbox.wait(path, request_id, on_progress=show)
-            except TimeoutError as exc:
+                st = inbox.wait(path, request_id, on_progress=show, timeout=settings.wait_timeout)
+            except inbox.HandOverError as exc:
                 fail(str(exc))
+            if st["state"] == "partial":
+                if not partial:
+                    fail(f"Partly failed: {st.get('error')}")
+                typer.secho(f"Partly failed: {st.get('error')}", fg=typer.colors.RED, err=True)
+                return {**(st.get("result") or {}), "partial": True}
             if st["state"] != "succeeded":
-                fail(f"Failed: {st.get('error') or st['state']}")
+                fail(f"{st['state'].capitalize()}: {st.get('error') or st['state']}")
             return st.get("result") or {}
         fail(
             f"{busy} It is not a running LeadOps app, so the job cannot be handed over. "
@@ -64,6 +80,11 @@ def run_job(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         fail(str(exc))
     try:
         return jobs.run(db, kind, params, requested_by=actor, listener=print_progress)
+    except jobs.PartialFailure as exc:
+        if not partial:
+            fail(f"Partly failed: {exc}")
+        typer.secho(f"Partly failed: {exc}", fg=typer.colors.RED, err=True)
+        return {**exc.result, "partial": True}
     except jobs.JobError as exc:
         fail(str(exc))
     except jobs.JobCancelled:

@@ -17,8 +17,10 @@ from core.cli.alerts import alerts_app, reports_app
 from core.cli.common import fail as _fail
 from core.cli.common import open_db as _open_db
 from core.cli.common import run_job
+from core.cli.common import settings as cli_settings
 from core.cli.crm import app as crm_app
 from core.cli.pipeline import import_app, pipeline_app
+from core.cli.serve import serve
 from core.cli.territories import app as territories_app
 from core.cli.webhooks import app as webhooks_app
 from core.platform import inbox, secrets, store
@@ -27,7 +29,24 @@ app = typer.Typer(
     help="LeadOps: operations console for a cold-email lead-generation agency.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def _options(
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        help="When the app runs the job for this command, stop waiting after this many seconds"
+        " (exit code 1; the app goes on with it).",
+    ),
+) -> None:
+    """LeadOps: operations console for a cold-email lead-generation agency."""
+    cli_settings.wait_timeout = timeout
+
+
 workspaces_app = typer.Typer(help="Client workspaces.", no_args_is_help=True)
+app.command()(serve)
 app.add_typer(workspaces_app, name="workspaces")
 sync_app = typer.Typer(help="Sync data from external systems.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
@@ -230,7 +249,7 @@ def sync_bison(
     full: bool = typer.Option(False, "--full", help="Re-read everything instead of what changed."),
 ) -> None:
     """Sync campaigns, sequences, stats, replies, leads, sending accounts and tags from Email Bison."""
-    result = run_job("sync.bison", {"workspace": workspace, "full": full})
+    result = run_job("sync.bison", {"workspace": workspace, "full": full}, partial=True)
     for name, r in result.get("workspaces", {}).items():
         counts = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items())
         line = f"{name}: {r['status']} in {r['seconds']} s, {r['requests']} requests ({counts})"

@@ -325,6 +325,36 @@ FROM guard_th t LEFT JOIN c USING (workspace_id) LEFT JOIN r USING (workspace_id
 WHERE abs(coalesce(c.in_campaigns, 0) - coalesce(r.in_replies, 0)) > t.guard_interested_mismatch
 """
 
+# Work that runs unattended, by the job kind that does it.
+UNATTENDED_JOBS = {
+    "sync.bison": "Email Bison sync",
+    "sync.stripe": "Stripe sync",
+    "crm.deliver": "CRM delivery",
+    "pipeline.process_all": "Pipeline for every client",
+    "pipeline.evergreen": "Monday evergreen step",
+    "reports.send": "Weekly client reports",
+}
+_JOB_LABEL = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in UNATTENDED_JOBS.items())
+_JOB_KINDS = ", ".join(f"'{k}'" for k in UNATTENDED_JOBS)
+JOB_FAILED = f"""
+WITH last AS (
+    SELECT kind, arg_max(status, created_at) AS status, arg_max(error, created_at) AS error,
+           max(created_at) AS last_at, arg_max(requested_by, created_at) AS started_by
+    FROM jobs WHERE kind IN ({_JOB_KINDS}) AND status NOT IN ('queued', 'running')
+    GROUP BY kind
+)
+SELECT CAST(NULL AS INTEGER) AS workspace_id,
+       CASE WHEN status = 'partial' THEN 'warning' ELSE 'danger' END AS severity,
+       'job' AS subject_kind, kind AS subject_id, CASE kind {_JOB_LABEL} END AS subject_name,
+       (CASE kind {_JOB_LABEL} END)
+         || CASE status WHEN 'partial' THEN ' partly failed' ELSE ' failed' END AS title,
+       printf('The last run (%s, started by %s) ended %s: %s. It clears when a run succeeds.',
+              strftime(last_at, '%b %-d %H:%M UTC'), started_by, status,
+              coalesce(error, 'no reason recorded')) AS explanation,
+       CAST(NULL AS DOUBLE) AS metric, CAST(NULL AS DOUBLE) AS threshold
+FROM last WHERE status IN ('failed', 'partial')
+"""
+
 RATE = ("guard_rate_window_days", "guard_rate_min_sends")
 CHECKS: dict[str, Check] = {
     c.name: c
@@ -423,6 +453,15 @@ CHECKS: dict[str, Check] = {
             ("guard_sync_stale_hours",),
             "A sync source that has not succeeded for N hours.",
             SYNC_STALE,
+        ),
+        Check(
+            "job_failed",
+            "Unattended work failed",
+            "danger",
+            (),
+            "The last sync, CRM delivery, pipeline or report run (scheduled, from the command"
+            " line or a page) failed or partly failed, or the scheduler could not start it.",
+            JOB_FAILED,
         ),
         Check(
             "interested_mismatch",

@@ -71,6 +71,12 @@ def process_all_job(
         except pipeline.PipelineError as exc:
             out["failed"].append(f"{name}: {exc}")
     progress.update("clients", len(ids), len(ids), None)
+    if out["failed"]:
+        raise jobs.PartialFailure(
+            f"The pipeline failed for {len(out['failed'])} of {len(ids)} client(s): "
+            + "; ".join(out["failed"]),
+            out,
+        )
     return out
 
 

@@ -71,11 +71,14 @@ def create_run(
 ) -> int:
     if from_stage not in STAGES:
         raise PipelineError(f"Stage {from_stage!r} is not one of {', '.join(STAGES)}.")
-    if active_run(db, workspace_id):
-        name = db.scalar("SELECT name FROM workspaces WHERE id = ?", [workspace_id])
-        raise PipelineError(f"A pipeline run for {name} is already in progress; wait or cancel it.")
     start = STAGES.index(from_stage)
-    with db.transaction() as cur:
+    # The check and the insert hold the writer together: two clicks cannot both pass the check.
+    with db.writer, db.transaction() as cur:
+        if active_run(db, workspace_id):
+            name = db.scalar("SELECT name FROM workspaces WHERE id = ?", [workspace_id])
+            raise PipelineError(
+                f"A pipeline run for {name} is already in progress; wait or cancel it."
+            )
         run_id = cur.execute(
             "INSERT INTO pipeline_runs (workspace_id, month, from_stage, requested_by, retry_of)"
             " VALUES (?, ?, ?, ?, ?) RETURNING id",

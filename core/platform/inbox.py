@@ -4,7 +4,15 @@ DuckDB lets one process open the database file. When the LeadOps app has it, a C
 writes a request file into `<db>.inbox/pending/`, the app's inbox worker runs the job in its
 own process and writes progress and the outcome to `<db>.inbox/status/<id>.json`, and the CLI
 prints that progress until the job ends. Files are written to a temporary name and renamed,
-so a reader never sees half a file; a request survives an app restart (it stays in pending/).
+so a reader never sees half a file.
+
+A request is never lost: the worker moves it from pending/ to running/ when it starts it and
+removes it only after its outcome is written. A request still in pending/ when the app stops
+runs when the app starts again; one left in running/ by an app that died is reported
+`interrupted` on the next start (it may have half-run, so it is not repeated behind anyone's
+back). Requests run side by side, each in its own thread; two of the same exclusive kind (two
+syncs) run one after the other. The waiting command stops with a message when the app dies or
+its `--timeout` passes.
 
 The app also writes `<db>.inbox/app.json` every second as a heartbeat, so the CLI can tell a
 running LeadOps app (hand over) from any other process holding the file (clear message).
@@ -13,6 +21,7 @@ running LeadOps app (hand over) from any other process holding the file (clear m
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -24,7 +33,14 @@ from typing import Any
 from core.platform import jobs
 from core.platform.store import Database
 
+log = logging.getLogger("leadops.inbox")
+
 HEARTBEAT_STALE_S = 10.0
+FINAL_STATES = ("succeeded", "failed", "cancelled", "partial", "interrupted")
+
+
+class HandOverError(RuntimeError):
+    """Waiting for the app ended without an outcome (the app stopped, or the wait timed out)."""
 
 
 def inbox_dir(db_path: Path) -> Path:
@@ -85,7 +101,8 @@ def wait(
     timeout: float | None = None,
     poll: float = 0.2,
 ) -> dict[str, Any]:
-    """Block until the app has run the request; returns the final status document."""
+    """Block until the app has run the request; returns the final status document. Raises
+    `HandOverError` when the app stops before the outcome is written, or on `timeout`."""
     path = inbox_dir(db_path) / "status" / f"{request_id}.json"
     deadline = time.monotonic() + timeout if timeout else None
     last = None
@@ -94,15 +111,24 @@ def wait(
         if st != last and on_progress:
             on_progress(st)
         last = st
-        if st.get("state") in ("succeeded", "failed", "cancelled"):
+        if st.get("state") in FINAL_STATES:
             path.unlink(missing_ok=True)
             return st
-        if st.get("state") == "queued" and not app_alive(db_path):
-            raise TimeoutError(
-                "The LeadOps app stopped before it ran the request; it is kept and runs when the app starts again."
+        if not app_alive(db_path):
+            if st.get("state") == "queued":
+                raise HandOverError(
+                    "The LeadOps app stopped before it ran the request; it is kept and runs when"
+                    " the app starts again."
+                )
+            raise HandOverError(
+                "The LeadOps app stopped while it ran the request, so it did not finish. Start"
+                " the app again (it reports the request as interrupted) and run the command again."
             )
         if deadline and time.monotonic() > deadline:
-            raise TimeoutError("Timed out waiting for the app to run the request.")
+            raise HandOverError(
+                f"Gave up waiting after {timeout:g} s; the app goes on with the request"
+                f" ({request_id}) and keeps its outcome in {path}."
+            )
         time.sleep(poll)
 
 
@@ -116,6 +142,8 @@ class InboxWorker(threading.Thread):
         self.interval = interval
         self.stop_event = threading.Event()
         self.started_at = time.time()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     def beat(self) -> None:
         _write_json(
@@ -124,43 +152,71 @@ class InboxWorker(threading.Thread):
         )
 
     def run(self) -> None:
+        self.recover()
         while not self.stop_event.is_set():
             try:
                 self.beat()
                 self.drain()
             except Exception:  # never let the worker die; the next loop retries
-                import traceback
-
-                traceback.print_exc()
+                log.exception("inbox worker")
             self.stop_event.wait(self.interval)
+
+    def recover(self) -> int:
+        """Requests a dead app left running: reported interrupted, never silently repeated."""
+        folder = self.dir / "running"
+        n = 0
+        for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+            req = _read_json(path)
+            if req:
+                _write_json(
+                    self.dir / "status" / f"{req['id']}.json",
+                    {
+                        "state": "interrupted",
+                        "error": f"Interrupted: the app stopped while it ran this {req.get('kind')}"
+                        " request. Run the command again.",
+                    },
+                )
+                n += 1
+            path.unlink(missing_ok=True)
+        return n
 
     def drain(self) -> int:
         pending = (
             sorted((self.dir / "pending").glob("*.json")) if (self.dir / "pending").exists() else []
         )
+        started = 0
         for path in pending:
-            req = _read_json(path)
-            path.unlink(missing_ok=True)
-            if not req:
+            claimed = self.dir / "running" / path.name
+            claimed.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, claimed)  # claimed: kept until its outcome is written
+            except FileNotFoundError:
                 continue
-            self.handle(req)
-        return len(pending)
+            req = _read_json(claimed)
+            if not req:
+                claimed.unlink(missing_ok=True)
+                continue
+            thread = threading.Thread(
+                target=self.handle,
+                args=(req, claimed),
+                name=f"inbox-{req.get('kind')}-{req.get('id')}",
+                daemon=True,
+            )
+            with self._lock:
+                self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+            started += 1
+        return started
 
-    def handle(self, req: dict[str, Any]) -> None:
+    def handle(self, req: dict[str, Any], claimed: Path | None = None) -> None:
         status_path = self.dir / "status" / f"{req['id']}.json"
 
         def listener(stage: str, done: int, total: int | None, message: str | None) -> None:
+            state = "queued" if stage == "waiting" else "running"
             _write_json(
                 status_path,
-                {
-                    "state": "running",
-                    "stage": stage,
-                    "done": done,
-                    "total": total,
-                    "message": message,
-                },
+                {"state": state, "stage": stage, "done": done, "total": total, "message": message},
             )
-            self.beat()
 
         _write_json(status_path, {"state": "running", "stage": "starting"})
         try:
@@ -170,12 +226,25 @@ class InboxWorker(threading.Thread):
                 req.get("params") or {},
                 requested_by=req["requested_by"],
                 listener=listener,
+                exclusive=True,
             )
-            _write_json(status_path, {"state": "succeeded", "result": result})
+            outcome: dict[str, Any] = {"state": "succeeded", "result": result}
         except jobs.JobCancelled:
-            _write_json(status_path, {"state": "cancelled"})
+            outcome = {"state": "cancelled"}
+        except jobs.PartialFailure as exc:
+            outcome = {"state": "partial", "error": str(exc), "result": exc.result}
         except Exception as exc:
-            _write_json(status_path, {"state": "failed", "error": str(exc) or type(exc).__name__})
+            outcome = {"state": "failed", "error": str(exc) or type(exc).__name__}
+        _write_json(status_path, outcome)
+        if claimed is not None:
+            claimed.unlink(missing_ok=True)  # only now that the outcome is written
+
+    def join_requests(self, timeout: float | None = None) -> None:
+        """Wait for the requests started so far (tests, shutdown)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
-import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +19,8 @@ from typing import Any
 import polars as pl
 
 from core.platform.store import Database
+
+log = logging.getLogger("leadops.jobs")
 
 ProgressFn = Callable[[str, int, int | None, str | None], None]
 
@@ -29,6 +31,15 @@ class JobCancelled(Exception):
 
 class JobError(RuntimeError):
     """A job failed in a way users can act on; the message is shown as is."""
+
+
+class PartialFailure(JobError):
+    """The job did its work but some of it failed (a client's sync, a delivery): it ends
+    'partial' with its result kept and the message naming what failed and why."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class Progress:
@@ -60,6 +71,42 @@ JobFn = Callable[[Database, dict[str, Any], Progress], dict[str, Any]]
 REGISTRY: dict[str, JobFn] = {}
 _running: dict[str, Progress] = {}
 _running_lock = threading.Lock()
+# Exclusive jobs running now, as (kind, workspace_id or None for every client). A claim
+# conflicts with one of the same kind for the same client or for all of them.
+_claims: set[tuple[str, int | None]] = set()
+_claims_changed = threading.Condition()
+
+
+def _conflicts(kind: str, wid: int | None) -> bool:
+    return any(k == kind and (wid is None or w is None or w == wid) for k, w in _claims)
+
+
+def _claim(kind: str, wid: int | None, *, wait: bool, on_wait: Callable[[], None] | None = None):
+    """Claim the right to run `kind` for `wid`; returns the claim, or None when taken and not
+    waiting. Checking and claiming are one step, so two callers can never both pass."""
+    with _claims_changed:
+        if _conflicts(kind, wid):
+            if not wait:
+                return None
+            if on_wait:
+                on_wait()
+            while _conflicts(kind, wid):
+                _claims_changed.wait()
+        _claims.add((kind, wid))
+        return (kind, wid)
+
+
+def _release(claim: tuple[str, int | None] | None) -> None:
+    if claim is None:
+        return
+    with _claims_changed:
+        _claims.discard(claim)
+        _claims_changed.notify_all()
+
+
+def _workspace_of(params: dict[str, Any]) -> int | None:
+    wid = params.get("workspace_id")
+    return int(wid) if wid not in (None, "") else None
 
 
 def job(kind: str) -> Callable[[JobFn], JobFn]:
@@ -116,6 +163,9 @@ def _execute(
     except JobCancelled:
         _finish(db, job_id, "cancelled", None, "Cancelled by a user.")
         raise
+    except PartialFailure as exc:
+        _finish(db, job_id, "partial", exc.result, str(exc))
+        raise
     except JobError as exc:
         _finish(db, job_id, "failed", None, str(exc))
         raise
@@ -152,10 +202,25 @@ def run(
     requested_by: str,
     listener: ProgressFn | None = None,
     job_id: str | None = None,
+    exclusive: bool = False,
 ) -> dict[str, Any]:
-    """Run a job in this thread and return its result; raises on failure."""
-    job_id = _create(db, kind, params, requested_by, job_id)
-    return _execute(db, job_id, kind, params, Progress(db, job_id, listener))
+    """Run a job in this thread and return its result; raises on failure. With `exclusive`, wait
+    while another job of the same kind runs in this process, then run (handed-over commands)."""
+    if kind not in REGISTRY:
+        raise JobError(f"Unknown job {kind!r}.")
+    claim = None
+    if exclusive:
+
+        def waiting() -> None:
+            if listener:
+                listener("waiting", 0, None, f"another {kind} job is running")
+
+        claim = _claim(kind, _workspace_of(params), wait=True, on_wait=waiting)
+    try:
+        job_id = _create(db, kind, params, requested_by, job_id)
+        return _execute(db, job_id, kind, params, Progress(db, job_id, listener))
+    finally:
+        _release(claim)
 
 
 def running(db: Database, kind: str, workspace_id: int | None = None) -> str | None:
@@ -191,16 +256,26 @@ def start(
     thread starts: what records the job id elsewhere must not race the job's own writes to
     the same rows (DuckDB refuses one of two concurrent updates of a row).
     """
+    claim = None
     if exclusive:
-        other = running(db, kind, params.get("workspace_id"))
-        if other:
-            raise JobError(f"A {kind} job is already running (job {other}); wait for it to finish.")
-    job_id = _create(db, kind, params, requested_by, None)
-    if on_created is not None:
-        on_created(job_id)
+        claim = _claim(kind, _workspace_of(params), wait=False)
+        if claim is None:
+            other = running(db, kind, _workspace_of(params))
+            raise JobError(
+                f"A {kind} job is already running"
+                + (f" (job {other})" if other else "")
+                + "; wait for it to finish."
+            )
+    try:
+        job_id = _create(db, kind, params, requested_by, None)
+    except BaseException:
+        _release(claim)
+        raise
     progress = Progress(db, job_id)
     with _running_lock:
         _running[job_id] = progress
+    if on_created is not None:
+        on_created(job_id)
 
     def target() -> None:
         try:
@@ -208,7 +283,9 @@ def start(
         except (JobError, JobCancelled):  # expected; recorded in the jobs row
             pass
         except Exception:  # recorded in the jobs row; the trace goes to the server log
-            traceback.print_exc()
+            log.exception("job %s (%s) failed", job_id, kind)
+        finally:
+            _release(claim)
 
     threading.Thread(target=target, name=f"job-{kind}-{job_id}", daemon=True).start()
     return job_id
@@ -233,6 +310,18 @@ def recent(db: Database, limit: int = 50) -> pl.DataFrame:
         " FROM jobs ORDER BY created_at DESC LIMIT ?",
         [limit],
     )
+
+
+def record_failure(db: Database, kind: str, error: str, *, requested_by: str) -> str:
+    """A job of `kind` that could not even start (the scheduler's own errors), recorded as a
+    failed run so it is seen where failed runs are seen (jobs, Alerts)."""
+    job_id = uuid.uuid4().hex[:12]
+    db.execute(
+        "INSERT INTO jobs (id, kind, params, status, requested_by, error, finished_at)"
+        " VALUES (?, ?, '{}', 'failed', ?, ?, ?)",
+        [job_id, kind, requested_by, error, _now()],
+    )
+    return job_id
 
 
 def mark_interrupted(db: Database) -> int:

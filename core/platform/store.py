@@ -9,6 +9,13 @@ process can open the file at all. LeadOps handles that like this:
   app, the command hands its job to the app through a durable inbox on disk (see `core/platform/inbox.py`)
   and waits for the result. When it is held by some other process, it exits with a clear message.
 
+Inside the process there is one writer: every write (a `transaction()`, an `execute()`, or a
+write statement sent through any cursor, `INSERT … RETURNING` through `scalar()` included) holds
+the database's write lock while it runs, so two of our own threads can never write at once and
+DuckDB's optimistic-concurrency "Conflict on update" cannot arise between them. Reads take no
+lock and run concurrently (DuckDB gives each cursor a consistent snapshot). Callers keep write
+transactions short; `writer_stats` records the longest wait for and hold of the lock.
+
 Every committed write bumps `data_version`, which pages use as part of their cache keys.
 """
 
@@ -18,6 +25,7 @@ import importlib.util
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +76,138 @@ def insert_frame(cur: duckdb.DuckDBPyConnection, table: str, df: pl.DataFrame) -
         cur.unregister("_insert_frame_rows")
 
 
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_DML = re.compile(r"\b(?:INSERT\s+INTO|UPDATE\s+\w+(?:\s+\w+)?\s+SET|DELETE\s+FROM)\b", re.I)
+_READS = frozenset(
+    "SELECT FROM VALUES TABLE DESCRIBE SHOW EXPLAIN SUMMARIZE PRAGMA SET RESET CALL".split()
+)
+
+
+def statement_kind(sql: str) -> str:
+    """'begin', 'end', 'read' or 'write': how a statement touches the write lock."""
+    body = _LEADING_NOISE.sub("", sql, count=1)
+    word = body[:12].split(None, 1)[0].upper().rstrip(";(") if body.strip() else ""
+    if word in ("BEGIN", "START"):
+        return "begin"
+    if word in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+        return "end"
+    if word in _READS:
+        return "read"
+    if word == "WITH":
+        return "write" if _DML.search(body) else "read"
+    if word == "CREATE" and re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\b", body, re.I):
+        return "read"  # a connection's own temporary table: nobody else can touch it
+    if word == "COPY" and body[4:].lstrip().startswith("("):
+        return "read"  # COPY (query) TO file
+    return "write"
+
+
+class WriteLock:
+    """The process's one writer: a re-entrant lock that every write holds while it runs, with the
+    longest wait and hold seen (to check that long jobs write in short transactions)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self.max_wait = 0.0
+        self.max_hold = 0.0
+        self.writes = 0
+
+    def acquire(self) -> None:
+        t0 = time.perf_counter()
+        self._lock.acquire()
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._local.since = time.perf_counter()
+            self.max_wait = max(self.max_wait, self._local.since - t0)
+        self._local.depth = depth + 1
+
+    def release(self) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            self.writes += 1
+            self.max_hold = max(self.max_hold, time.perf_counter() - self._local.since)
+        self._lock.release()
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def stats(self) -> dict[str, float]:
+        return {"writes": self.writes, "max_wait_s": self.max_wait, "max_hold_s": self.max_hold}
+
+    def reset_stats(self) -> None:
+        self.max_wait = self.max_hold = 0.0
+        self.writes = 0
+
+
+class GuardedCursor:
+    """A DuckDB cursor whose write statements take the database's write lock: for the statement
+    when it auto-commits, from BEGIN to COMMIT/ROLLBACK when the caller opens a transaction."""
+
+    __slots__ = ("_cur", "_lock", "_in_tx")
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, lock: WriteLock, in_tx: bool = False):
+        self._cur = cur
+        self._lock = lock
+        self._in_tx = in_tx
+
+    def _run(self, method: str, sql: str, *args: Any, **kw: Any) -> Any:
+        kind = statement_kind(sql)
+        if kind == "read" or (kind == "write" and self._in_tx):
+            return getattr(self._cur, method)(sql, *args, **kw)
+        if kind == "begin":
+            if self._in_tx:
+                return getattr(self._cur, method)(sql, *args, **kw)
+            self._lock.acquire()
+            try:
+                out = getattr(self._cur, method)(sql, *args, **kw)
+            except BaseException:
+                self._lock.release()
+                raise
+            self._in_tx = True
+            return out
+        if kind == "end":
+            try:
+                return getattr(self._cur, method)(sql, *args, **kw)
+            finally:
+                if self._in_tx:
+                    self._in_tx = False
+                    self._lock.release()
+        with self._lock:  # a write that commits on its own
+            return getattr(self._cur, method)(sql, *args, **kw)
+
+    def execute(self, sql: str, parameters: Any = None, *args: Any, **kw: Any) -> GuardedCursor:
+        if parameters is None:
+            self._run("execute", sql, *args, **kw)
+        else:
+            self._run("execute", sql, parameters, *args, **kw)
+        return self
+
+    def executemany(self, sql: str, parameters: Any = None) -> GuardedCursor:
+        self._run("executemany", sql, parameters)
+        return self
+
+    def sql(self, query: str, *args: Any, **kw: Any) -> Any:
+        return self._run("sql", query, *args, **kw)
+
+    def close(self) -> None:
+        if self._in_tx:  # a transaction left open: roll back and let go of the lock
+            self._in_tx = False
+            try:
+                self._cur.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            self._lock.release()
+        self._cur.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
 def db_path_from_env() -> Path:
     return Path(os.environ.get("LEADOPS_DB") or DEFAULT_DB)
 
@@ -94,31 +234,40 @@ class Database:
         self._version_lock = threading.Lock()
         self._data_version = 0
         self._closed = False
+        self.writer = WriteLock()
 
     # -- connections -------------------------------------------------------------------------
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A fresh cursor for this thread, closed afterwards."""
+        """A fresh cursor for this thread, closed afterwards; its writes go through the writer."""
         if self._closed:
             raise StoreError("The database is closed.")
-        cur = self._con.cursor()
+        cur = GuardedCursor(self._con.cursor(), self.writer)
         try:
-            yield cur
+            yield cur  # type: ignore[misc]
         finally:
             cur.close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Run writes that belong together atomically; commit on success, roll back on error."""
-        with self.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
+        """Run writes that belong together atomically, holding the write lock throughout; commit
+        on success, roll back on error. Keep it short: other writers wait for it."""
+        if self._closed:
+            raise StoreError("The database is closed.")
+        with self.writer:
+            raw = self._con.cursor()
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                raw.execute("BEGIN TRANSACTION")
+                cur = GuardedCursor(raw, self.writer, in_tx=True)
+                try:
+                    yield cur  # type: ignore[misc]
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            finally:
+                raw.close()
         self.bump_version()
 
     def bump_version(self) -> None:

@@ -57,3 +57,13 @@ def run_history(db: Database, scope: Scope, limit: int = 200) -> pl.DataFrame:
     ).with_columns(
         pl.col("counts").map_elements(describe_counts, return_dtype=pl.Utf8, skip_nulls=True)
     )
+
+
+def mark_interrupted(db: Database) -> int:
+    """Sync runs a dead process left `running` end as interrupted (at app start)."""
+    rows = db.rows(
+        "UPDATE sync_runs SET status = 'interrupted', finished_at = now(),"
+        " error = coalesce(error, 'Interrupted: the process running it stopped.')"
+        " WHERE status = 'running' RETURNING id"
+    )
+    return len(rows)

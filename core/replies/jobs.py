@@ -75,7 +75,15 @@ def crm_deliver_job(
         raise jobs.JobError(
             "; ".join(f"{k.removesuffix('_error')}: {v}" for k, v in errors.items())
         )
-    return {"new_leads": out["new_leads"], "queued": out["queued"], **out["delivery"]}
+    result = {"new_leads": out["new_leads"], "queued": out["queued"], **out["delivery"]}
+    if result["failed"]:
+        raise jobs.PartialFailure(
+            f"{result['failed']} CRM deliver(ies) failed for good ({result['delivered']} delivered,"
+            f" {result['retrying']} retrying later); the attempt log on the Client leads page says"
+            " why, and Retry failed sends them again.",
+            result,
+        )
+    return result
 
 
 @jobs.job("replies.process")

@@ -7,6 +7,7 @@ One function for both paths, so a reply is processed by the same rules whichever
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,10 @@ from core.bison import receiver as webhooks
 from core.platform.store import Database
 from core.replies import client_leads, crm_delivery
 from core.replies import inbox as replies
+
+# One pass at a time per process: the after-sync step and `crm deliver` read the same unlabelled
+# replies and leads; run side by side they would both try to label and queue the same rows.
+_one_at_a_time = threading.Lock()
 
 
 def process_new_replies(
@@ -44,11 +49,12 @@ def process_new_replies(
         ("queued", lambda: crm_delivery.enqueue(db, workspace_ids)),
         ("delivery", lambda: crm_delivery.deliver_pending(db, workspace_ids, **kw)),
     ]
-    for name, fn in steps:
-        if progress:
-            progress(name)
-        try:
-            out[name] = fn()
-        except Exception as exc:  # reported in the result; the next run tries again
-            out[f"{name}_error"] = redact(f"{type(exc).__name__}: {exc}")
+    with _one_at_a_time:
+        for name, fn in steps:
+            if progress:
+                progress(name)
+            try:
+                out[name] = fn()
+            except Exception as exc:  # reported in the result; the next run tries again
+                out[f"{name}_error"] = redact(f"{type(exc).__name__}: {exc}")
     return out
