@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import smtplib
-import ssl
-from email.message import EmailMessage
-
+from connectors import smtp
 from core.accounts import access
 from core.platform import secrets, settings
 from core.platform.store import Database
@@ -47,36 +44,20 @@ def send(
     recipients = [t.strip() for t in to if t and t.strip()]
     if not recipients:
         raise MailError("No recipient address.")
-    msg = EmailMessage()
-    msg["From"] = conf["smtp_from"]
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = subject
-    msg.set_content(text)
-    if html:
-        msg.add_alternative(html, subtype="html")
-    for name, data, mime in attachments:
-        maintype, _, subtype = mime.partition("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    security, port = conf["smtp_security"], int(conf["smtp_port"])
+    msg = smtp.message(
+        conf["smtp_from"], recipients, subject, text, html=html, attachments=attachments
+    )
+    user = conf["smtp_username"].strip()
+    password = secrets.get_secret(PASSWORD_SECRET) if user else None
+    if user and not password:
+        raise MailError(
+            "smtp_username is set but the secret store has no smtp.password; "
+            "add it under Alerts → Delivery."
+        )
+    server = smtp.SmtpServer(
+        host, int(conf["smtp_port"]), conf["smtp_security"], username=user, password=password
+    )
     try:
-        if security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                host, port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=timeout)
-        with smtp:
-            if security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            user = conf["smtp_username"].strip()
-            if user:
-                password = secrets.get_secret(PASSWORD_SECRET)
-                if not password:
-                    raise MailError(
-                        "smtp_username is set but the secret store has no smtp.password; "
-                        "add it under Alerts → Delivery."
-                    )
-                smtp.login(user, password)
-            smtp.send_message(msg)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"The SMTP server {host}:{port} did not take the message: {exc}") from None
+        smtp.send(server, msg, timeout=timeout)
+    except smtp.SmtpError as exc:
+        raise MailError(str(exc)) from None

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from connectors import master_db as master_db_connector
 from core.accounts import access
 from core.pipeline import notices
 from core.pipeline.contact_import import FIELDS, import_file
@@ -48,12 +49,8 @@ def engine(url: str | None = None) -> sa.Engine:
     url = url or os.environ.get(ENV_URL)
     if not url:
         raise MasterDbError(f"The master contacts database is not configured: set {ENV_URL}.")
-    u = sa.make_url(url)
-    if u.drivername == "postgresql":
-        u = u.set(drivername="postgresql+psycopg")
-    if u.password is None and (pw := secrets.get_secret(PASSWORD_SECRET)):
-        u = u.set(password=pw)
-    return sa.create_engine(u, pool_pre_ping=True)
+    password = None if sa.make_url(url).password else secrets.get_secret(PASSWORD_SECRET)
+    return master_db_connector.connect(url, password)
 
 
 def layout(db: Database) -> tuple[str, dict[str, str]]:

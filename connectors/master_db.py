@@ -1,0 +1,17 @@
+"""The agency's master contacts database: a SQLAlchemy engine for its URL. Knows nothing of our
+store; the caller passes the URL and, when the URL has none, the password."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def connect(url: str, password: str | None = None) -> sa.Engine:
+    """An engine for `url` (plain `postgresql://` uses psycopg 3), checking connections before
+    use. `password` fills in a URL that has none; the URL's own password wins."""
+    u = sa.make_url(url)
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    if u.password is None and password:
+        u = u.set(password=password)
+    return sa.create_engine(u, pool_pre_ping=True)

@@ -1,0 +1,67 @@
+"""Outgoing e-mail over SMTP (plain, STARTTLS or implicit TLS). Knows nothing of our store: the
+caller passes the server and the credentials."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+
+class SmtpError(RuntimeError):
+    """The server did not take the message; the text says why (never the password)."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    security: str = "starttls"  # "starttls", "ssl" or "none"
+    username: str = ""
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never the password
+        return f"SmtpServer({self.host}:{self.port}, {self.security}, user={self.username!r})"
+
+
+def message(
+    sender: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),
+) -> EmailMessage:
+    """A message with a text part, an optional HTML alternative and (name, bytes, MIME) files."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    for name, data, mime in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+def send(server: SmtpServer, msg: EmailMessage, *, timeout: float = 20.0) -> None:
+    where = f"{server.host}:{server.port}"
+    try:
+        if server.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
+        with smtp:
+            if server.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if server.username:
+                smtp.login(server.username, server.password or "")
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"The SMTP server {where} did not take the message: {exc}") from None
