@@ -1,0 +1,202 @@
+"""Load: 20 browser sessions cycling Overview → Campaigns → Pipeline → Revenue on the full demo
+while the server runs an Email Bison sync and an alerts check handed over by the command line.
+
+Measures one idle session's median page time, then the p95 under load, as a ratio and in
+seconds; fails on any page exception or a command that did not succeed. The server is started
+as `make run` starts it (`leadops serve`), against a copy of the full demo, with three more
+clients synced from a fake Email Bison served by this process.
+
+    .venv/bin/python benchmarks/load.py [--sessions 20] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import ROOT, Report, full_db
+
+from core.accounts import workspaces
+from core.platform import secrets, store
+from tests.fakes import AppSlot, BisonFake, serve
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+CYCLE = [
+    ("", "Overview"),
+    ("campaigns", "Campaigns"),
+    ("pipeline", "Pipeline"),
+    ("revenue", "Revenue"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def open_page(page, url: str, title: str) -> float:
+    """Seconds until the page's script has finished and its title shows; raises on an error."""
+    t = time.perf_counter()
+    await page.goto(url)
+    await page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=120_000)
+    while True:
+        running = await page.locator('[data-testid="stStatusWidget"]').all_inner_texts()
+        if not any("Running" in r or "Stop" in r for r in running):
+            break
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - t
+    errors = await page.locator('[data-testid="stException"]').all_inner_texts()
+    if errors:
+        raise RuntimeError(f"{title}: {errors[0][:300]}")
+    heading = (await page.locator("h1").first.inner_text()).strip()
+    if heading != title:
+        raise RuntimeError(f"expected {title!r}, got {heading!r}")
+    return elapsed
+
+
+async def session(browser, base: str, rounds: int, times: list[float]) -> None:
+    ctx = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = await ctx.new_page()
+    try:
+        for _ in range(rounds):
+            for path, title in CYCLE:
+                times.append(await open_page(page, f"{base}/{path}", title))
+    finally:
+        await ctx.close()
+
+
+async def measure(base: str, sessions: int, rounds: int, env: dict) -> tuple[list, list, list]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        warm: list[float] = []
+        await session(browser, base, 1, warm)  # caches and first-render costs
+        idle: list[float] = []
+        await session(browser, base, rounds + 1, idle)
+        loaded: list[float] = []
+        cli = [
+            subprocess.Popen(
+                [sys.executable, "-m", "core.cli.main", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for args in (["sync", "bison"], ["alerts", "check"])
+        ]
+        await asyncio.gather(*(session(browser, base, rounds, loaded) for _ in range(sessions)))
+        outcomes = [(c.args[3:], *c.communicate(timeout=600), c.returncode) for c in cli]
+        await browser.close()
+    return idle, loaded, outcomes
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2)
+    opts = ap.parse_args()
+    report = Report()
+    source = full_db()
+    source_path = source.path
+    source.close()
+    work = Path(tempfile.mkdtemp(prefix="leadops-load-"))
+    db_path = work / "leadops.duckdb"
+    shutil.copy(source_path, db_path)
+    env = {
+        **os.environ,
+        "LEADOPS_DB": str(db_path),
+        "LEADOPS_KEYRING": "cryptfile",
+        "LEADOPS_KEYRING_FILE": str(work / "secrets.cfg"),
+        "LEADOPS_KEYRING_PASSWORD": "load-benchmark",
+        "LEADOPS_BISON_RATE_PER_SEC": "0",
+        "LEADOPS_SCHEDULER_SECONDS": "3600",
+    }
+    os.environ.update(env)
+    fake = BisonFake(
+        seed=7, workspaces=3, campaigns_per_ws=20, replies_per_ws=200, leads_per_ws=300
+    )
+    slot = AppSlot()
+    slot.app = fake
+    with serve(slot) as bison_url:
+        env["LEADOPS_BISON_URL"] = bison_url
+        db = store.Database(db_path)
+        for i, bid in enumerate(fake.workspace_ids):
+            wid = workspaces.create(
+                db,
+                workspaces.WorkspaceInput(name=f"Load client {i + 1}", bison_workspace_id=bid),
+                actor="load",
+            )
+            secrets.set_secret(
+                db,
+                secrets.bison_token_name(wid),
+                fake.token_for(bid),
+                kind="bison_token",
+                actor="load",
+            )
+        db.close()
+        port = free_port()
+        log = (work / "serve.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "core.cli.main", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                try:
+                    if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    time.sleep(0.3)
+            idle, loaded, outcomes = asyncio.run(measure(base, opts.sessions, opts.rounds, env))
+        finally:
+            server.terminate()
+            server.wait(30)
+    median = statistics.median(idle)
+    p95 = statistics.quantiles(loaded, n=20)[-1]
+    print(f"# {len(loaded)} page loads by {opts.sessions} sessions; idle median {median:.3f} s")
+    report.ratio("load.p95_vs_idle_median", p95, median, 10.0)
+    report.info("load.p95", p95)
+    report.info("load.max", max(loaded))
+    for args, _out, err, code in outcomes:
+        good = code == 0
+        report.ok &= good
+        print(f"load.cli {' '.join(args)}: exit {code} | {'ok' if good else 'FAIL ' + err[-300:]}")
+    text = (work / "serve.log").read_text()
+    for needle in ("Traceback", "Conflict on update"):
+        if needle in text:
+            report.ok = False
+            print(f"load.server_log: contains {needle!r} | FAIL")
+    shutil.rmtree(work, ignore_errors=True)
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
