@@ -158,6 +158,7 @@ def start_app_runtime(path: str | None = None) -> Database:
             jobs.mark_interrupted(db)
             sync_status.mark_interrupted(db)
             worker = InboxWorker(db)
+            worker.recover()
             worker.beat()
             worker.start()
             _workers[key] = worker
