@@ -70,7 +70,7 @@ with st.sidebar:
 with ui.router_running():
     nav.run()
 
-fresh = ui.cached(overview.data_freshness, None)
+fresh = ui.cached(overview.data_freshness, user.scope)
 now = dt.datetime.now(dt.UTC)
 parts = []
 for r in fresh.iter_rows(named=True):

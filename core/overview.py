@@ -184,7 +184,10 @@ def funnel(db: Database, scope: Scope, start: dt.date, end: dt.date) -> pl.DataF
 
 
 def activity_feed(db: Database, scope: Scope, limit: int = 30) -> pl.DataFrame:
-    """Recent happenings: interested replies, uploads, syncs and changes, newest first."""
+    """Recent happenings: interested replies, uploads, syncs and changes, newest first.
+
+    Agency-wide runs (a Stripe sync, with its customer and invoice counts) belong to no client:
+    only a scope of every client sees them (`scope.filter` is false for a NULL workspace)."""
     return db.query(
         f"""
         SELECT * FROM (
@@ -201,8 +204,8 @@ def activity_feed(db: Database, scope: Scope, limit: int = 30) -> pl.DataFrame:
             UNION ALL
             SELECT s.finished_at, s.source || ' sync ' || s.status, w.name,
                    coalesce(s.error, CAST(s.counts AS VARCHAR))
-            FROM (SELECT * FROM sync_runs WHERE finished_at IS NOT NULL
-                    AND (workspace_id IS NULL OR {scope.filter()}) ORDER BY finished_at DESC LIMIT $n) s
+            FROM (SELECT * FROM sync_runs WHERE finished_at IS NOT NULL AND {scope.filter()}
+                  ORDER BY finished_at DESC LIMIT $n) s
             LEFT JOIN workspaces w ON w.id = s.workspace_id
         ) ORDER BY happened_at DESC LIMIT $n
         """,
@@ -210,11 +213,13 @@ def activity_feed(db: Database, scope: Scope, limit: int = 30) -> pl.DataFrame:
     )
 
 
-def data_freshness(db: Database) -> pl.DataFrame:
-    """Last successful sync per source, and the newest row each mirror holds."""
+def data_freshness(db: Database, scope: Scope | None = None) -> pl.DataFrame:
+    """Last successful sync per source. A client's scope sees only its own workspaces' runs,
+    never agency-wide ones (Stripe); no scope means every run."""
+    where = (scope or Scope.all()).filter()
     return db.query(
-        """
+        f"""
         SELECT source, max(finished_at) AS last_success, count(*) AS runs
-        FROM sync_runs WHERE status = 'succeeded' GROUP BY source ORDER BY source
+        FROM sync_runs WHERE status = 'succeeded' AND {where} GROUP BY source ORDER BY source
         """
     )

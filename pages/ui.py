@@ -112,7 +112,15 @@ def sign_in() -> access.User:
         if st.button("Sign in", type="primary", icon=":material/login:"):
             st.login()
         st.stop()
-    user = access.resolve(db(), st.user.get("email"), st.user.get("name"))
+    try:
+        user = access.from_oidc(db(), st.user.to_dict())
+    except access.SignInRefused as exc:
+        _hide_page_list()
+        st.title("LeadOps")
+        st.error(md(exc))
+        if st.button("Sign out"):
+            st.logout()
+        st.stop()
     if user is None:
         _hide_page_list()
         st.title("LeadOps")

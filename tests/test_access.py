@@ -112,6 +112,40 @@ def test_bootstrap_admin_from_environment(demo_db, monkeypatch):
     assert demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'user.bootstrap'") == 1
 
 
+@pytest.mark.parametrize("verified", [False, "false", "FALSE", 0, "no"])
+def test_sign_in_with_an_unverified_email_is_refused(demo_db, monkeypatch, verified):
+    """A provider that says the address is not verified proves nothing about it: an invited
+    (even bootstrap-admin) address on such an account must not get in."""
+    monkeypatch.setenv("LEADOPS_ADMIN_EMAILS", "first@agency.com")
+    access.invite(demo_db, ADMIN, "ops@agency.com", "operator")
+    for email in ("ops@agency.com", "first@agency.com"):
+        claims = {"is_logged_in": True, "email": email, "email_verified": verified}
+        with pytest.raises(access.SignInRefused, match=f"{email} is not verified"):
+            access.from_oidc(demo_db, claims)
+    assert not demo_db.scalar("SELECT count(*) FROM users WHERE email = 'first@agency.com'")
+
+
+def test_sign_in_maps_verified_or_silent_providers_to_the_invited_user(demo_db):
+    access.invite(demo_db, ADMIN, "ops@agency.com", "operator")
+    for extra in ({"email_verified": True}, {"email_verified": "true"}, {}):
+        claims = {"is_logged_in": True, "email": "Ops@Agency.com", "name": "Ops", **extra}
+        assert access.from_oidc(demo_db, claims) == User("ops@agency.com", "operator", name="Ops")
+    claims = {"is_logged_in": True, "email": "stranger@x.com", "email_verified": True}
+    assert access.from_oidc(demo_db, claims) is None
+    assert access.from_oidc(demo_db, {"is_logged_in": True}) is None
+
+
+def test_unverified_email_gets_a_clear_refusal_page(demo_db):
+    access.invite(demo_db, ADMIN, "ops@agency.com", "operator")
+    user = {"is_logged_in": True, "email": "ops@agency.com", "email_verified": False}
+    at = app(user).run()
+    assert not at.exception
+    assert any("is not verified" in e.value for e in at.error), [e.value for e in at.error]
+    assert any(b.label == "Sign out" for b in at.button)
+    assert not at.metric and not at.dataframe
+    assert not demo_db.scalar("SELECT last_seen_at FROM users WHERE email = 'ops@agency.com'")
+
+
 def app(user: dict | None, *, auth: bool = True) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     if auth:

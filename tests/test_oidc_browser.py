@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 OPERATOR = "ops@agency.example"
 STRANGER = "stranger@agency.example"
+UNVERIFIED = "unverified@agency.example"  # invited as admin; the provider has not verified it
 OPERATOR_PAGES = ("Overview", "Campaigns", "Sending accounts", "Data sync")
 ADMIN_ONLY_PAGES = ("Settings", "Audit log")
 TIMEOUT_MS = 60_000
@@ -64,7 +66,9 @@ def app_url(tmp_path_factory, demo_template, oidc_provider):
     shutil.copy(demo_template, db_path)
     db = store.Database(db_path)
     try:
-        access.invite(db, access.User("setup@agency.example", "admin"), OPERATOR, "operator")
+        setup = access.User("setup@agency.example", "admin")
+        access.invite(db, setup, OPERATOR, "operator")
+        access.invite(db, setup, UNVERIFIED, "admin")
     finally:
         db.close()
 
@@ -222,5 +226,35 @@ def test_uninvited_user_gets_no_access(app_url, oidc_provider, browser):
         assert "Signed in as" not in page.locator("body").inner_text().replace(
             "You are signed in as", ""
         )
+    finally:
+        page.close()
+
+
+def test_unverified_email_is_refused(app_url, oidc_provider, browser):
+    """An invited address on a provider account whose email is not verified gets no access."""
+    from playwright.sync_api import expect
+
+    claims = json.dumps({"email": UNVERIFIED, "email_verified": False}).encode()
+    request = urllib.request.Request(
+        f"{oidc_provider}/users/{UNVERIFIED}",
+        data=claims,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 204
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        _sign_in(page, app_url, oidc_provider, UNVERIFIED)
+        _no_exception(page)
+        main = page.locator('[data-testid="stMainBlockContainer"]')
+        expect(main).to_contain_text(
+            f"says the email address {UNVERIFIED} is not verified", timeout=TIMEOUT_MS
+        )
+        expect(page.locator("h1").first).to_have_text("LeadOps")
+        expect(main.get_by_role("button", name="Sign out")).to_be_visible()
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     finally:
         page.close()

@@ -3,6 +3,8 @@ templates and from a fake OpenAI-compatible model."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from connectors.bison import BisonClient
@@ -148,3 +150,48 @@ def test_staff_override_survives_a_sync_and_new_replies_are_classified(synced):
     assert (
         replies.inbox(db, OPERATOR.scope, category="wrong_person")["id"].to_list().count(rid) == 0
     )
+
+
+HOSTILE = "Hi {first_name:>300000000}, thanks"  # rendered through str.format: 300 MB
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (HOSTILE, "{first_name:>300000000}"),
+        ("Hi {first_name!r}", "{first_name!r}"),
+        ("Hi {first_name:{email}}", "{first_name:{email}}"),
+        ("Hi {first_name.__class__}", "{first_name.__class__}"),
+        ("Hi {first_name[0]}", "{first_name[0]}"),
+    ],
+)
+def test_templates_allow_only_plain_merge_fields(synced, body, field):
+    db, *_ = synced
+    with pytest.raises(replies.ReplyActionError, match=re.escape(field) + ".*write {first_name}"):
+        reply_drafts.save_template(db, OPERATOR, "Wide", body)
+    assert "Wide" not in reply_drafts.list_templates(db)["name"].to_list()
+    with pytest.raises(replies.ReplyActionError, match=re.escape(field)):
+        reply_drafts.render(body, {"first_name": "Ann"})
+
+
+def test_a_stored_bad_template_is_refused_not_rendered(synced):
+    """A template stored before the check (or written straight to the database) never reaches
+    str.format: drafting from it says which field is wrong."""
+    db, fake, bid, wid, rid, factory = synced
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO reply_templates (name, body, updated_by) VALUES ('Wide', ?, 'legacy')",
+            [HOSTILE],
+        )
+    with pytest.raises(replies.ReplyActionError, match=re.escape("{first_name:>300000000}")):
+        reply_drafts.draft_from_template(db, OPERATOR.scope, wid, rid, "Wide")
+
+
+def test_render_fills_plain_fields_only_once():
+    values = {"first_name": "{first_name:>300000000}", "client": "Gulf {Coast}"}
+    assert (
+        reply_drafts.render("Hi {first_name} from {client} {{literal}} {last_name}.", values)
+        == "Hi {first_name:>300000000} from Gulf {Coast} {literal} ."
+    )
+    with pytest.raises(replies.ReplyActionError, match="at most 10,000"):
+        reply_drafts.save_template(None, OPERATOR, "Long", "{first_name} " * 1000)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -77,6 +79,10 @@ class PermissionDenied(PermissionError):
 
 class UserError(ValueError):
     pass
+
+
+class SignInRefused(PermissionDenied):
+    """The identity provider's own claims rule a sign-in out (an email it has not verified)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,34 @@ def resolve(db: Database, email: str | None, name: str | None = None) -> User | 
         return None
     role, wid, stored_name, _ = rows[0]
     return User(email=email, role=role, workspace_id=wid, name=stored_name or name)
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def from_oidc(db: Database, claims: Mapping[str, Any]) -> User | None:
+    """The LeadOps user for a signed-in OpenID Connect identity (the claims in `st.user`), or
+    None when that email has no access.
+
+    Raises SignInRefused when the provider says the email is not verified (`email_verified`
+    present and not true, as a boolean or the string some providers send): such a provider lets
+    anyone put any address on an account, so the address proves nothing; it is refused before
+    anything else, a bootstrap admin address included. A provider that does not send the claim
+    at all (it verifies every address, or says nothing) is taken at its word.
+    """
+    email = claims.get("email")
+    verified = claims.get("email_verified")
+    if verified is not None and not _is_true(verified):
+        raise SignInRefused(
+            f"Your identity provider says the email address {email or '(none)'} is not verified, "
+            "so it cannot be used to sign in to LeadOps. Verify the address with your identity "
+            "provider (or sign in with a verified account), then sign in again."
+        )
+    name = claims.get("name")
+    return resolve(
+        db, email if isinstance(email, str) else None, name if isinstance(name, str) else None
+    )
 
 
 def touch(db: Database, email: str) -> None:

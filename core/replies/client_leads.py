@@ -72,7 +72,10 @@ def list_leads(
     stage: str | None = None,
     search: str | None = None,
 ) -> pl.DataFrame:
-    """Leads with their client, campaigns, reply count, last reply, CRM status and notes count."""
+    """Leads with their client, campaigns, reply count, last reply, CRM status and notes count.
+
+    `other_clients` counts the other clients of the scope with the same person as a lead: a
+    client user never learns that another client has them too."""
     where, params = [scope.filter("c.workspace_id")], []
     if stage:
         where.append("c.stage = ?")
@@ -89,8 +92,10 @@ def list_leads(
             FROM rep WHERE (workspace_id, email) IN (SELECT workspace_id, email FROM client_leads)
             GROUP BY ALL
         ),
-        notes AS (SELECT workspace_id, email, count(*) AS n FROM client_lead_notes GROUP BY ALL),
-        others AS (SELECT email, count(DISTINCT workspace_id) AS n FROM client_leads GROUP BY email)
+        notes AS (SELECT workspace_id, email, count(*) AS n FROM client_lead_notes
+                  WHERE {scope.filter()} GROUP BY ALL),
+        others AS (SELECT email, count(DISTINCT workspace_id) AS n FROM client_leads
+                   WHERE {scope.filter()} GROUP BY email)
         SELECT c.workspace_id, w.name AS client, c.email,
                trim(concat_ws(' ', c.first_name, c.last_name)) AS name, c.stage, c.first_interested_at,
                coalesce(agg.replies, 0) AS replies, agg.last_reply_at,

@@ -3,14 +3,16 @@ model behind any OpenAI-compatible endpoint (`LEADOPS_LLM_URL`, model `LEADOPS_L
 in the secret store under `llm.api_key`). Drafts are never sent on their own: staff edit and send.
 
 Merge fields: {first_name} {last_name} {email} {client} {campaign} {sender_name} {sender_email}
-{phone_hint} {reply_excerpt}.
+{phone_hint} {reply_excerpt}, plain only: no format spec, conversion, attribute or index
+(`{first_name:>300000000}` would render 300 MB through str.format). `{{` and `}}` are literal
+braces. Templates are filled by `render`, which substitutes plain fields itself and never calls
+str.format, so even a bad template already stored cannot blow up.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import string
 from collections.abc import Callable
 from typing import Any
 
@@ -51,19 +53,65 @@ def list_templates(db: Database) -> pl.DataFrame:
     return db.query("SELECT name, body, updated_at, updated_by FROM reply_templates ORDER BY name")
 
 
-def template_fields(body: str) -> list[str]:
-    """Merge fields used in a template; raises ReplyActionError on unknown or malformed ones."""
-    try:
-        names = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
-    except ValueError as exc:
-        raise ReplyActionError(f"Template: braces do not match ({exc}).") from None
-    unknown = sorted({n for n in names if n not in MERGE_FIELDS})
+MAX_TEMPLATE_CHARS = 10_000
+# a literal brace ({{ or }}), a {placeholder} (anything up to the next brace), or a lone brace
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _not_plain(text: str, field: str) -> ReplyActionError:
+    return ReplyActionError(
+        f"Template: {_shown(text)} is not a plain merge field; write {{{field}}}"
+        " (no format width, conversion, attribute or index)."
+    )
+
+
+def _parse(body: str) -> list[tuple[str, str | None]]:
+    """The template as (literal text, merge field or None) pieces; raises ReplyActionError on a
+    placeholder that is not a plain known merge field, or on a brace that does not match."""
+    pieces: list[tuple[str, str | None]] = []
+    unknown: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(body):
+        literal = body[pos : m.start()]
+        pos = m.end()
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            pieces.append((literal + token[0], None))
+            continue
+        if m.group(1) is None:  # a lone { or }, e.g. a nested {first_name:{email}}
+            name = _NAME.match(body, m.end()) if token == "{" else None
+            if name and name.group(0) in MERGE_FIELDS and "}" in body[name.end() :]:
+                raise _not_plain(body[m.start() : m.start() + 40], name.group(0))
+            raise ReplyActionError(
+                f"Template: braces do not match near {_shown(body[m.start() : m.start() + 40])!r};"
+                " write a merge field as {first_name}, a literal brace as {{ or }}."
+            )
+        field = m.group(1)
+        if field in MERGE_FIELDS:
+            pieces.append((literal, field))
+            continue
+        name = _NAME.match(field.strip())
+        if name and name.group(0) in MERGE_FIELDS:
+            raise _not_plain(token, name.group(0))
+        unknown.append(_shown(token))
     if unknown:
         raise ReplyActionError(
-            f"Template: unknown merge field(s) {', '.join('{' + u + '}' for u in unknown)}; "
+            f"Template: unknown merge field(s) {', '.join(sorted(set(unknown)))}; "
             f"use {', '.join('{' + f + '}' for f in MERGE_FIELDS)}."
         )
-    return names
+    pieces.append((body[pos:], None))
+    return pieces
+
+
+def template_fields(body: str) -> list[str]:
+    """Merge fields used in a template; raises ReplyActionError on unknown or malformed ones
+    (only plain `{field}` is allowed)."""
+    return [f for _, f in _parse(body) if f is not None]
 
 
 def save_template(db: Database, user: access.User, name: str, body: str) -> None:
@@ -73,6 +121,10 @@ def save_template(db: Database, user: access.User, name: str, body: str) -> None
         raise ReplyActionError("Name: 1–80 characters.")
     if not (body or "").strip():
         raise ReplyActionError("Template: the body is empty.")
+    if len(body) > MAX_TEMPLATE_CHARS:
+        raise ReplyActionError(
+            f"Template: at most {MAX_TEMPLATE_CHARS:,} characters (this one has {len(body):,})."
+        )
     template_fields(body)
     with db.transaction() as cur:
         before = fetch_one(cur, "SELECT body FROM reply_templates WHERE name = ?", [name])
@@ -132,8 +184,12 @@ def merge_values(db: Database, scope: Scope, workspace_id: int, reply_id: int) -
 
 
 def render(body: str, values: dict[str, str]) -> str:
-    template_fields(body)
-    return body.format_map({f: values.get(f, "") for f in MERGE_FIELDS})
+    """The template with its merge fields filled in. Only plain `{field}`s are substituted (never
+    through str.format); a template with anything else is refused with a message naming it."""
+    return "".join(
+        literal + ("" if field is None else str(values.get(field) or ""))
+        for literal, field in _parse(body)
+    )
 
 
 def draft_from_template(
