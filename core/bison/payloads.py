@@ -19,6 +19,10 @@ sure, every documented variant is accepted):
   Bison's own listings the ``id`` of an event is its type name, which would fold every event of a
   type into one. Otherwise the key is the SHA-256 of the payload in canonical JSON (sorted keys,
   no whitespace), so the same event redelivered with different formatting is still one event.
+  Such a key cannot tell a redelivery from a genuine repeat with the same body (a reply marked
+  interested, not interested, then interested again), so for events that set a state another
+  event sets back (`state_subject`) ingest counts an identical body as a repeat when an event of
+  the other kind about the same reply, lead or sender was received in between.
 * ``data`` objects: ``reply`` carries the REST reply fields (§9.1), sometimes ``email_subject``
   for ``subject``, ``from_email`` for ``from_email_address``, ids as strings; ``lead``,
   ``campaign``, ``sender_email`` and ``scheduled_email`` carry at least an ``id``. Timestamps are
@@ -158,6 +162,33 @@ def own_event_id(payload: dict[str, Any]) -> str | None:
         if text and len(text) <= _MAX_ID_LEN:
             return text
     return None
+
+
+# Events that set a state another event can set back: family -> its event types.
+STATE_FAMILIES = {
+    "interest": tuple(INTERESTED_EVENTS),
+    "sender_status": tuple(SENDER_STATUS_EVENTS),
+}
+
+
+def state_subject(env: Envelope) -> tuple[tuple[str, ...], list[tuple[str, str]]] | None:
+    """For an event that sets a state another event sets back: the event types of its family and
+    what it is about, as (JSON path in the payload, id) pairs, any of which may match. None for
+    every other event."""
+    data = env.data
+    if env.event_type in INTERESTED_EVENTS:
+        subjects = [
+            ("$.data.reply.id", as_int(_obj(data, "reply").get("id"))),
+            ("$.data.lead.id", as_int(_obj(data, "lead").get("id"))),
+        ]
+        family = STATE_FAMILIES["interest"]
+    elif env.event_type in SENDER_STATUS_EVENTS:
+        subjects = [("$.data.sender_email.id", as_int(_obj(data, "sender_email").get("id")))]
+        family = STATE_FAMILIES["sender_status"]
+    else:
+        return None
+    found = [(path, str(value)) for path, value in subjects if value is not None]
+    return (family, found) if found else None
 
 
 def event_id_for(payload: dict[str, Any]) -> str:

@@ -1,15 +1,15 @@
 """`leadops webhooks …`: run the Email Bison webhook receiver.
 
 The receiver stores events as files in the database's inbox (``<db>.inbox/webhooks/``) and never
-opens the database, so it runs beside the app; the app ingests the files on its next sync.
+opens the database, so it runs beside the app; the app ingests the files on its next sync. Bound
+to anything but a loopback address it needs a secret, or it refuses to start (exit code 1).
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
+from core.bison.receiver_guard import ExposedWithoutSecret, check_exposure, is_loopback
 from core.platform import inbox
 from core.platform.store import db_path_from_env
 
@@ -19,15 +19,6 @@ app = typer.Typer(help="Receive Email Bison webhooks.", no_args_is_help=True)
 @app.callback()
 def webhooks() -> None:
     """Receive Email Bison webhooks."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @app.command()
@@ -46,6 +37,11 @@ def serve(
     """Accept Email Bison webhooks and keep each event as a file until the app ingests it."""
     from core.bison import receiver as webhooks
 
+    try:
+        check_exposure(host, secret)
+    except ExposedWithoutSecret as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     db_path = db_path_from_env()
     folder = inbox.inbox_dir(db_path)
     path = "/webhooks/bison/<secret>" if secret else "/webhooks/bison"
@@ -53,12 +49,13 @@ def serve(
     typer.echo(f"Events are kept in {webhooks.webhooks_dir(folder)} for {db_path}.", err=True)
     if not secret:
         typer.secho(
-            "No secret set (LEADOPS_WEBHOOK_SECRET or --secret): anyone who can reach this"
-            " address can post events.",
+            "No secret set (LEADOPS_WEBHOOK_SECRET or --secret): anything that reaches this"
+            " address, a reverse proxy in front of it included, can post events. Bound to"
+            " another address the receiver would refuse to start.",
             fg=typer.colors.YELLOW,
             err=True,
         )
-    if not _is_loopback(host):
+    if not is_loopback(host):
         typer.echo("Put HTTPS in front of it (a reverse proxy) before exposing it.", err=True)
     webhooks.serve(host=host, port=port, inbox_dir=folder, secret=secret)
 

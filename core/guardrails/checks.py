@@ -355,6 +355,22 @@ SELECT CAST(NULL AS INTEGER) AS workspace_id,
 FROM last WHERE status IN ('failed', 'partial')
 """
 
+# What the webhook receiver last reported (recorded by the webhook ingest; one row at most).
+WEBHOOK_FOLDER_FULL = """
+SELECT CAST(NULL AS INTEGER) AS workspace_id, 'danger' AS severity, 'receiver' AS subject_kind,
+       'bison_webhooks' AS subject_id, 'Email Bison webhook receiver' AS subject_name,
+       printf('Webhook receiver refusing events: %d refused, its folder is full', episode_refused) AS title,
+       printf('Since %s the webhook receiver has answered 503 (send again later) to %d events: '
+              || 'its folder held %.1f MB, over webhook_folder_max_mb (%.0f MB). Email Bison is asked '
+              || 'to retry; the app''s sync takes the folder in and the sync catches up on replies. '
+              || 'Check that the LeadOps server runs and syncs, or raise the limit. It clears when '
+              || 'the receiver accepts an event again.',
+              strftime(refusing_since, '%b %-d %H:%M UTC'), episode_refused,
+              coalesce(folder_bytes, 0) / 1048576.0, coalesce(folder_max_bytes, 0) / 1048576.0) AS explanation,
+       coalesce(folder_bytes, 0) / 1048576.0 AS metric, folder_max_bytes / 1048576.0 AS threshold
+FROM webhook_receiver_status WHERE refusing_since IS NOT NULL
+"""
+
 RATE = ("guard_rate_window_days", "guard_rate_min_sends")
 CHECKS: dict[str, Check] = {
     c.name: c
@@ -470,6 +486,14 @@ CHECKS: dict[str, Check] = {
             ("guard_interested_mismatch",),
             "Interested count in the campaigns against the interested replies.",
             INTERESTED_MISMATCH,
+        ),
+        Check(
+            "webhook_folder_full",
+            "Webhook receiver refusing events",
+            "danger",
+            (),
+            "The webhook receiver answers 503 because over webhook_folder_max_mb of events wait.",
+            WEBHOOK_FOLDER_FULL,
         ),
     ]
 }

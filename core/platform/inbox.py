@@ -16,6 +16,10 @@ its `--timeout` passes.
 
 The app also writes `<db>.inbox/app.json` every second as a heartbeat, so the CLI can tell a
 running LeadOps app (hand over) from any other process holding the file (clear message).
+
+Every file here is created readable by its owner only (0600; folders 0700): requests carry
+parameters and outcomes, and the webhook receiver keeps Email Bison's events beside them. A
+status file nobody collected (its command died or gave up) is removed after `STATUS_KEEP_DAYS`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from core.platform.store import Database
 log = logging.getLogger("leadops.inbox")
 
 HEARTBEAT_STALE_S = 10.0
+STATUS_KEEP_DAYS = 7  # a status file is read while its command waits; then it is litter
+PRUNE_EVERY_S = 3600.0
 FINAL_STATES = ("succeeded", "failed", "cancelled", "partial", "interrupted")
 
 
@@ -47,11 +53,34 @@ def inbox_dir(db_path: Path) -> Path:
     return db_path.parent / f"{db_path.name}.inbox"
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def private_dir(folder: Path) -> Path:
+    """Create `folder` and any missing parent readable by its owner only (0700)."""
+    missing, parent = [], folder
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), under a temporary name then renamed, so a
+    reader never sees half of it. Missing folders are created 0700."""
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    os.replace(tmp, path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    write_private(path, json.dumps(data, default=str).encode())
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -59,6 +88,42 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+write_json = _write_json
+read_json = _read_json
+
+
+def prune_status(db_path: Path, keep_days: float = STATUS_KEEP_DAYS) -> int:
+    """Remove status files nobody collected that are older than `keep_days`: finished ones, and
+    any whose request is neither pending nor running; also temporary files a crash left."""
+    folder = inbox_dir(db_path)
+    cutoff = time.time() - keep_days * 86_400
+    live = {
+        str(req.get("id"))
+        for sub in ("pending", "running")
+        for path in (folder / sub).glob("*.json")
+        if (req := _read_json(path))
+    }
+    removed = 0
+    for sub in ("status", "pending", "running"):
+        for path in (folder / sub).glob("*"):
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            if path.suffix == ".json":
+                if sub != "status":
+                    continue  # a request is never dropped; it runs or is reported
+                st = _read_json(path) or {}
+                if st.get("state") not in FINAL_STATES and path.stem in live:
+                    continue
+            elif not path.name.endswith(".tmp"):
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _pid_alive(pid: int) -> bool:
@@ -153,16 +218,21 @@ class InboxWorker(threading.Thread):
 
     def run(self) -> None:
         self.recover()
+        pruned_at = time.monotonic() - PRUNE_EVERY_S - 1  # first pass at start
         while not self.stop_event.is_set():
             try:
                 self.beat()
                 self.drain()
+                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    prune_status(self.db.path)
             except Exception:  # never let the worker die; the next loop retries
                 log.exception("inbox worker")
             self.stop_event.wait(self.interval)
 
     def recover(self) -> int:
-        """Requests a dead app left running: reported interrupted, never silently repeated."""
+        """Requests a dead app left running: reported interrupted, never silently repeated.
+        Called once at start, before the worker takes new requests."""
         folder = self.dir / "running"
         n = 0
         for path in sorted(folder.glob("*.json")) if folder.exists() else []:
@@ -187,7 +257,7 @@ class InboxWorker(threading.Thread):
         started = 0
         for path in pending:
             claimed = self.dir / "running" / path.name
-            claimed.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(claimed.parent)
             try:
                 os.replace(path, claimed)  # claimed: kept until its outcome is written
             except FileNotFoundError:

@@ -85,6 +85,23 @@ REGISTRY: dict[str, Setting] = {
             10_000_000,
         ),
         Setting(
+            "import_excel_max_mb",
+            int,
+            100,
+            "Largest Excel workbook, unzipped, that an import reads (MB); a larger one is refused "
+            "(save the sheet as CSV instead). Guards against zip bombs.",
+            1,
+            2_000,
+        ),
+        Setting(
+            "import_excel_max_rows",
+            int,
+            500_000,
+            "Most rows an import reads from an Excel workbook; a longer sheet is refused.",
+            1,
+            1_048_576,
+        ),
+        Setting(
             "campaign_lead_days",
             int,
             30,
@@ -123,6 +140,25 @@ REGISTRY: dict[str, Setting] = {
             "Days of per-step/variant stats a first (or full) sync fetches, one request per campaign and day.",
             1,
             90,
+        ),
+        Setting(
+            "webhook_folder_max_mb",
+            int,
+            200,
+            "Most megabytes of Email Bison webhook events waiting in the inbox folder; beyond it "
+            "the receiver answers 503 with Retry-After and the Alerts page says so. The "
+            "receiver learns a change at the next sync.",
+            1,
+            100_000,
+        ),
+        Setting(
+            "webhook_retention_days",
+            int,
+            30,
+            "Days a webhook event file set aside as unreadable (webhooks/rejected/) is kept "
+            "before it is deleted; the stored events stay in bison_webhook_events.",
+            1,
+            3650,
         ),
         # -- guardrails (each overridable per client) --
         Setting(
