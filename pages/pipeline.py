@@ -19,12 +19,14 @@ from core.pipeline import (
     gap,
     master_db,
     notices,
+    suppression,
     uploads,
     verification,
 )
 from core.pipeline import runs as pipeline
 from core.platform import jobs, renewals
 from pages import ui
+from pages.components import staged_upload
 from pages.components.job_progress import job_progress
 
 ui.ensure_router("pipeline")
@@ -264,67 +266,18 @@ with tab_hist:
 # -- import ----------------------------------------------------------------------------------
 with tab_imp:
     can_import = ui.can("pipeline.import")
-    up_file = st.file_uploader(
-        "Contact file (CSV or Excel)", type=["csv", "txt", "xlsx"], disabled=not can_import
-    )
-    if up_file is not None:
-        key = f"upload-{up_file.file_id}"
-        if key not in st.session_state:
-            path = (
-                Path(tempfile.gettempdir())
-                / f"leadops-import-{uuid.uuid4().hex[:8]}-{Path(up_file.name).name}"
-            )
-            path.write_bytes(up_file.getbuffer())
-            st.session_state[key] = str(path)
-        path = st.session_state[key]
-        try:
-            info = contact_import.inspect_file(database, path)
-        except contact_import.ContactImportError as exc:
-            st.error(str(exc))
-            info = None
-        if info is not None:
-            st.caption(
-                f"Encoding {info.encoding}, delimiter {info.delimiter!r}, "
-                f"{len(info.headers)} columns."
-            )
-            mapping = {}
-            cols = st.columns(4)
-            for i, fld in enumerate(contact_import.FIELDS):
-                choice = cols[i % 4].selectbox(
-                    fld.replace("_", " ").capitalize(),
-                    [None, *info.headers],
-                    index=(
-                        [None, *info.headers].index(info.mapping[fld]) if fld in info.mapping else 0
-                    ),
-                    format_func=lambda h: "(not in file)" if h is None else h,
-                    key=f"map-{fld}",
-                )
-                if choice:
-                    mapping[fld] = choice
-            st.dataframe(info.preview, hide_index=True)
-            if st.button("Import", type="primary", disabled=not can_import):
-                st.session_state["import_job"] = jobs.start(
-                    database,
-                    "contacts.import",
-                    {
-                        "workspace_id": wid,
-                        "path": path,
-                        "mapping": mapping,
-                        "actor": ui.actor(),
-                        "filename": up_file.name,
-                    },
-                    requested_by=ui.actor(),
-                    exclusive=False,
-                )
 
+    # Polled before the uploader: an import that has ended clears it (the job released its
+    # file) before the file could be staged again.
     def imported(job: dict) -> tuple[str, str]:
+        staged_upload.clear()  # the job has released the file; the uploader starts afresh
         if job["status"] != "succeeded":
-            return "error", f"Import failed: {job['error']}"
+            return "error", f"Import failed: {ui.md(job['error'] or '')}"
         r = job["result"]
         return "success", (
             f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
             f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
-            "(rejected rows below)."
+            f"(read as {ui.md(r.get('encoding', 'utf-8'))}; rejected rows below)."
         )
 
     job_progress(
@@ -334,6 +287,55 @@ with tab_imp:
         flash_key="import_flash",
         counted=False,
     )
+    up_file = st.file_uploader(
+        "Contact file (CSV or Excel)",
+        type=["csv", "txt", "xlsx"],
+        disabled=not can_import,
+        key=staged_upload.uploader_key(),
+    )
+    held = staged_upload.hold(database, up_file, busy=bool(st.session_state.get("import_job")))
+    if held is not None and held.error:
+        st.error(ui.md(held.error))
+    elif held is not None and held.info is not None:
+        info = held.info
+        st.caption(
+            f"Read as {ui.md(info.encoding)}, delimiter {info.delimiter!r}, "
+            f"{len(info.headers)} columns."
+        )
+        mapping = {}
+        cols = st.columns(4)
+        for i, fld in enumerate(contact_import.FIELDS):
+            choice = cols[i % 4].selectbox(
+                fld.replace("_", " ").capitalize(),
+                [None, *info.headers],
+                index=(
+                    [None, *info.headers].index(info.mapping[fld]) if fld in info.mapping else 0
+                ),
+                format_func=lambda h: "(not in file)" if h is None else h,
+                key=f"map-{fld}",
+            )
+            if choice:
+                mapping[fld] = choice
+        st.dataframe(info.preview, hide_index=True)
+        if st.button(
+            "Import",
+            type="primary",
+            disabled=not can_import or bool(st.session_state.get("import_job")),
+        ):
+            st.session_state["import_job"] = jobs.start(
+                database,
+                "contacts.import",
+                {
+                    "workspace_id": wid,
+                    "path": held.path,
+                    "mapping": mapping,
+                    "actor": ui.actor(),
+                    "filename": held.name,
+                },
+                requested_by=ui.actor(),
+                exclusive=False,
+            )
+
     st.subheader("Master contacts database")
     if master_db.configured():
         if st.button("Check connection"):
@@ -506,19 +508,25 @@ with tab_rules:
             st.rerun()
     st.subheader("Suppression list")
     supp = st.file_uploader(
-        "Add addresses from a CSV (unsubscribed, bounced, complaints)",
-        type=["csv", "txt"],
+        "Add addresses from a CSV or Excel file (unsubscribed, bounced, complaints)",
+        type=["csv", "txt", "xlsx"],
         disabled=not admin,
         key="supp",
     )
     if supp is not None and st.button("Add to the suppression list", disabled=not admin):
-        path = Path(tempfile.gettempdir()) / f"leadops-supp-{uuid.uuid4().hex[:8]}.csv"
-        path.write_bytes(supp.getbuffer())
+        suffix = ".xlsx" if supp.name.lower().endswith(".xlsx") else ".csv"
+        path = Path(tempfile.gettempdir()) / f"leadops-supp-{uuid.uuid4().hex}{suffix}"
         try:
-            n = filters.import_suppression_csv(database, user, path)
-            st.success(f"{n:,} new addresses suppressed.")
+            path.write_bytes(supp.getbuffer())
+            rep = suppression.import_file(database, user, path, name=supp.name)
+            st.success(
+                f"{rep['added']:,} new addresses suppressed, {rep['already']:,} already listed, "
+                f"{rep['rejected']:,} rejected (read as {ui.md(rep['encoding'])})."
+            )
+            if rep["rejected_rows"]:
+                st.dataframe(pl.DataFrame(rep["rejected_rows"]), hide_index=True)
         except contact_import.ContactImportError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
         finally:
             path.unlink(missing_ok=True)
     ui.table(ui.cached(filters.suppression_list, None), name="suppression", key="supp-list")

@@ -58,3 +58,36 @@ def test_large_export_is_written_in_chunks(demo_db):
 
     n = exports.export(demo_db, "contacts", Scope.all(), Sink())
     assert n == 60_000 and len(chunks) > 10 and max(chunks) < 2_000_000
+
+
+def test_a_trigger_after_a_separator_inside_a_cell_is_neutralised():
+    """`x;=HYPERLINK(…)` opens as a formula in a spreadsheet that splits on semicolons."""
+    df = __import__("polars").DataFrame(
+        {
+            "a": [
+                'x;=HYPERLINK("http://evil.example")',
+                "a,+1",
+                "line\n@SUM(A1)",
+                "tab\t-2",
+                "a; \t=cmd",
+                "Smith-Jones, Ann",
+                "x'); DROP TABLE workspaces; --",
+            ],
+            "n": [-1, -2, 3, 4, 5, 6, 7],
+            "f": [-1.5, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    rows = list(csv.reader(io.StringIO(exports.frame_to_csv(df).decode(), newline="")))
+    assert [r[0] for r in rows[1:]] == [
+        'x;\'=HYPERLINK("http://evil.example")',
+        "a,'+1",
+        "line\n'@SUM(A1)",
+        "tab\t'-2",
+        "a; \t'=cmd",
+        "Smith-Jones, Ann",
+        "x'); DROP TABLE workspaces; --",  # a space first: text, not a formula
+    ]
+    assert [r[1] for r in rows[1:3]] == ["-1", "-2"] and rows[1][
+        2
+    ] == "-1.5"  # numbers stay numbers
+    assert exports.safe_cell(-3) == -3

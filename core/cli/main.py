@@ -21,6 +21,7 @@ from core.cli.common import settings as cli_settings
 from core.cli.crm import app as crm_app
 from core.cli.pipeline import import_app, pipeline_app
 from core.cli.serve import serve
+from core.cli.suppression import app as suppression_app
 from core.cli.territories import app as territories_app
 from core.cli.webhooks import app as webhooks_app
 from core.platform import inbox, secrets, store
@@ -62,6 +63,7 @@ app.add_typer(territories_app, name="territories", help="Client territories (ZIP
 
 app.add_typer(import_app, name="import")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(suppression_app, name="suppression")
 
 
 @app.command()

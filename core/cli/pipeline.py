@@ -32,7 +32,8 @@ def import_contacts(
     )
     typer.echo(
         f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} imported, "
-        f"{r['duplicates']:,} duplicates, {r['rejected']:,} rejected in {r['seconds']} s."
+        f"{r['duplicates']:,} duplicates, {r['rejected']:,} rejected in {r['seconds']} s"
+        f" (read as {r['encoding']})."
     )
     if r["rejected"] or r["duplicates"]:
         typer.echo("Rejected rows: the Pipeline page's import history has the CSV report.")

@@ -50,7 +50,8 @@ def import_file(
     )
     c = result["counts"]
     typer.echo(
-        f"{file.name} ({result['layout']}): {c['new']:,} new, {c['already']:,} already owned, "
+        f"{file.name} ({result['layout']}, {result.get('encoding', 'utf-8')}): {c['new']:,} new,"
+        f" {c['already']:,} already owned, "
         f"{c['conflict']:,} owned by another client, {c['rejected']:,} rejected."
     )
     for note in result.get("notes", []):

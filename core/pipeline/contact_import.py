@@ -7,23 +7,29 @@ imported goes to `import_rejects` with its row number and reason; good rows are 
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import io
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
-from core.platform import audit
-from core.platform.store import Database
+from core.pipeline import import_files
+from core.pipeline.import_files import (
+    FileInfo,
+    ImportError_,
+    csv_problem,
+    long_line_reason,
+    shown,
+)
+from core.pipeline.import_files import reader_sql as _reader
+from core.platform import audit, textfiles
+from core.platform.store import Database, quote_ident
 
 # Our field -> header spellings seen in homeowner-list exports (normalised: lower-case letters and
 # digits only). Covers generic files and the layouts of Cole X Dates and Xpressdocs exports.
@@ -90,26 +96,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "date_of_birth": ("dateofbirth", "dob", "birthdate", "birthday"),
 }
 REQUIRED = ("email",)
-DELIMITERS = (",", ";", "\t", "|")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y%m%d", "%m-%d-%Y", "%Y/%m/%d")
 EMAIL_RE = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
 
 
-class ImportError_(ValueError):
-    """The file cannot be imported at all (empty, unreadable, no email column); says why."""
-
-
 ContactImportError = ImportError_
-
-
-@dataclass
-class FileInfo:
-    path: Path
-    encoding: str
-    delimiter: str
-    headers: list[str]
-    mapping: dict[str, str]
-    preview: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _norm(header: str) -> str:
@@ -133,110 +124,27 @@ def detect_mapping(headers: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _detect_encoding(path: Path) -> str:
-    with path.open("rb") as fh:
-        head = fh.read(4)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16"
-        fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        while chunk := fh.read(1 << 22):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return "latin-1"
-    return "utf-8"
+def _inspect(db: Database, text: textfiles.TextFile, name: str, preview_rows: int) -> FileInfo:
+    info = import_files.inspect_text(db, text, name, preview_rows)
+    info.mapping = detect_mapping(info.headers)
+    return info
 
 
-def _header_row(path: Path, encoding: str) -> tuple[str, list[str]]:
-    with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-        sample = fh.read(1 << 16)
-    sample = sample.lstrip("\ufeff")
-    if not sample.strip():
-        raise ImportError_("The file is empty: it has no header row and no contacts.")
-    first_line = sample.splitlines()[0] if sample.splitlines() else sample
-    delimiter = max(DELIMITERS, key=lambda d: first_line.count(d))
-    if first_line.count(delimiter) == 0:
-        delimiter = ","
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for i, h in enumerate(header):
-        h = h.strip() or f"column_{i + 1}"
-        key = h.lower()
-        if key in seen:
-            seen[key] += 1
-            h = f"{h}_{seen[key]}"
-        else:
-            seen[key] = 1
-        names.append(h)
-    return delimiter, names
-
-
-def excel_to_csv(path: Path, out_dir: Path) -> Path:
-    """Stream the first sheet of an .xlsx workbook to a UTF-8 CSV (rows never all in memory)."""
-    from openpyxl import load_workbook
-
-    out = out_dir / f"{path.stem}-{uuid.uuid4().hex[:6]}.csv"
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise ImportError_(f"{path.name} is not a readable Excel workbook ({exc}).") from None
-    try:
-        ws = wb.worksheets[0]
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            for row in ws.iter_rows(values_only=True):
-                writer.writerow(
-                    [
-                        v.date().isoformat()
-                        if isinstance(v, dt.datetime)
-                        else ("" if v is None else v)
-                        for v in row
-                    ]
-                )
-    finally:
-        wb.close()
-    return out
-
-
-def _as_csv(path: Path) -> Path:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return excel_to_csv(path, path.parent)
-    return path
-
-
-def _reader(info: FileInfo) -> str:
-    cols = ", ".join(f"'{_q(h)}': 'VARCHAR'" for h in info.headers)
-    return (
-        f"read_csv('{_q(str(info.path))}', header = true, delim = '{_q(info.delimiter)}',"
-        f" quote = '\"', escape = '\"', encoding = '{info.encoding}', columns = {{{cols}}},"
-        " ignore_errors = true, store_rejects = true, strict_mode = false)"
-    )
-
-
-def _q(s: str) -> str:
-    return s.replace("'", "''")
-
-
-def inspect_file(db: Database, path: str | Path, preview_rows: int = 10) -> FileInfo:
-    """Encoding, delimiter, headers, the detected mapping and the first rows."""
-    path = _as_csv(Path(path))
-    if not path.exists():
-        raise ImportError_(f"No such file: {path}")
-    if path.stat().st_size == 0:
-        raise ImportError_("The file is empty: it has no header row and no contacts.")
-    encoding = _detect_encoding(path)
-    delimiter, headers = _header_row(path, encoding)
-    info = FileInfo(path, encoding, delimiter, headers, detect_mapping(headers))
-    with db.cursor() as cur:
-        info.preview = cur.sql(f"SELECT * FROM {_reader(info)} LIMIT {int(preview_rows)}").pl()
+def inspect_file(
+    db: Database, path: str | Path, preview_rows: int = 10, name: str | None = None
+) -> FileInfo:
+    """Encoding, delimiter, headers, the detected mapping and the first rows. Files made on the
+    way (a converted workbook, a re-encoded copy) are deleted before it returns."""
+    name = name or Path(path).name
+    with import_files.readable(db, path, name) as text:
+        info = _inspect(db, text, name, preview_rows)
+    info.path = Path(path)
     return info
 
 
 def _col(mapping: dict[str, str], fld: str) -> str:
     h = mapping.get(fld)
-    return f"nullif(trim(\"{h.replace(chr(34), chr(34) * 2)}\"), '')" if h else "NULL::VARCHAR"
+    return f"nullif(trim({quote_ident(h)}), '')" if h else "NULL::VARCHAR"
 
 
 def _date_expr(e: str, formats: tuple[str, ...] = DATE_FORMATS) -> str:
@@ -250,7 +158,7 @@ def _date_formats(cur, info: FileInfo, header: str | None, sample: int = 2000) -
     """DATE_FORMATS ordered by how many of the column's first non-empty values each one parses."""
     if not header:
         return DATE_FORMATS
-    col = f'"{header.replace(chr(34), chr(34) * 2)}"'
+    col = quote_ident(header)
     counts = ", ".join(f"count(try_strptime(v, '{f}'))" for f in DATE_FORMATS)
     hits = cur.sql(
         f"SELECT {counts} FROM (SELECT nullif(trim({col}), '') AS v FROM {_reader(info)}"
@@ -342,24 +250,43 @@ def import_file(
     renewal_month: dt.date | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Import a CSV/Excel file of contacts for one client; returns the import report."""
-    started = time.monotonic()
+    """Import a CSV/Excel file of contacts for one client; returns the import report. A file
+    that cannot be read at all raises ImportError_ (one sentence) and writes no contact."""
     step = progress or (lambda *_: None)
     if not db.scalar("SELECT count(*) FROM workspaces WHERE id = ?", [workspace_id]):
         raise ImportError_(f"No client with id {workspace_id}.")
+    name = filename or Path(path).name
     step("reading", 0, None)
-    info = inspect_file(db, path, preview_rows=0)
+    with import_files.readable(db, path, name) as text:
+        info = _inspect(db, text, name, 0)
+        return _import_read_file(
+            db, workspace_id, info, name, actor, mapping, source, renewal_month, step
+        )
+
+
+def _import_read_file(
+    db: Database,
+    workspace_id: int,
+    info: FileInfo,
+    filename: str,
+    actor: str,
+    mapping: dict[str, str] | None,
+    source: str,
+    renewal_month: dt.date | None,
+    step: Callable[[str, int, int | None], None],
+) -> dict[str, Any]:
+    started = time.monotonic()
     mapping = dict(mapping or info.mapping)
     unknown = [h for h in mapping.values() if h not in info.headers]
     if unknown:
         raise ImportError_(
-            f"Mapped column(s) {', '.join(unknown)} are not in the file; its columns are "
-            f"{', '.join(info.headers)}."
+            f"Mapped column(s) {shown(unknown)} are not in the file; its columns are "
+            f"{shown(info.headers)}."
         )
     missing = [f for f in REQUIRED if f not in mapping]
     if missing:
         raise ImportError_(
-            f"No email column found. The file's columns are: {', '.join(info.headers)}. "
+            f"No email column found. The file's columns are: {shown(info.headers)}. "
             "Map one of them to 'email'."
         )
     stage = f"import_stage_{uuid.uuid4().hex[:8]}"
@@ -367,7 +294,7 @@ def import_file(
         import_id = cur.execute(
             "INSERT INTO import_reports (workspace_id, source, filename, mapping, requested_by)"
             " VALUES (?, ?, ?, ?, ?) RETURNING id",
-            [workspace_id, source, filename or Path(path).name, json.dumps(mapping), actor],
+            [workspace_id, source, filename, json.dumps(mapping), actor],
         ).fetchall()[0][0]
     try:
         report = _run_import(
@@ -382,13 +309,18 @@ def import_file(
             step=step,
         )
     except Exception as exc:
+        problem = (
+            csv_problem(exc, filename) if isinstance(exc, duckdb.InvalidInputException) else exc
+        )
         with db.cursor() as cur:
             cur.execute(
                 "UPDATE import_reports SET status = 'failed', error = ?, finished_at = now(),"
                 " seconds = ? WHERE id = ?",
-                [str(exc)[:500], round(time.monotonic() - started, 3), import_id],
+                [str(problem)[:500], round(time.monotonic() - started, 3), import_id],
             )
-        raise
+        if problem is exc:
+            raise
+        raise problem from None
     seconds = round(time.monotonic() - started, 3)
     with db.transaction() as cur:
         cur.execute(
@@ -409,7 +341,7 @@ def import_file(
             action="contacts.import",
             entity="workspace",
             entity_id=workspace_id,
-            after={**report, "filename": filename or str(path)},
+            after={**report, "filename": filename, "encoding": info.encoding},
         )
     return {
         **report,
@@ -443,6 +375,13 @@ def _run_import(
             f: _date_formats(cur, info, mapping.get(f)) for f in ("purchase_date", "date_of_birth")
         }
         cur.execute(_staging_sql(info, mapping, stage, bool(territory), formats), params)
+        if info.long_lines:  # rows after a line left out keep their number in the file
+            cut = [line - 1 - i for i, (line, _) in enumerate(sorted(info.long_lines))]
+            cur.execute(
+                f"UPDATE {stage} SET row_number = row_number"
+                " + (SELECT count(*) FROM unnest($cut::BIGINT[]) AS d(t) WHERE d.t <= row_number)",
+                {"cut": cut},
+            )
         # Addresses that repeat in the file or that the client already has: where each first appears.
         cur.execute(
             f"""CREATE TEMP TABLE {stage}_first AS
@@ -478,6 +417,11 @@ def _run_import(
                 """,
                 {"imp": import_id},
             )
+            for line, size in info.long_lines:
+                cur.execute(
+                    "INSERT INTO import_rejects (import_id, row_number, reason) VALUES (?, ?, ?)",
+                    [import_id, line - 1, long_line_reason(line, size)],
+                )
             for line, etype, message, raw in malformed:
                 cur.execute(
                     "INSERT INTO import_rejects (import_id, row_number, reason, raw)"
@@ -526,7 +470,7 @@ def _run_import(
     db.bump_version()
     step("saving", rows_read, rows_read)
     return {
-        "rows_read": rows_read + len(malformed),
+        "rows_read": rows_read + len(malformed) + len(info.long_lines),
         "imported": imported,
         "duplicates": counts[0],
         "rejected": counts[1],

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from core.accounts import access
+from core.pipeline import suppression
 from core.pipeline.contact_import import EMAIL_RE
 from core.platform import audit
 from core.platform.renewals import add_months
@@ -272,65 +273,18 @@ def delete_rule(db: Database, user: access.User, rule_id: int) -> None:
         )
 
 
-# -- suppression list ------------------------------------------------------------------------
+# -- suppression list (core/pipeline/suppression.py) ---------------------------------------
+
+add_suppressions = suppression.add_suppressions
+suppression_list = suppression.suppression_list
 
 
-def add_suppressions(
-    db: Database, user: access.User, emails: list[str], reason: str = "manual", source="manual"
-) -> int:
-    access.require(user, "pipeline.rules")
-    keys = sorted({e.strip().lower() for e in emails if e and "@" in e})
-    if not keys:
-        return 0
-    with db.transaction() as cur:
-        before = cur.execute("SELECT count(*) FROM suppression_list").fetchall()[0][0]
-        cur.register("_supp", pa.table({"email_key": keys}))
-        cur.execute(
-            "INSERT INTO suppression_list (email_key, reason, source, added_by)"
-            " SELECT email_key, ?, ?, ? FROM _supp ON CONFLICT DO NOTHING",
-            [reason, source, user.email],
-        )
-        cur.unregister("_supp")
-        added = cur.execute("SELECT count(*) FROM suppression_list").fetchall()[0][0] - before
-        audit.record(
-            cur,
-            actor=user.email,
-            action="suppression.add",
-            entity="suppression_list",
-            after={"added": added, "reason": reason, "source": source},
-        )
-    return added
-
-
-def import_suppression_csv(db: Database, user: access.User, path: str | Path) -> int:
-    """Add every address in a CSV (its email column, or its first column) to the list."""
-    from core.pipeline.contact_import import ImportError_, inspect_file
-
-    access.require(user, "pipeline.rules")
-    info = inspect_file(db, path, preview_rows=0)
-    col = info.mapping.get("email") or info.headers[0]
-    reason_col = next((h for h in info.headers if h.lower() in ("reason", "type", "status")), None)
-    with db.cursor() as cur:
-        from core.pipeline.contact_import import _reader
-
-        rows = cur.sql(
-            f'SELECT "{col}", {f"{chr(34)}{reason_col}{chr(34)}" if reason_col else "NULL"}'
-            f" FROM {_reader(info)}"
-        ).fetchall()
-    if not rows:
-        raise ImportError_("The suppression file has no addresses.")
-    by_reason: dict[str, list[str]] = {}
-    for email, reason in rows:
-        by_reason.setdefault((reason or "unsubscribed").strip().lower(), []).append(email)
-    return sum(add_suppressions(db, user, v, k, "csv") for k, v in by_reason.items())
-
-
-def suppression_list(db: Database, limit: int = 1000) -> pl.DataFrame:
-    return db.query(
-        "SELECT email_key AS email, reason, source, added_by, added_at FROM suppression_list"
-        " ORDER BY added_at DESC LIMIT ?",
-        [limit],
-    )
+def import_suppression_csv(
+    db: Database, user: access.User, path: str | Path, reason: str | None = None
+) -> dict[str, Any]:
+    """Add every address in a CSV or Excel file to the list; the import report
+    (`suppression.import_file`)."""
+    return suppression.import_file(db, user, path, reason=reason)
 
 
 # -- the filter stage ------------------------------------------------------------------------

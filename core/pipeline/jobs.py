@@ -1,25 +1,27 @@
-"""The pipeline's jobs: contact imports, one run, every pending client, the Monday evergreen step
-and filling a gap from the master database."""
+"""The pipeline's jobs: contact imports, one run, every pending client, the Monday evergreen step,
+filling a gap from the master database, and the suppression list's changes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
 from core.accounts import access
-from core.pipeline import gap, master_db, uploads
+from core.pipeline import gap, import_files, master_db, suppression, uploads
 from core.pipeline import runs as pipeline
 from core.pipeline.contact_import import ContactImportError, import_file
-from core.platform import jobs
+from core.platform import exports, jobs
 from core.platform.store import Database
 
 
 @jobs.job("contacts.import")
 def import_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
-    wid = pipeline.resolve_workspace(db, params)
-    month = pipeline.parse_month(params["month"]) if params.get("month") else None
+    import_files.touch(params["path"])
     try:
+        wid = pipeline.resolve_workspace(db, params)
+        month = pipeline.parse_month(params["month"]) if params.get("month") else None
         return import_file(
             db,
             wid,
@@ -32,6 +34,8 @@ def import_job(db: Database, params: dict[str, Any], progress: jobs.Progress) ->
         )
     except ContactImportError as exc:
         raise jobs.JobError(str(exc)) from None
+    finally:  # a page's upload is kept until its import has run, whatever the outcome
+        import_files.release(import_files.staged_digest(params["path"]))
 
 
 @jobs.job("pipeline.run")
@@ -109,3 +113,62 @@ def fill_gap_job(db: Database, params: dict[str, Any], progress: jobs.Progress) 
     db.execute("UPDATE pipeline_runs SET job_id = ? WHERE id = ?", [progress.job_id, run_id])
     result = pipeline.execute_run(db, run_id, progress)
     return {"pulled": pulled["pulled"], "imported": pulled["imported"], **result}
+
+
+# -- the suppression list (`leadops suppression …`) -------------------------------------------
+
+
+def _local_admin(params: dict[str, Any]) -> access.User:
+    """Whoever runs the command line on the server works as a local admin (like local mode)."""
+    return access.User(params.get("actor") or "local", "admin", local=True)
+
+
+@jobs.job("suppression.import")
+def suppression_import_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    progress.update("reading", 0, None, Path(params["path"]).name)
+    try:
+        return suppression.import_file(
+            db, _local_admin(params), params["path"], reason=params.get("reason")
+        )
+    except ContactImportError as exc:
+        raise jobs.JobError(str(exc)) from None
+
+
+@jobs.job("suppression.add")
+def suppression_add_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    try:
+        return suppression.add_addresses(
+            db, _local_admin(params), params.get("emails") or [], params.get("reason")
+        )
+    except suppression.SuppressionError as exc:
+        raise jobs.JobError(str(exc)) from None
+
+
+@jobs.job("suppression.remove")
+def suppression_remove_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    try:
+        return suppression.remove_addresses(
+            db, _local_admin(params), params.get("emails") or [], params.get("reason")
+        )
+    except suppression.SuppressionError as exc:
+        raise jobs.JobError(str(exc)) from None
+
+
+@jobs.job("suppression.list")
+def suppression_list_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """Write the whole list as CSV (the shared formula-safe writer) to `out`."""
+    out = Path(params["out"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:6]}.part")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        n = exports.stream_query(db, suppression.SUPPRESSION_SQL, None, fh)
+    tmp.replace(out)
+    return {"rows": n, "out": str(out)}

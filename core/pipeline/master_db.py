@@ -29,7 +29,7 @@ from core.accounts import access
 from core.pipeline import notices
 from core.pipeline.contact_import import FIELDS, import_file
 from core.platform import secrets, settings
-from core.platform.store import Database
+from core.platform.store import Database, quote_ident
 
 ENV_URL = "LEADOPS_MASTER_DB_URL"
 PASSWORD_SECRET = "master_db.password"
@@ -53,17 +53,28 @@ def engine(url: str | None = None) -> sa.Engine:
     return master_db_connector.connect(url, password)
 
 
+def _sql_name(name: str) -> str:
+    """A checked table or column name as SQL: each dotted part through the store's quoting
+    helper, lower-cased as PostgreSQL reads an unquoted name (so `EmailAddress` still means
+    the column `emailaddress`, as it did before names were quoted)."""
+    return ".".join(quote_ident(part.lower()) for part in name.split("."))
+
+
 def layout(db: Database) -> tuple[str, dict[str, str]]:
+    """The master table and our field -> its column, validated and quoted for SQL."""
     table = str(settings.get(db, "master_db_table"))
     raw = settings.get(db, "master_db_columns") or "{}"
     try:
-        cols = {k: v for k, v in {**DEFAULT_COLUMNS, **json.loads(raw)}.items() if v}
+        mapping = json.loads(raw)
+        if not isinstance(mapping, dict):
+            raise ValueError
+        cols = {k: v for k, v in {**DEFAULT_COLUMNS, **mapping}.items() if v}
     except ValueError:
-        raise MasterDbError("Setting master_db_columns is not valid JSON.") from None
+        raise MasterDbError("Setting master_db_columns is not a valid JSON object.") from None
     for name in [table, *cols.values()]:
-        if not _IDENT.match(name):
-            raise MasterDbError(f"{name!r} is not a valid table or column name.")
-    return table, cols
+        if not isinstance(name, str) or not _IDENT.fullmatch(name):
+            raise MasterDbError(f"{str(name)[:80]!r} is not a valid table or column name.")
+    return _sql_name(table), {k: _sql_name(v) for k, v in cols.items()}
 
 
 def health(db: Database, eng: sa.Engine | None = None) -> dict[str, Any]:
@@ -79,7 +90,7 @@ def health(db: Database, eng: sa.Engine | None = None) -> dict[str, Any]:
             "ok": True,
             "rows": int(n),
             "ms": round((time.monotonic() - started) * 1000),
-            "message": f"{table}: {n:,} contacts",
+            "message": f"{table.replace(chr(34), '')}: {n:,} contacts",
         }
     except (sa.exc.SQLAlchemyError, MasterDbError) as exc:
         text = str(exc).splitlines()[0][:300]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -19,13 +20,21 @@ from core.platform.scope import Scope
 from core.platform.store import Database
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A trigger after a separator or a line break inside a cell: a spreadsheet that splits on `;`
+# (semicolon locales), on tabs, or on a line break starts a new cell there, so `x;=HYPERLINK(…)`
+# would open as a formula. Such a trigger gets a ' too (`x;'=HYPERLINK(…)`).
+_INNER_TRIGGER = re.compile(r"([;,\t\r\n])([=+\-@])")
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas: text starting with = + - @ tab or CR gets a leading '."""
+    """Neutralise spreadsheet formulas in text: a cell starting with = + - @ tab or CR gets a
+    leading ', and so does every = + - @ that follows a ; , tab or line break inside the cell.
+    Numbers (negative ones included) are left as numbers."""
     if value is None:
         return ""
     if isinstance(value, str):
+        if _INNER_TRIGGER.search(value):
+            value = _INNER_TRIGGER.sub(r"\1'\2", value)
         return "'" + value if value.startswith(DANGEROUS_PREFIXES) else value
     if isinstance(value, dt.datetime):
         return value.isoformat()

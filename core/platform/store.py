@@ -17,6 +17,11 @@ lock and run concurrently (DuckDB gives each cursor a consistent snapshot). Call
 transactions short; `writer_stats` records the longest wait for and hold of the lock.
 
 Every committed write bumps `data_version`, which pages use as part of their cache keys.
+
+Names that come from outside (a CSV header, a mapping setting) reach SQL only through
+`quote_ident`, and every call runs one statement: a string that DuckDB would split into several
+(`…; COPY … TO …; …`) is refused with `MultipleStatements` before anything runs. Only migrations
+run several statements at once (`execute_script`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ class StoreError(Exception):
     """A problem with the store that users can act on; the message says what to do."""
 
 
+class MultipleStatements(StoreError):
+    """One call was given several SQL statements; a call runs exactly one."""
+
+
 class DatabaseBusy(StoreError):
     """The database file is held by another process (DuckDB allows one writer process)."""
 
@@ -53,6 +62,35 @@ class DatabaseBusy(StoreError):
         self.holder = holder
         who = f"process {pid} ({holder})" if pid else "another process"
         super().__init__(f"The database {path} is in use by {who}.")
+
+
+def quote_ident(name: str) -> str:
+    """`name` as one SQL identifier, whatever it holds: in double quotes, embedded quotes doubled
+    (the rule of DuckDB and PostgreSQL alike). The one way a name from a file reaches SQL."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """`value` as one SQL string literal: in single quotes, embedded quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def single_statement(sql: str) -> str:
+    """`sql` when it is one statement; `MultipleStatements` when DuckDB would run several.
+
+    Only text with a `;` before its end is parsed, so ordinary queries cost nothing extra."""
+    body = sql.rstrip().rstrip(";")
+    if ";" not in body:
+        return sql
+    try:
+        n = len(duckdb.extract_statements(sql))
+    except duckdb.Error:
+        return sql  # not valid SQL at all: running it raises DuckDB's own error, runs nothing
+    if n > 1:
+        raise MultipleStatements(
+            f"Refused to run {n} SQL statements in one call (a call runs one): {sql[:120]!r}"
+        )
+    return sql
 
 
 def fetch_one(
@@ -156,6 +194,10 @@ class GuardedCursor:
         self._in_tx = in_tx
 
     def _run(self, method: str, sql: str, *args: Any, **kw: Any) -> Any:
+        single_statement(sql)
+        return self._run_checked(method, sql, *args, **kw)
+
+    def _run_checked(self, method: str, sql: str, *args: Any, **kw: Any) -> Any:
         kind = statement_kind(sql)
         if kind == "read" or (kind == "write" and self._in_tx):
             return getattr(self._cur, method)(sql, *args, **kw)
@@ -193,6 +235,14 @@ class GuardedCursor:
 
     def sql(self, query: str, *args: Any, **kw: Any) -> Any:
         return self._run("sql", query, *args, **kw)
+
+    def query(self, query: str, *args: Any, **kw: Any) -> Any:
+        return self._run("query", query, *args, **kw)
+
+    def execute_script(self, sql: str) -> GuardedCursor:
+        """Run a script of several statements (a migration file): the one multi-statement call."""
+        self._run_checked("execute", sql)
+        return self
 
     def close(self) -> None:
         if self._in_tx:  # a transaction left open: roll back and let go of the lock
@@ -329,7 +379,7 @@ class Database:
                 continue
             with self.transaction() as cur:
                 if path.suffix == ".sql":
-                    cur.execute(path.read_text())
+                    cur.execute_script(path.read_text())
                 else:
                     _load_module(path).migrate(cur)
                 cur.execute(

@@ -24,6 +24,7 @@ import polars as pl
 
 from core.accounts import access
 from core.accounts.access import User
+from core.platform import textfiles
 from core.platform.exports import frame_to_csv
 from core.platform.store import Database
 from core.territories.assignments import (
@@ -36,6 +37,7 @@ from core.territories.assignments import (
 )
 
 MAX_BYTES = 20 * 1024 * 1024
+MAX_LINE_CHARS = 100_000  # longer than any row of ZIPs and clients; such a line is left out
 ZIP_HEADERS = {
     "zip",
     "zipcode",
@@ -74,38 +76,51 @@ def _norm_header(h: str) -> str:
 
 def decode(data: bytes) -> str:
     """The file as text, or TerritoryError saying why it is not a readable CSV."""
+    return decode_with_encoding(data)[0]
+
+
+def decode_with_encoding(data: bytes) -> tuple[str, str]:
+    """The file as text and the encoding it was read as (chosen by core/platform/textfiles.py:
+    UTF-8, UTF-16, Windows-1252 …; a stray non-UTF-8 byte does not garble the rest)."""
     if not data or not data.strip():
         raise TerritoryError("File: it is empty.")
     if len(data) > MAX_BYTES:
         raise TerritoryError(f"File: {len(data) / 1e6:.1f} MB is over the 20 MB limit; split it.")
-    if b"\x00" in data[:65536]:
-        raise TerritoryError(
-            "File: it contains binary data, not text. Save it as CSV (comma or semicolon separated)."
-        )
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\r\n\t")
-    if controls > 10:
-        raise TerritoryError("File: it contains control characters; it is not a CSV text file.")
-    return text.lstrip("\ufeff")
+        return textfiles.decode_bytes(data, "it")
+    except textfiles.UnreadableFile as exc:
+        raise TerritoryError(f"File: {exc}") from None
+
+
+def read_table(text: str) -> tuple[list[tuple[int, list[str]]], list[tuple[int, int]]]:
+    """Non-blank rows of a CSV text with their line numbers in the file, the delimiter detected
+    (comma, semicolon, tab or pipe); and the lines too long to be a row, (line, characters),
+    which are left out. A text that is not CSV at all raises TerritoryError."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    long_lines = [(i + 1, len(ln)) for i, ln in enumerate(lines) if len(ln) > MAX_LINE_CHARS]
+    for n, _ in long_lines:
+        lines[n - 1] = ""
+    first = next((ln for ln in lines if ln.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    reader = csv.reader(io.StringIO("\n".join(lines), newline=""), delimiter=delim)
+    out = []
+    start = 1
+    try:
+        for row in reader:
+            if any(c.strip() for c in row):
+                out.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise TerritoryError(
+            f"File: line {start} is not valid CSV ({exc}); fix it and try again."
+        ) from None
+    return out, long_lines
 
 
 def read_rows(text: str) -> list[tuple[int, list[str]]]:
-    """Non-blank rows of a CSV text with their line numbers in the file, the delimiter detected
-    (comma, semicolon, tab or pipe)."""
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
-    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    out = []
-    start = 1
-    for row in reader:
-        if any(c.strip() for c in row):
-            out.append((start, row))
-        start = reader.line_num + 1
-    return out
+    """Non-blank rows of a CSV text with their line numbers (lines too long to be a row left out)."""
+    return read_table(text)[0]
 
 
 @dataclass
@@ -114,6 +129,7 @@ class BulkCheck:
     shared: bool
     rows: pl.DataFrame
     notes: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"  # what the file was read as
 
     def count(self, status: str) -> int:
         return int((self.rows["status"] == status).sum()) if self.rows.height else 0
@@ -197,14 +213,19 @@ def _pairs(
 
 def check_file(db: Database, data: bytes) -> BulkCheck:
     """Read and validate an assignment file against the database; nothing is written."""
-    text = decode(data)
-    rows = read_rows(text)
+    text, encoding = decode_with_encoding(data)
+    rows, long_lines = read_table(text)
+    if long_lines and (not rows or long_lines[0][0] < rows[0][0]):
+        raise TerritoryError(
+            f"Header: line {long_lines[0][0]} is {long_lines[0][1]:,} characters long;"
+            " the first line must name the columns."
+        )
     if not rows:
         raise TerritoryError("File: it has no rows.")
-    if len(rows) == 1:
+    if len(rows) == 1 and not long_lines:
         raise TerritoryError("File: it has a header but no rows below it.")
     layout, items, notes = _pairs(rows)
-    if not items:
+    if not items and not long_lines:
         raise TerritoryError("File: no ZIP codes found under the header.")
     clients = _clients(db)
     known = {
@@ -258,9 +279,22 @@ def check_file(db: Database, data: bytes) -> BulkCheck:
             seen[(z, client[0])] = line
             first_owner.setdefault(z, (client[0], client[1], line))
         out.append(rec)
+    for line, size in long_lines:
+        out.append(
+            {
+                "line": line,
+                "zip_raw": "",
+                "client_raw": "",
+                "zip": None,
+                "workspace_id": None,
+                "client": None,
+                "status": "rejected",
+                "reason": f"Line {line}: {size:,} characters long, not a row of ZIPs; left out.",
+            }
+        )
     frame = pl.DataFrame(out, schema=ROW_SCHEMA)
     frame = _against_database(db, frame)
-    return BulkCheck(layout, shared, frame, notes)
+    return BulkCheck(layout, shared, frame, notes, encoding)
 
 
 def _against_database(db: Database, frame: pl.DataFrame) -> pl.DataFrame:
@@ -340,7 +374,8 @@ def apply_file(
 def zips_in_file(data: bytes) -> tuple[list[str], list[str]]:
     """ZIP codes listed in an uploaded file (its ZIP column when it has one, else every cell);
     returns (unique ZIPs, cells that are not ZIP codes)."""
-    rows = [r for _, r in read_rows(decode(data))]
+    numbered, long_lines = read_table(decode(data))
+    rows = [r for _, r in numbered]
     header = [_norm_header(h) for h in rows[0]] if rows else []
     zip_cols = [i for i, h in enumerate(header) if h in ZIP_HEADERS]
     if zip_cols:
@@ -348,7 +383,7 @@ def zips_in_file(data: bytes) -> tuple[list[str], list[str]]:
     else:
         cells = [c for r in rows for c in r]
     zips: list[str] = []
-    bad: list[str] = []
+    bad: list[str] = [f"line {n} ({size:,} characters)" for n, size in long_lines]
     seen: set[str] = set()
     for c in cells:
         if not c.strip():

@@ -35,6 +35,7 @@ def import_job(db: Database, params: dict[str, Any], progress: jobs.Progress) ->
     report = check.report(take)
     result: dict[str, Any] = {
         "layout": check.layout,
+        "encoding": check.encoding,
         "counts": check.counts,
         "notes": check.notes,
         "rejected": report.head(200).to_dicts(),
