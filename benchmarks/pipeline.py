@@ -129,7 +129,7 @@ def peak_memory(csv_path: Path, db_path: Path) -> float:
     VmHWM belongs to the new process image; ru_maxrss would carry the parent's peak over."""
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from core import store; from core.pipeline.contact_import import import_file\n"
+        "from core.platform import store; from core.pipeline.contact_import import import_file\n"
         f"db = store.Database({str(db_path)!r}); db.migrate()\n"
         f"import_file(db, 1, {str(csv_path)!r}, actor='bench')\n"
         "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
