@@ -55,38 +55,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def open_page(page, url: str, title: str) -> float:
-    """Seconds until the page's script has finished and its title shows; raises on an error."""
-    t = time.perf_counter()
-    await page.goto(url)
-    await page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=120_000)
+async def settled(page, title: str, t: float) -> float:
+    """Seconds from `t` until the page's script has finished with `title` showing."""
+    heading = page.locator('[data-testid="stMainBlockContainer"] h1').first
     while True:
+        try:
+            text = (await heading.inner_text(timeout=1_000)).strip()
+        except Exception:  # not drawn yet
+            text = ""
         running = await page.locator('[data-testid="stStatusWidget"]').all_inner_texts()
-        if not any("Running" in r or "Stop" in r for r in running):
+        if text == title and not any("Running" in r or "Stop" in r for r in running):
             break
+        if time.perf_counter() - t > 180:
+            raise RuntimeError(f"{title}: not ready after 180 s (showing {text!r}, {running})")
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t
     errors = await page.locator('[data-testid="stException"]').all_inner_texts()
     if errors:
         raise RuntimeError(f"{title}: {errors[0][:300]}")
-    heading = (await page.locator("h1").first.inner_text()).strip()
-    if heading != title:
-        raise RuntimeError(f"expected {title!r}, got {heading!r}")
     return elapsed
 
 
 async def session(browser, base: str, rounds: int, times: list[float]) -> None:
+    """One person: opens the app, then moves between the pages with the sidebar, as staff do."""
     ctx = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    ctx.set_default_timeout(180_000)
     page = await ctx.new_page()
     try:
+        t = time.perf_counter()
+        await page.goto(base, wait_until="domcontentloaded")
+        await settled(page, "Overview", t)
         for _ in range(rounds):
-            for path, title in CYCLE:
-                times.append(await open_page(page, f"{base}/{path}", title))
+            for _path, title in CYCLE[1:] + CYCLE[:1]:
+                link = page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
+                t = time.perf_counter()
+                await link.click()
+                times.append(await settled(page, title, t))
     finally:
         await ctx.close()
 
 
-async def measure(base: str, sessions: int, rounds: int, env: dict) -> tuple[list, list, list]:
+async def measure(
+    base: str, sessions: int, rounds: int, env: dict, with_jobs: bool = True
+) -> tuple[list, list, list]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -105,7 +116,7 @@ async def measure(base: str, sessions: int, rounds: int, env: dict) -> tuple[lis
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for args in (["sync", "bison"], ["alerts", "check"])
+            for args in ((["sync", "bison"], ["alerts", "check"]) if with_jobs else ())
         ]
         await asyncio.gather(*(session(browser, base, rounds, loaded) for _ in range(sessions)))
         outcomes = [(c.args[3:], *c.communicate(timeout=600), c.returncode) for c in cli]
@@ -117,6 +128,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--no-jobs", action="store_true", help="Sessions only, no sync or check.")
     opts = ap.parse_args()
     report = Report()
     source = full_db()
@@ -175,7 +187,9 @@ def main() -> int:
                         break
                 except OSError:
                     time.sleep(0.3)
-            idle, loaded, outcomes = asyncio.run(measure(base, opts.sessions, opts.rounds, env))
+            idle, loaded, outcomes = asyncio.run(
+                measure(base, opts.sessions, opts.rounds, env, not opts.no_jobs)
+            )
         finally:
             server.terminate()
             server.wait(30)

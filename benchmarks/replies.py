@@ -30,7 +30,7 @@ from core.accounts.access import User
 from core.accounts.workspaces import WorkspaceInput
 from core.platform.scope import Scope
 from core.platform.store import Database
-from core.replies import client_leads, crm_delivery, crm_views
+from core.replies import client_leads, crm_config, crm_delivery, crm_views
 from core.replies import inbox as replies
 from tests.fakes.crm_server import TOKEN, CrmFake
 from tests.fakes.serving import serve
@@ -80,6 +80,7 @@ def delivery_bench(report: Report) -> None:
     os.environ["LEADOPS_KEYRING_PASSWORD"] = "bench"
     # measure our overhead, not HubSpot's 10-second budget (90 requests per 10 s by default)
     os.environ["LEADOPS_HUBSPOT_RATE_PER_10S"] = "1000000"
+    os.environ["LEADOPS_ALLOW_PRIVATE_URLS"] = "1"  # the fake HubSpot listens on 127.0.0.1
     db = Database(tmp / "crm.duckdb")
     db.migrate()
     try:
@@ -94,7 +95,7 @@ def delivery_bench(report: Report) -> None:
         admin = User("bench@agency", "admin")
         fake = CrmFake()
         with serve(fake) as url:
-            crm_delivery.set_config(db, admin, wid, "hubspot", url=url, token=TOKEN)
+            crm_config.set_config(db, admin, wid, "hubspot", url=url, token=TOKEN)
             client_leads.refresh(db)
             crm_delivery.enqueue(db)
             fake.requests.clear()

@@ -8,7 +8,7 @@ import streamlit as st
 from core.accounts import access, workspaces
 from core.platform import jobs
 from core.platform.scope import Scope
-from core.replies import crm_delivery, crm_views
+from core.replies import crm_config, crm_delivery, crm_views
 from pages import ui
 from pages.components.job_progress import job_progress
 
@@ -67,14 +67,16 @@ def delivery_section(sc: Scope, user: access.User) -> None:
     status = st.selectbox(
         "Deliveries", [None, "pending", "delivered", "failed"], format_func=lambda s: s or "All"
     )
+    # what the CRMs answered is for admins; others see status codes and outcomes
+    remote_text = crm_views.sees_remote_text(user)
     ui.table(
-        ui.cached(crm_views.deliveries, sc, status=status),
+        ui.cached(crm_views.deliveries, sc, status=status, remote_text=remote_text),
         name="crm-deliveries",
         key="crm-deliveries",
     )
     st.markdown("**Attempt log** (every HTTP request, retries included)")
     ui.table(
-        ui.cached(crm_views.attempts_log, sc),
+        ui.cached(crm_views.attempts_log, sc, remote_text=remote_text),
         name="crm-attempts",
         key="crm-attempts",
         column_config={
@@ -102,7 +104,9 @@ def settings_section(user: access.User) -> None:
         "Each client's interested leads go to its CRM after every sync. Tokens and signing "
         "secrets are kept in the secret store; only their last 4 characters are shown."
     )
-    configs = ui.cached(crm_delivery.list_configs, Scope.all())
+    configs = ui.cached(
+        crm_config.list_configs, Scope.all(), remote_text=crm_views.sees_remote_text(user)
+    )
     ui.table(configs.drop("workspace_id"), name="crm-configs", key="crm-configs")
     shown = st.session_state.pop("crm_secret_once", None)
     if shown:
@@ -114,7 +118,7 @@ def settings_section(user: access.User) -> None:
     wid = st.selectbox("Client", list(labels), format_func=lambda i: labels[i], key="crm-client")
     current = configs.filter(configs["workspace_id"] == wid)
     cur = current.row(0, named=True) if current.height else {}
-    types = list(crm_delivery.CRM_TYPES)
+    types = list(crm_config.CRM_TYPES)
     with st.form("crm-form"):
         crm_type = st.selectbox(
             "CRM",
@@ -132,9 +136,21 @@ def settings_section(user: access.User) -> None:
         token = st.text_input(
             "Access token (HubSpot service key / private app / OAuth; GoHighLevel private integration)",
             type="password",
-            help=f"Stored: {cur.get('token')}"
-            if cur.get("token")
-            else "Leave empty to keep the stored one.",
+            help=(
+                f"Stored: {cur.get('token')}. Leave empty to keep it for the same URL; a new URL "
+                "needs the token entered again."
+                if cur.get("token")
+                else "Needed for HubSpot and GoHighLevel."
+            ),
+        )
+        signing = st.text_input(
+            "Webhook signing secret",
+            type="password",
+            help=(
+                f"Stored: {cur.get('signing_secret')}. Leave empty to keep it (for the same URL)."
+                if cur.get("signing_secret")
+                else "Leave empty and one is generated and shown once."
+            ),
         )
         location = st.text_input("GoHighLevel location id", value=cur.get("location_id") or "")
         deal = st.checkbox("HubSpot: also create a deal", value=bool(cur.get("create_deal")))
@@ -147,28 +163,34 @@ def settings_section(user: access.User) -> None:
             "Deliver (after every sync and on Deliver now)", value=cur.get("enabled", True)
         )
         if st.form_submit_button("Save CRM", type="primary"):
+            # a new signing secret is made here and shown once from the session, if it is used
+            generated = (
+                crm_config.new_webhook_secret() if crm_type == "webhook" and not signing else None
+            )
             try:
-                out = crm_delivery.set_config(
+                out = crm_config.set_config(
                     ui.db(),
                     user,
                     wid,
                     crm_type,
                     url=url,
                     token=token or None,
+                    secret=signing or None,
+                    generated_secret=generated,
                     location_id=location,
                     create_deal=deal,
                     deal_stage=stage,
                     enabled=enabled,
                 )
-                if out["secret"]:
-                    st.session_state["crm_secret_once"] = out["secret"]
+                if out["secret_generated"]:
+                    st.session_state["crm_secret_once"] = generated
                 st.rerun()
-            except (crm_delivery.CrmConfigError, PermissionError) as exc:
+            except (crm_config.CrmConfigError, PermissionError) as exc:
                 st.error(ui.md(exc))
     if cur:
         c1, c2, _ = st.columns([1, 1, 3])
         if c1.button("Test connection", key="crm-test", icon=":material/network_check:"):
-            ok, message = crm_delivery.test_connection(ui.db(), user, wid)
+            ok, message = crm_config.test_connection(ui.db(), user, wid)
             (st.success if ok else st.error)(ui.md(message))
         if c2.button("Remove CRM", key="crm-remove"):
             st.session_state["crm_confirm_remove"] = wid
@@ -177,6 +199,6 @@ def settings_section(user: access.User) -> None:
                 f"Remove the CRM of {ui.md(labels[wid])} and delete its token? Deliveries stop."
             )
             if st.button("Yes, remove", type="primary", key="crm-remove-yes"):
-                crm_delivery.delete_config(ui.db(), user, wid)
+                crm_config.delete_config(ui.db(), user, wid)
                 st.session_state.pop("crm_confirm_remove", None)
                 st.rerun()

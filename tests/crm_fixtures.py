@@ -18,7 +18,9 @@ def crm_server() -> Iterator[tuple[AppSlot, str]]:
 
 
 @pytest.fixture
-def crm_fake(crm_server) -> Iterator[CrmFake]:
+def crm_fake(crm_server, monkeypatch) -> Iterator[CrmFake]:
+    # the fake listens on 127.0.0.1, which CRM URLs may reach only with this switch
+    monkeypatch.setenv("LEADOPS_ALLOW_PRIVATE_URLS", "1")
     slot, _ = crm_server
     fake = CrmFake()
     slot.app = fake

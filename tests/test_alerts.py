@@ -27,7 +27,8 @@ ADMIN = access.User("admin@agency.com", "admin")
 
 
 @pytest.fixture
-def slack():
+def slack(monkeypatch):
+    monkeypatch.setenv("LEADOPS_ALLOW_PRIVATE_URLS", "1")  # the receiver is on 127.0.0.1
     receiver = SlackReceiver()
     with serve(receiver) as url:
         receiver.url = url

@@ -4,6 +4,7 @@ once, however often syncs and deliveries run; failures retry, are logged and can
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -12,7 +13,7 @@ from core.accounts import access, workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
 from core.platform import secrets, settings
-from core.replies import client_leads, crm_delivery, crm_views, processing
+from core.replies import client_leads, crm_config, crm_delivery, crm_views, processing
 from core.replies import inbox as replies
 from tests import crm_fixtures
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
@@ -69,7 +70,7 @@ def test_interested_reply_reaches_hubspot_exactly_once(world):
     assert first["crm"]["classified"] > 0 and first["crm"]["new_leads"] > 0
     existing = sum(client_leads.stage_counts(db, ADMIN.scope).values())
     settings.set_value(db, "crm_backfill_days", 0, actor="t")
-    crm_delivery.set_config(db, ADMIN, wid, "hubspot", url=url, token=TOKEN, create_deal=True)
+    crm_config.set_config(db, ADMIN, wid, "hubspot", url=url, token=TOKEN, create_deal=True)
     reply_id = a_reply_not_interested(db, wid)
     email = db.scalar(
         "SELECT lower(from_email) FROM bison_replies WHERE workspace_id = ? AND id = ?",
@@ -103,9 +104,7 @@ def test_interested_reply_reaches_hubspot_exactly_once(world):
 
 def test_retries_backoff_failures_and_retry_failed(world):
     db, fake, bid, wid, factory, crm, url = world
-    crm_delivery.set_config(
-        db, ADMIN, wid, "gohighlevel", url=url, token=TOKEN, location_id=LOCATION
-    )
+    crm_config.set_config(db, ADMIN, wid, "gohighlevel", url=url, token=TOKEN, location_id=LOCATION)
     sync(db, factory, fake)  # with no faults the backlog is delivered
     leads = db.scalar("SELECT count(*) FROM client_leads WHERE workspace_id = ?", [wid])
     assert leads > 1 and len(crm.ghl_contacts) == leads
@@ -140,27 +139,34 @@ def test_retries_backoff_failures_and_retry_failed(world):
 
 def test_webhook_config_shows_secret_once_and_test_connection(world, monkeypatch):
     db, fake, bid, wid, factory, crm, url = world
-    with pytest.raises(crm_delivery.CrmConfigError, match="URL"):
-        crm_delivery.set_config(db, ADMIN, wid, "webhook")
-    out = crm_delivery.set_config(db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads")
-    assert out["secret"].startswith("whsec_")
-    ok, message = crm_delivery.test_connection(db, ADMIN, wid)
+    with pytest.raises(crm_config.CrmConfigError, match="URL"):
+        crm_config.set_config(db, ADMIN, wid, "webhook")
+    with pytest.raises(crm_config.CrmConfigError, match="^Signing secret: "):
+        crm_config.set_config(db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads")
+    fresh = crm_config.new_webhook_secret()  # the caller makes it and shows it once
+    out = crm_config.set_config(
+        db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads", generated_secret=fresh
+    )
+    assert out == {"secret_generated": True} and fresh.startswith("whsec_")
+    assert secrets.get_secret(crm_config.webhook_secret_name(wid)) == fresh
+    ok, message = crm_config.test_connection(db, ADMIN, wid)
     assert not ok and "401" in message  # the fake only knows its own secret
-    crm_delivery.set_config(
+    crm_config.set_config(
         db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads", secret=WEBHOOK_SECRET
     )
-    assert (
-        crm_delivery.set_config(db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads")["secret"]
-        is None
+    again = crm_config.set_config(  # the same URL keeps its secret; the offer goes unused
+        db, ADMIN, wid, "webhook", url=f"{url}/hooks/leads", generated_secret="whsec_unused0000"
     )
-    ok, message = crm_delivery.test_connection(db, ADMIN, wid)
+    assert again == {"secret_generated": False}
+    assert secrets.get_secret(crm_config.webhook_secret_name(wid)) == WEBHOOK_SECRET
+    ok, message = crm_config.test_connection(db, ADMIN, wid)
     assert ok, message
-    configs = crm_delivery.list_configs(db, ADMIN.scope)
+    configs = crm_config.list_configs(db, ADMIN.scope)
     assert configs["signing_secret"][0] == "…" + WEBHOOK_SECRET[-4:]
     assert WEBHOOK_SECRET not in str(db.rows("SELECT * FROM crm_configs"))
     viewer = access.User(email="v@agency.test", role="viewer")
     with pytest.raises(access.PermissionDenied):
-        crm_delivery.set_config(db, viewer, wid, "webhook", url=f"{url}/hooks/leads")
+        crm_config.set_config(db, viewer, wid, "webhook", url=f"{url}/hooks/leads")
     sync(db, factory, fake)
     assert len(crm.webhook_events) == db.scalar("SELECT count(*) FROM client_leads")
 
@@ -194,6 +200,84 @@ def test_cli_sets_the_crm_and_delivers(world, monkeypatch):
     assert "queued 0: delivered 0" in r.output and len(crm.webhook_events) == leads
 
 
+def _no_trace_of(db, value: str) -> None:
+    """`value` is in no job row (params, result, error) and no inbox file."""
+    from core.platform import inbox, store
+
+    assert value not in str(db.rows("SELECT * FROM jobs")), "a job row holds the secret"
+    folder = inbox.inbox_dir(store.db_path_from_env())
+    for path in folder.rglob("*") if folder.exists() else []:
+        if path.is_file():
+            assert value.encode() not in path.read_bytes(), f"{path.name} holds the secret"
+
+
+def _printed_secret(output: str) -> str:
+    lines = [line for line in output.splitlines() if "shown once" in line]
+    assert len(lines) == 1, output
+    return lines[0].rsplit(" ", 1)[1]
+
+
+def test_cli_generated_webhook_secret_is_printed_once_and_kept_out_of_jobs(world, monkeypatch):
+    """`crm set --type webhook` without --secret: the generated secret reaches the keyring and the
+    terminal, never jobs.params/result or the inbox's status file (run here and handed over)."""
+    from typer.testing import CliRunner
+
+    from core.cli.main import app
+    from core.platform import inbox, store
+
+    db, fake, bid, wid, factory, crm, url = world
+    monkeypatch.delenv("LEADOPS_CRM_SECRET", raising=False)
+    runner = CliRunner()
+    args = ["crm", "set", "Sunbelt Insurance", "--type", "webhook", "--url", f"{url}/hooks/leads"]
+    r = runner.invoke(app, [*args, "--no-test"])
+    assert r.exit_code == 0, r.output
+    first = _printed_secret(r.output)
+    assert first.startswith("whsec_") and r.output.count(first) == 1
+    assert secrets.get_secret(crm_config.webhook_secret_name(wid)) == first
+    _no_trace_of(db, first)
+    result = db.scalar("SELECT result FROM jobs WHERE kind = 'crm.set'")
+    assert '"secret_generated": true' in result
+    assert not [k for k in memory_keyring_names() if k.startswith("pending.")]
+    r = runner.invoke(app, [*args, "--no-test"])  # same URL: the stored secret stays, none printed
+    assert r.exit_code == 0 and "shown once" not in r.output
+    assert secrets.get_secret(crm_config.webhook_secret_name(wid)) == first
+    # handed over to a running app: the status file the command reads holds no secret either
+    worker = inbox.InboxWorker(db, interval=0.05)
+    worker.start()
+
+    def busy():
+        raise store.DatabaseBusy(store.db_path_from_env(), None, None)
+
+    written: list[str] = []  # every request and status document the hand-over writes
+    real_write = inbox._write_json
+
+    def write_json(path, data):
+        written.append(f"{path.parent.name}/{path.name}: {json.dumps(data, default=str)}")
+        real_write(path, data)
+
+    monkeypatch.setattr(inbox, "_write_json", write_json)
+    monkeypatch.setattr("core.cli.common.open_db", busy)
+    monkeypatch.setattr(inbox, "app_alive", lambda path: {"pid": 1})
+    try:
+        r = runner.invoke(app, [*args[:-1], f"{url}/hooks/other", "--no-test"])
+    finally:
+        worker.stop()
+    assert r.exit_code == 0, r.output
+    assert "handing the job to it" in r.output
+    second = _printed_secret(r.output)
+    assert second != first and secrets.get_secret(crm_config.webhook_secret_name(wid)) == second
+    finals = [w for w in written if w.startswith("status/") and '"succeeded"' in w]
+    assert len(finals) == 1 and '"secret_generated": true' in finals[0]
+    assert not [w for w in written if second in w], "a hand-over file held the secret"
+    _no_trace_of(db, second)
+
+
+def memory_keyring_names() -> list[str]:
+    from core.platform import secrets as s
+
+    return [name for _, name in s.backend().values]
+
+
 def test_a_lead_interested_webhook_is_delivered_without_a_sync(
     memory_keyring, empty_db, crm_url, crm_fake
 ):
@@ -203,7 +287,7 @@ def test_a_lead_interested_webhook_is_delivered_without_a_sync(
     from tests.test_webhooks import mapped_workspace, reply_event, reply_obj
 
     wid = mapped_workspace(empty_db)
-    crm_delivery.set_config(
+    crm_config.set_config(
         empty_db, ADMIN, wid, "webhook", url=f"{crm_url}/hooks/leads", secret=WEBHOOK_SECRET
     )
     folder = webhooks.webhooks_dir(inbox.inbox_dir(store.db_path_from_env()))

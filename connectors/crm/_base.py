@@ -12,7 +12,7 @@ import httpx
 
 from connectors.http import redact
 
-EXCERPT_CHARS = 300
+EXCERPT_CHARS = 200
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class GoHighLevelClient:
             transport=RecordingTransport(on_attempt, transport),
             sleep=sleep,
             max_retry_after=max_retry_after,
+            public_only=True,
             headers={"Version": API_VERSION, "Content-Type": "application/json"},
         )
 

@@ -72,6 +72,7 @@ class HubSpotClient:
             transport=RecordingTransport(on_attempt, transport),
             sleep=sleep,
             max_retry_after=max_retry_after,
+            public_only=True,
             headers={"Content-Type": "application/json"},
         )
 

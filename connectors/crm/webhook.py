@@ -94,6 +94,7 @@ class WebhookClient:
             transport=RecordingTransport(on_attempt, transport, sign=self._sign),
             sleep=sleep,
             max_retry_after=max_retry_after,
+            public_only=True,
             secrets=[secret],
             headers={"Content-Type": "application/json"},
         )

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from .destinations import DestinationGuard
 from .errors import (
     ApiError,
     AuthError,
@@ -207,6 +208,7 @@ class ApiClient:
         max_retry_after: float = 120.0,
         secrets: Iterable[str] = (),
         user_agent: str = "leadops",
+        public_only: bool = False,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -234,7 +236,8 @@ class ApiClient:
             base_url=self.base_url,
             headers=merged,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-            transport=transport,
+            # a URL a user typed: every request goes only to a public address (destinations.py)
+            transport=DestinationGuard(transport) if public_only else transport,
             follow_redirects=False,
         )
         self._http._cookies = (
@@ -561,7 +564,9 @@ def make_client(
 ) -> ApiClient:
     """Build the standard :class:`ApiClient` (see its docstring for ``options``).
 
-    ``rate_per_sec=None`` (or 0) disables client-side rate limiting.
+    ``rate_per_sec=None`` (or 0) disables client-side rate limiting. ``public_only=True`` is
+    for URLs a user typed (CRM, webhook, Slack): requests go only to public internet addresses
+    (see :mod:`.destinations`).
     """
     return ApiClient(
         base_url,

@@ -44,7 +44,8 @@ def set_crm(
         None,
         envvar="LEADOPS_CRM_SECRET",
         show_default=False,
-        help="Webhook signing secret; one is generated and shown once when omitted.",
+        help="Webhook signing secret; one is generated and shown once when the webhook has none"
+        " for this URL.",
     ),
     location_id: str = typer.Option(None, "--location-id", help="GoHighLevel location id."),
     deal: bool = typer.Option(False, "--deal/--no-deal", help="HubSpot: also create a deal."),
@@ -58,6 +59,10 @@ def set_crm(
             "--type must be hubspot, gohighlevel or webhook.", fg=typer.colors.RED, err=True
         )
         raise typer.Exit(2)
+    # A webhook without --secret may need a new signing secret. It is made here and handed over
+    # in the keyring like the others, so the job's params, result and status file never hold
+    # it; the job says whether it was used, and only then is it printed (once).
+    generated = secrets.generate("whsec_") if crm_type == "webhook" and not secret else None
     result = run_job(
         "crm.set",
         {
@@ -69,12 +74,13 @@ def set_crm(
             "deal_stage": deal_stage,
             "pending_token": _pending(token),
             "pending_secret": _pending(secret),
+            "pending_generated_secret": _pending(generated),
             "test": test,
         },
     )
     typer.echo(f"{workspace}: CRM set to {crm_type}.")
-    if result.get("secret"):
-        typer.echo(f"Webhook signing secret (shown once, store it now): {result['secret']}")
+    if generated and result.get("secret_generated"):
+        typer.echo(f"Webhook signing secret (shown once, store it now): {generated}")
     if result.get("test_ok") is not None:
         status = "ok" if result["test_ok"] else "FAILED"
         typer.echo(f"Connection test {status}: {result['test_message']}")

@@ -70,6 +70,10 @@ def add_channel(
         url = (webhook_url or "").strip()
         if not url.startswith(("https://", "http://")):
             raise ChannelError("Webhook URL: paste the Slack incoming-webhook URL (https://…).")
+        try:  # a public address only (checked again on every send)
+            slack.check_webhook_url(url)
+        except slack.SlackError as exc:
+            raise ChannelError(f"Webhook URL: {exc}") from None
         shown = secrets.set_secret(
             db, slack_secret_name(name), url, kind="slack_webhook", actor=user.email
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from connectors import slack
 from connectors.http import ApiError, redact
 from core.accounts import access
 from core.platform import audit, secrets
@@ -24,6 +25,10 @@ def set_webhook(db: Database, user: access.User, url: str) -> str:
         raise ValueError(
             "Slack webhook: paste the incoming-webhook URL (https://hooks.slack.com/…)."
         )
+    try:
+        slack.check_webhook_url(url)
+    except slack.SlackError as exc:
+        raise ValueError(f"Slack webhook: {exc}") from None
     masked = secrets.set_secret(db, WEBHOOK_SECRET, url, kind="slack_webhook", actor=user.email)
     with db.transaction() as cur:
         audit.record(

@@ -15,6 +15,7 @@ pages can show "…a1b2" without ever reading the value.
 from __future__ import annotations
 
 import os
+import secrets as pysecrets
 import threading
 from pathlib import Path
 
@@ -111,6 +112,12 @@ def describe_backend() -> str:
     name = type(kr).__name__
     path = getattr(kr, "file_path", None)
     return f"{name} ({path})" if path else name
+
+
+def generate(prefix: str = "", nbytes: int = 32) -> str:
+    """A new random secret (`nbytes` of randomness, URL-safe), e.g. a webhook signing secret.
+    Whoever generates it shows it once and stores it with :func:`set_secret`."""
+    return prefix + pysecrets.token_urlsafe(nbytes)
 
 
 def last4(value: str) -> str:

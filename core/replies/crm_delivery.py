@@ -1,16 +1,17 @@
 """CRM delivery: each client's CRM (HubSpot, GoHighLevel or a signed webhook) receives every newly
 interested lead, exactly once.
 
-* Configuration per client in `crm_configs`; the token (`crm.workspace.<id>`) and the webhook
-  signing secret (`crm.webhook.<id>`) live in the keyring. A generated signing secret is returned
-  once, when it is created.
+* Configuration per client (`crm_configs`, the token and signing secret in the secret store, the
+  connection test) is `core/replies/crm_config.py`.
 * `enqueue` gives every lead of a configured client a row in `crm_deliveries` keyed by a delivery
   key (sha256 of client id and normalised email, the primary key), so a lead is queued once however
   often syncs run. A lead is queued when it became a lead after the CRM was configured, or when
   its first interested reply is at most `crm_backfill_days` older than the configuration.
-* `deliver_pending` sends what is due. The connectors upsert contacts by email and the ids of what
+* `deliver_pending` sends what is due, only to public addresses (connectors/http checks every
+  request after DNS; a refused destination fails the delivery at once). The connectors upsert contacts by email and the ids of what
   was created (note, deal) are kept on the row, so a retry repeats nothing. Every HTTP attempt is
-  logged in `crm_attempts` (time, status, duration, redacted response excerpt). A retryable failure
+  logged in `crm_attempts` (time, status, duration, a redacted excerpt of at most 200 characters of
+  the response, which `crm_views` shows to admins only). A retryable failure
   (no response, 423, 429, 5xx) waits 1, 2, 4 … minutes (at most 6 hours) and gives up after
   MAX_ATTEMPTS; others (401, 400 …) fail at once. "Retry failed" queues failed rows again.
 * `after_sync` runs after every Email Bison sync: classify new replies, create new leads, queue
@@ -21,47 +22,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets as pysecrets
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import polars as pl
 
-from connectors.crm import (
-    HUBSPOT_STAGE_MAP,
-    Attempt,
-    DeliveryState,
-    GoHighLevelClient,
-    HubSpotClient,
-    LeadRecord,
-    WebhookClient,
-)
-from connectors.http import ApiError, redact
+from connectors.crm import HUBSPOT_STAGE_MAP, Attempt, DeliveryState, LeadRecord
+from connectors.http import ApiError, BlockedDestination, redact
 from core.accounts import access
-from core.platform import audit, secrets, settings
-from core.platform.scope import Scope
+from core.platform import audit, settings
 from core.platform.store import Database, fetch_one
 from core.replies import client_leads
+from core.replies.crm_config import CrmConfigError, config, connector_for, write_attempts
 
-CRM_TYPES = ("hubspot", "gohighlevel", "webhook")
 MAX_ATTEMPTS = 6
 RETRYABLE = {None, 408, 423, 429, 500, 502, 503, 504, 521}
 _deliver_lock = threading.Lock()
-
-
-class CrmConfigError(ValueError):
-    pass
-
-
-def token_name(workspace_id: int) -> str:
-    return f"crm.workspace.{workspace_id}"
-
-
-def webhook_secret_name(workspace_id: int) -> str:
-    return f"crm.webhook.{workspace_id}"
 
 
 def delivery_key(workspace_id: int, email: str) -> str:
@@ -71,211 +49,6 @@ def delivery_key(workspace_id: int, email: str) -> str:
 
 def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(360, 2 ** max(0, attempts - 1)))
-
-
-# -- configuration -----------------------------------------------------------------------------
-
-
-def set_config(
-    db: Database,
-    user: access.User,
-    workspace_id: int,
-    crm_type: str,
-    *,
-    url: str | None = None,
-    token: str | None = None,
-    secret: str | None = None,
-    location_id: str | None = None,
-    create_deal: bool = False,
-    deal_pipeline: str | None = None,
-    deal_stage: str | None = None,
-    enabled: bool = True,
-) -> dict[str, Any]:
-    """Save a client's CRM; returns {'secret': a newly generated webhook secret (show once) or None}."""
-    access.require(user, "crm.manage")
-    if crm_type not in CRM_TYPES:
-        raise CrmConfigError(f"Type: must be one of {', '.join(CRM_TYPES)}.")
-    if not db.scalar("SELECT count(*) FROM workspaces WHERE id = ?", [workspace_id]):
-        raise CrmConfigError(f"Client: no client with id {workspace_id}.")
-    url = (url or "").strip() or None
-    if url and not url.startswith(("https://", "http://")):
-        raise CrmConfigError(f"URL: {url!r} must start with https:// (or http:// for testing).")
-    has_token = bool(token) or bool(secrets.get_secret(token_name(workspace_id)))
-    if crm_type in ("hubspot", "gohighlevel") and not has_token:
-        raise CrmConfigError(
-            "Token: paste the access token (HubSpot service key or private-app/OAuth token; "
-            "GoHighLevel private integration token)."
-        )
-    if crm_type == "gohighlevel" and not (location_id or "").strip():
-        raise CrmConfigError("Location id: GoHighLevel needs the sub-account's location id.")
-    if crm_type == "webhook" and not url:
-        raise CrmConfigError("URL: a webhook needs the URL to POST leads to.")
-    new_secret = None
-    if (
-        crm_type == "webhook"
-        and not secret
-        and not secrets.get_secret(webhook_secret_name(workspace_id))
-    ):
-        secret = new_secret = "whsec_" + pysecrets.token_urlsafe(32)
-    if token:
-        secrets.set_secret(db, token_name(workspace_id), token, kind="crm_token", actor=user.email)
-    if secret:
-        secrets.set_secret(
-            db, webhook_secret_name(workspace_id), secret, kind="crm_token", actor=user.email
-        )
-    row = {
-        "crm_type": crm_type,
-        "url": url,
-        "location_id": (location_id or "").strip() or None,
-        "create_deal": bool(create_deal),
-        "deal_pipeline": (deal_pipeline or "").strip() or None,
-        "deal_stage": (deal_stage or "").strip() or None,
-        "enabled": bool(enabled),
-    }
-    with db.transaction() as cur:
-        before = fetch_one(
-            cur,
-            "SELECT crm_type, url, enabled FROM crm_configs WHERE workspace_id = ?",
-            [workspace_id],
-        )
-        cur.execute(
-            "INSERT INTO crm_configs (workspace_id, crm_type, url, location_id, create_deal, deal_pipeline,"
-            " deal_stage, enabled, updated_by) VALUES ($w, $crm_type, $url, $location_id, $create_deal,"
-            " $deal_pipeline, $deal_stage, $enabled, $by) ON CONFLICT (workspace_id) DO UPDATE SET"
-            " crm_type = excluded.crm_type, url = excluded.url, location_id = excluded.location_id,"
-            " create_deal = excluded.create_deal, deal_pipeline = excluded.deal_pipeline,"
-            " deal_stage = excluded.deal_stage, enabled = excluded.enabled, updated_at = now(),"
-            " updated_by = excluded.updated_by",
-            {**row, "w": workspace_id, "by": user.email},
-        )
-        audit.record(
-            cur,
-            actor=user.email,
-            action="crm.configure",
-            entity="crm_config",
-            entity_id=workspace_id,
-            before=dict(zip(("crm_type", "url", "enabled"), before, strict=True))
-            if before
-            else None,
-            after={**row, "token": "set" if token else None, "secret": "set" if secret else None},
-        )
-    return {"secret": new_secret}
-
-
-def delete_config(db: Database, user: access.User, workspace_id: int) -> None:
-    access.require(user, "crm.manage")
-    for name in (token_name(workspace_id), webhook_secret_name(workspace_id)):
-        if db.scalar("SELECT count(*) FROM secret_refs WHERE name = ?", [name]):
-            secrets.delete_secret(db, name, actor=user.email)
-    with db.transaction() as cur:
-        cur.execute("DELETE FROM crm_configs WHERE workspace_id = ?", [workspace_id])
-        audit.record(
-            cur, actor=user.email, action="crm.remove", entity="crm_config", entity_id=workspace_id
-        )
-
-
-def list_configs(db: Database, scope: Scope) -> pl.DataFrame:
-    return db.query(
-        f"""
-        SELECT c.workspace_id, w.name AS client, c.crm_type, c.url, c.location_id, c.create_deal,
-               c.deal_pipeline, c.deal_stage, c.enabled, '…' || t.last4 AS token, '…' || s.last4 AS signing_secret,
-               c.last_test_at, c.last_test_ok, c.last_test_message, c.updated_at, c.updated_by
-        FROM crm_configs c JOIN workspaces w ON w.id = c.workspace_id
-        LEFT JOIN secret_refs t ON t.name = 'crm.workspace.' || c.workspace_id
-        LEFT JOIN secret_refs s ON s.name = 'crm.webhook.' || c.workspace_id
-        WHERE {scope.filter("c.workspace_id")} ORDER BY w.name
-        """
-    )
-
-
-def _config(db: Database, workspace_id: int) -> dict[str, Any] | None:
-    df = db.query("SELECT * FROM crm_configs WHERE workspace_id = ?", [workspace_id])
-    return df.row(0, named=True) if df.height else None
-
-
-Connector = HubSpotClient | GoHighLevelClient | WebhookClient
-
-
-def connector_for(
-    conf: dict[str, Any],
-    on_attempt: Callable[[Attempt], None] | None,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Connector:
-    wid = conf["workspace_id"]
-    kw: dict[str, Any] = {"on_attempt": on_attempt, "transport": transport, "sleep": sleep}
-    if conf["crm_type"] == "webhook":
-        secret = secrets.get_secret(webhook_secret_name(wid))
-        if not secret:
-            raise CrmConfigError("The webhook's signing secret is missing from the secret store.")
-        return WebhookClient(conf["url"], secret, **kw)
-    token = secrets.get_secret(token_name(wid))
-    if not token:
-        raise CrmConfigError("The CRM token is missing from the secret store; save it again.")
-    if conf["crm_type"] == "hubspot":
-        return HubSpotClient(token, base_url=conf["url"], **kw)
-    return GoHighLevelClient(token, conf["location_id"] or "", base_url=conf["url"], **kw)
-
-
-def _write_attempts(cur, workspace_id: int, key: str | None, attempts: list[Attempt]) -> None:
-    if attempts:
-        cur.executemany(
-            "INSERT INTO crm_attempts (delivery_key, workspace_id, attempted_at, method, path, status_code, ok,"
-            " duration_ms, response_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    key,
-                    workspace_id,
-                    a.at,
-                    a.method,
-                    a.path,
-                    a.status,
-                    a.ok,
-                    a.duration_ms,
-                    a.excerpt,
-                ]
-                for a in attempts
-            ],
-        )
-
-
-def test_connection(
-    db: Database,
-    user: access.User,
-    workspace_id: int,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> tuple[bool, str]:
-    access.require(user, "crm.manage")
-    conf = _config(db, workspace_id)
-    if conf is None:
-        raise CrmConfigError("This client has no CRM configured.")
-    attempts: list[Attempt] = []
-    try:
-        client = connector_for(conf, attempts.append, transport=transport, sleep=sleep)
-        try:
-            ok, message = True, client.check()
-        finally:
-            client.close()
-    except (ApiError, CrmConfigError, ValueError) as exc:
-        ok, message = False, redact(f"Failed: {exc}")
-    with db.transaction() as cur:
-        _write_attempts(cur, workspace_id, None, attempts)
-        cur.execute(
-            "UPDATE crm_configs SET last_test_at = now(), last_test_ok = ?, last_test_message = ? WHERE workspace_id = ?",
-            [ok, message[:500], workspace_id],
-        )
-        audit.record(
-            cur,
-            actor=user.email,
-            action="crm.test",
-            entity="crm_config",
-            entity_id=workspace_id,
-            after={"ok": ok},
-        )
-    return ok, message
 
 
 # -- queue and delivery ------------------------------------------------------------------------
@@ -380,7 +153,7 @@ def deliver_pending(
         for row in due:
             by_ws.setdefault(int(row[1]), []).append(row)
         for wid, rows in by_ws.items():
-            conf = _config(db, wid)
+            conf = config(db, wid)
             attempts: list[Attempt] = []
             try:
                 client = connector_for(conf, attempts.append, transport=transport, sleep=sleep)
@@ -411,7 +184,8 @@ def deliver_pending(
                             state,
                             attempts,
                             error=str(exc),
-                            status=exc.status,
+                            # a refused destination stays refused: fail now, never retry
+                            status=-1 if isinstance(exc, BlockedDestination) else exc.status,
                             now=now,
                             n=n,
                         )
@@ -440,7 +214,7 @@ def _finish(
     else:
         outcome, new_status, next_at = "failed", "failed", now
     with db.transaction() as cur:
-        _write_attempts(cur, wid, key, attempts)
+        write_attempts(cur, wid, key, attempts)
         cur.execute(
             """UPDATE crm_deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
                    crm_contact_id = ?, crm_note_id = ?, crm_deal_id = ?, crm_deal_stage = ?,

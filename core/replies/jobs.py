@@ -8,7 +8,7 @@ from typing import Any
 from core.accounts import access, workspaces
 from core.platform import jobs, secrets
 from core.platform.store import Database
-from core.replies import crm_delivery, processing
+from core.replies import crm_config, processing
 
 
 def _workspace_id(db: Database, name: str | None) -> int | None:
@@ -38,27 +38,39 @@ def _cli_user(params: dict[str, Any]) -> access.User:
 
 @jobs.job("crm.set")
 def crm_set_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    """Configure a client's CRM. Credentials arrive only as the names of pending keyring entries
+    (the CLI put them there), never as values; a generated signing secret stays with the CLI,
+    which prints it once when the result says it was used. Nothing secret goes into the result."""
+    token = _take_pending(params.get("pending_token"))
+    secret = _take_pending(params.get("pending_secret"))
+    generated = _take_pending(params.get("pending_generated_secret"))
     wid = _workspace_id(db, params["workspace"])
     try:
-        out = crm_delivery.set_config(
+        out = crm_config.set_config(
             db,
             _cli_user(params),
             wid,
             params["crm_type"],
             url=params.get("url"),
-            token=_take_pending(params.get("pending_token")),
-            secret=_take_pending(params.get("pending_secret")),
+            token=token,
+            secret=secret,
+            generated_secret=generated,
             location_id=params.get("location_id"),
             create_deal=bool(params.get("create_deal")),
             deal_pipeline=params.get("deal_pipeline"),
             deal_stage=params.get("deal_stage"),
         )
-    except crm_delivery.CrmConfigError as exc:
+    except crm_config.CrmConfigError as exc:
         raise jobs.JobError(str(exc)) from None
     ok, message = (None, None)
     if params.get("test"):
-        ok, message = crm_delivery.test_connection(db, _cli_user(params), wid)
-    return {"workspace_id": wid, "secret": out["secret"], "test_ok": ok, "test_message": message}
+        ok, message = crm_config.test_connection(db, _cli_user(params), wid)
+    return {
+        "workspace_id": wid,
+        "secret_generated": out["secret_generated"],
+        "test_ok": ok,
+        "test_message": message,
+    }
 
 
 @jobs.job("crm.deliver")
