@@ -1,4 +1,5 @@
-# LeadOps: `make run` opens the app on demo data; `make test` runs every test. Both set up first.
+# LeadOps: `make run` opens the app on demo data (with the demo sandbox, a simulated Email Bison);
+# `make test` runs every test. Both set up first.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv

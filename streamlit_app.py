@@ -50,6 +50,7 @@ for section, key, title, icon in PAGES:
 nav = st.navigation(sections, expanded=True)  # every page listed, no "View more"
 
 with st.sidebar:
+    ui.sandbox_label()
     labels = ui.cached(workspaces.labels, user.scope)
     if user.role == "client":
         st.session_state["workspace_id"] = next(iter(labels), None)
@@ -78,6 +79,8 @@ for r in fresh.iter_rows(named=True):
     parts.append(f"{r['source']}: {f'{hours * 60:.0f} min' if hours < 2 else f'{hours:.0f} h'} ago")
 st.divider()
 st.caption(
-    "Data freshness — last successful sync: " + (" · ".join(parts) if parts else "no syncs yet")
+    "Data freshness — last successful sync: "
+    + (" · ".join(parts) if parts else "no syncs yet")
+    + ui.sandbox_footer()
 )
 _ = access  # roles are defined in core.accounts.access

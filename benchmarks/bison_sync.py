@@ -38,9 +38,9 @@ from connectors.bison import BisonClient
 from core.accounts import workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
+from core.demo.sandbox import AppSlot, BisonFake, RequestRecord, serve
 from core.platform import secrets
 from core.platform.store import Database
-from tests.fakes import AppSlot, BisonFake, RequestRecord, serve
 
 Plan = list[tuple[str, list[tuple[str, str, str, bytes]]]]
 

@@ -28,12 +28,12 @@ from common import Report, best_of, full_db
 from core.accounts import workspaces
 from core.accounts.access import User
 from core.accounts.workspaces import WorkspaceInput
+from core.demo.sandbox.serving import serve
 from core.platform.scope import Scope
 from core.platform.store import Database
 from core.replies import client_leads, crm_config, crm_delivery, crm_views
 from core.replies import inbox as replies
 from tests.fakes.crm_server import TOKEN, CrmFake
-from tests.fakes.serving import serve
 
 LEADS = 300
 

@@ -1,5 +1,6 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, Azure-compatible gateways, vLLM, Ollama, LiteLLM):
-``POST {base}/chat/completions`` with a bearer key, returning the first choice's text."""
+``POST {base}/chat/completions`` with a bearer key, returning the first choice's text;
+``GET {base}/models`` lists the models the key may use (a cheap check that the key works)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,11 @@ class ChatClient:
                 "the model's answer had no choices[0].message.content", status=200
             ) from None
         return str(text or "").strip()
+
+    def models(self) -> list[str]:
+        """The ids of the models the key may use (`GET {base}/models`)."""
+        body = self._api.get("models")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise ApiError("the model list had no data array", status=200)
+        return [str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id")]

@@ -48,16 +48,38 @@ def message(
     return msg
 
 
+def _open(server: SmtpServer, timeout: float) -> smtplib.SMTP:
+    if server.security == "ssl":
+        return smtplib.SMTP_SSL(
+            server.host, server.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    return smtplib.SMTP(server.host, server.port, timeout=timeout)
+
+
+def check(server: SmtpServer, *, timeout: float = 10.0) -> str:
+    """Connect, STARTTLS when asked, log in when there is a user, then NOOP: whether the server
+    would take a message from us, without sending one. Returns what was done, in words."""
+    where = f"{server.host}:{server.port}"
+    try:
+        with _open(server, timeout) as smtp:
+            if server.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if server.username:
+                smtp.login(server.username, server.password or "")
+            code, _ = smtp.noop()
+            if code != 250:
+                raise SmtpError(f"The SMTP server {where} answered NOOP with {code}.")
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SmtpError(f"The SMTP server {where} refused the check: {exc}") from None
+    return f"{where} answered" + (
+        f" and accepted the login of {server.username}" if server.username else ""
+    )
+
+
 def send(server: SmtpServer, msg: EmailMessage, *, timeout: float = 20.0) -> None:
     where = f"{server.host}:{server.port}"
     try:
-        if server.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                server.host, server.port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(server.host, server.port, timeout=timeout)
-        with smtp:
+        with _open(server, timeout) as smtp:
             if server.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if server.username:

@@ -65,6 +65,16 @@ class StripeConnector:
         self.unfiltered: set[str] = set()  # resources whose listing refused `created` filters
         self.plans_only = False
 
+    def check(self) -> dict[str, Any]:
+        """Read the account's balance (`GET /v1/balance`): the cheapest call that proves the key
+        works. Returns `{"livemode": bool}`; raises StripeConnectorError with Stripe's reason."""
+        try:
+            self.requests += 1
+            balance = self.client.v1.balance.retrieve().to_dict()
+        except stripe.StripeError as exc:
+            raise StripeConnectorError(f"Stripe balance: {_reason(exc)}") from None
+        return {"livemode": bool(balance.get("livemode"))}
+
     # -- listings ----------------------------------------------------------------------------
 
     def _service(self, resource: str):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from core import catalog  # noqa: F401  (every job the inbox and the scheduler may start)
 from core.guardrails import alerts as guardrails
 from core.guardrails import client_reports
-from core.platform import jobs, settings, sync_status
+from core.platform import connections, jobs, settings, sync_status
 from core.platform.inbox import InboxWorker
 from core.platform.store import Database, get_db
 from core.replies import crm_delivery as _crm
@@ -65,7 +65,7 @@ class Scheduler(threading.Thread):
         return last is None or (dt.datetime.now(dt.UTC) - last).total_seconds() >= minutes * 60
 
     def due(self) -> bool:
-        if not os.environ.get("LEADOPS_BISON_URL"):
+        if not connections.bison_url(self.db):
             return False
         if not self.db.scalar(
             "SELECT count(*) FROM secret_refs WHERE name LIKE 'bison.workspace.%'"

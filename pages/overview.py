@@ -34,6 +34,12 @@ if board.height == 0:
                 ui.db(), "demo", {"scale": "small", "actor": ui.actor()}, requested_by=ui.actor()
             )
         st.rerun()
+    if ui.can("settings.manage") and ui.cached(workspaces.none_yet, None):
+        from pages import settings_setup  # a new install: what it still needs, first
+
+        st.subheader("Setting up")
+        settings_setup.render(ui.current_user(), agency_only=True)
+        st.page_link("pages/settings.py", label="Settings → Setup: the whole checklist")
     st.stop()
 
 st.caption(

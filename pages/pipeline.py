@@ -26,7 +26,7 @@ from core.pipeline import (
 from core.pipeline import runs as pipeline
 from core.platform import jobs, renewals
 from pages import ui
-from pages.components import staged_upload
+from pages.components import secret_notice, staged_upload
 from pages.components.job_progress import job_progress
 
 ui.ensure_router("pipeline")
@@ -54,12 +54,11 @@ month = c2.selectbox(
     format_func=lambda m: f"{m:%B %Y}",
     help="The month the policies renew; its campaigns start about 30 days earlier.",
 )
-if verification.debounce_configured():
+if verification.debounce_configured(database):
     c3.success("Verification: Debounce", icon=":material/verified:")
 else:
-    c3.warning(
-        "Verification: local checks only (no Debounce key) — mailboxes are not verified.",
-        icon=":material/warning:",
+    secret_notice.missing_secret(
+        "Verification: local checks only (no Debounce key) — mailboxes are not verified.", c3
     )
 can_run = ui.can("pipeline.run")
 no_run = None if can_run else "Your role cannot run the pipeline."
@@ -337,13 +336,16 @@ with tab_imp:
             )
 
     st.subheader("Master contacts database")
-    if master_db.configured():
+    if master_db.configured(database):
         if st.button("Check connection"):
             h = master_db.health(database)
             (st.success if h["ok"] else st.error)(f"{ui.md(h['message'])} ({h['ms']} ms)")
         ui.table(ui.cached(master_db.pull_history, sc.narrow(wid)), name="pulls", key="pulls")
     else:
-        st.caption("Not configured: set LEADOPS_MASTER_DB_URL (see README, The lead pipeline).")
+        st.caption(
+            "Not configured: set its address under Settings → Connections "
+            "(or LEADOPS_MASTER_DB_URL)."
+        )
     st.subheader("Import history")
     imports = ui.cached(contact_import.history, sc.narrow(wid))
     ui.table(imports, name="imports", key="imports")
@@ -419,7 +421,7 @@ with tab_gap:
     )
     st.markdown("**Ways to close the gap**")
     ui.table(gap.ways_to_close(database, wid, month), name="gap-ways", key="gap-ways")
-    if master_db.configured():
+    if master_db.configured(database):
         try:
             avail = master_db.availability(database, wid)
             st.caption(
@@ -430,12 +432,12 @@ with tab_gap:
             st.caption(f"Master database unavailable: {ui.md(str(exc).splitlines()[0])}")
     fill_help = (
         None
-        if master_db.configured()
-        else "Set LEADOPS_MASTER_DB_URL to pull from the master database."
+        if master_db.configured(database)
+        else "Set the master database under Settings → Connections to pull from it."
     )
     if st.button(
         f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
-        disabled=not (can_run and master_db.configured() and g["recommended_pull"]),
+        disabled=not (can_run and master_db.configured(database) and g["recommended_pull"]),
         help=fill_help or no_run,
     ):
         try:
@@ -491,20 +493,7 @@ with tab_rules:
         )
         row = rules.filter(pl.col("id") == rid).row(0, named=True)
         if t2.button("Disable" if row["enabled"] else "Enable"):
-            filters.save_rule(
-                database,
-                user,
-                name=row["name"],
-                field=row["field"],
-                operator=row["operator"],
-                value=row["value"],
-                enabled=not row["enabled"],
-                position=row["position"],
-                rule_id=rid,
-                workspace_id=None
-                if row["applies_to"] == "All clients"
-                else workspaces.id_by_name(database, row["applies_to"]),
-            )
+            filters.set_enabled(database, user, rid, not row["enabled"])
             st.rerun()
     st.subheader("Suppression list")
     supp = st.file_uploader(

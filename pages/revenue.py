@@ -12,6 +12,7 @@ from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
 from core.revenue import stripe_sync
 from pages import ui
+from pages.components import secret_notice
 from pages.components.job_progress import job_progress
 
 ui.ensure_router("revenue")
@@ -79,15 +80,9 @@ if c2.button(
     except jobs.JobError as exc:
         st.warning(str(exc))
 last_sync = stripe_sync.last_success(database)
-c3.caption(
-    "Stripe last synced "
-    + (f"{last_sync:%b %d, %H:%M} UTC" if last_sync else "never")
-    + (
-        ""
-        if stripe_sync.configured(database)
-        else " · no Stripe key configured (Settings → Credentials)"
-    )
-)
+c3.caption("Stripe last synced " + (f"{last_sync:%b %d, %H:%M} UTC" if last_sync else "never"))
+if not stripe_sync.configured(database):
+    secret_notice.missing_secret("No Stripe key: there is nothing to sync from.", c3)
 job_progress(
     "stripe_job",
     label=lambda job: f"Stripe: {job['message'] or job['stage'] or 'starting'}",

@@ -1,9 +1,9 @@
-"""Settings: client workspaces, package tiers, Email Bison tokens, general settings, audit log."""
+"""Settings: client workspaces, package tiers, Email Bison tokens, general settings, connections,
+the setup checklist."""
 
-import plotly.express as px
 import streamlit as st
 
-from core.accounts import access, credentials, workspaces
+from core.accounts import access, workspaces
 from core.platform import secrets, settings
 from core.platform.geo_data import STATES
 from core.revenue import stripe_sync
@@ -12,19 +12,30 @@ from pages import ui
 ui.ensure_router("settings")
 st.title("Settings")
 database = ui.db()
-tab_clients, tab_tiers, tab_tokens, tab_vault, tab_users, tab_stripe, tab_crm, tab_general = (
-    st.tabs(
-        [
-            "Clients",
-            "Package tiers",
-            "Email Bison tokens",
-            "Credentials",
-            "Users",
-            "Stripe customers",
-            "CRM",
-            "General",
-        ]
-    )
+(
+    tab_clients,
+    tab_tiers,
+    tab_tokens,
+    tab_vault,
+    tab_users,
+    tab_stripe,
+    tab_crm,
+    tab_general,
+    tab_connections,
+    tab_setup,
+) = st.tabs(
+    [
+        "Clients",
+        "Package tiers",
+        "Email Bison tokens",
+        "Credentials",
+        "Users",
+        "Stripe customers",
+        "CRM",
+        "General",
+        "Connections",
+        "Setup",
+    ]
 )
 user = ui.current_user()
 STATE_CODES = sorted(STATES)
@@ -329,78 +340,9 @@ with tab_general:
 
 # -- credentials vault -----------------------------------------------------------------------
 with tab_vault:
-    st.caption(
-        "Every other secret LeadOps uses: Stripe, Debounce, CRM tokens, the master database password, "
-        "lead-list source accounts per state. Values go to the secret store and are shown once, as their last 4 characters."
-    )
-    creds = ui.cached(credentials.list_credentials, None)
-    ui.table(
-        creds,
-        name="credentials",
-        key="creds",
-        column_config={
-            "last_tested_at": st.column_config.DatetimeColumn("Last test", format="MMM D, HH:mm"),
-            "last_test_ok": st.column_config.CheckboxColumn("Test OK"),
-        },
-    )
-    with st.form("vault-add", clear_on_submit=True):
-        st.markdown("**Add or replace a credential**")
-        c1, c2 = st.columns(2)
-        kind = c1.selectbox(
-            "Kind", list(credentials.KINDS), format_func=lambda k: credentials.KINDS[k]
-        )
-        cname = c2.text_input("Name", placeholder="stripe.main or source.tx-1", max_chars=81)
-        label = c1.text_input("Label (optional)", max_chars=200)
-        username = c2.text_input("Username (optional)", max_chars=200)
-        cstates = st.multiselect("States covered (lead-list sources)", STATE_CODES)
-        value = st.text_input("Secret", type="password")
-        if st.form_submit_button("Save credential", type="primary"):
-            try:
-                masked = credentials.save(
-                    database,
-                    user,
-                    cname,
-                    kind,
-                    value,
-                    label=label,
-                    username=username,
-                    states=cstates,
-                )
-                st.success(f"Saved {ui.md(cname.strip().lower())}: {masked}")
-            except (
-                credentials.CredentialError,
-                secrets.SecretsUnavailable,
-                PermissionError,
-            ) as exc:
-                st.error(ui.md(exc))
-    if creds.height:
-        c1, c2, c3 = st.columns([2, 1, 1])
-        chosen = c1.selectbox("Credential", creds["name"].to_list(), key="vault-pick")
-        if c2.button("Test", icon=":material/network_check:", key="vault-test"):
-            ok, message = credentials.test(database, user, chosen)
-            (st.success if ok else st.warning)(message)
-        confirm = st.checkbox(f"I want to delete {ui.md(chosen)}", key="vault-confirm")
-        if c3.button("Delete", icon=":material/delete:", disabled=not confirm, key="vault-delete"):
-            credentials.delete(database, user, chosen)
-            st.session_state["settings_flash"] = f"Deleted {ui.md(chosen)}."
-            st.rerun()
-    st.markdown("**Lead-list source coverage by state**")
-    cov = ui.cached(credentials.state_coverage, None)
-    fig = px.choropleth(
-        cov.to_pandas(),
-        locations="state",
-        locationmode="USA-states",
-        scope="usa",
-        color="accounts",
-        hover_name="name",
-        hover_data={"covered_by": True, "state": False},
-        color_continuous_scale="Blues",
-        range_color=(0, max(1, int(cov["accounts"].max() or 1))),
-    )
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=0, b=0))
-    st.plotly_chart(fig, width="stretch", config=ui.GEO_CONFIG)
-    gaps = cov.filter(cov["accounts"] == 0)["state"].to_list()
-    st.caption(f"States with no source account: {', '.join(gaps) if gaps else 'none'}")
+    from pages import settings_vault
+
+    settings_vault.render(database, user)
 
 # -- users -----------------------------------------------------------------------------------
 with tab_users:
@@ -500,3 +442,11 @@ with tab_crm:
     from pages import crm_panel
 
     crm_panel.settings_section(user)
+with tab_connections:
+    from pages import settings_connections
+
+    settings_connections.connections_tab(user)
+with tab_setup:
+    from pages import settings_setup
+
+    settings_setup.setup_tab(user)

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.accounts import access
 from core.app import start_app_runtime
-from core.platform import settings
+from core.platform import bison_sandbox, settings
 from core.platform.exports import frame_to_csv  # noqa: F401  (re-exported for pages)
 from core.platform.scope import Scope
 from core.platform.store import Database
@@ -140,6 +140,23 @@ def sign_in() -> access.User:
 
 def current_user() -> access.User:
     return st.session_state.get("user") or access.LOCAL_ADMIN
+
+
+def sandbox_label() -> None:
+    """On every page while Email Bison is the demo sandbox (core/platform/bison_sandbox.py)."""
+    if bison_sandbox.in_use():
+        st.info(
+            f"**{bison_sandbox.LABEL}.** Syncs, uploads, pauses and replies go to a simulation "
+            "loaded from the demo data, not to a real Email Bison.",
+            icon=":material/science:",
+        )
+        if bison_sandbox.note():
+            st.caption(md(bison_sandbox.note()))
+
+
+def sandbox_footer() -> str:
+    """What the footer adds while Email Bison is the demo sandbox."""
+    return f" · {bison_sandbox.LABEL}" if bison_sandbox.in_use() else ""
 
 
 def account_box(user: access.User) -> None:

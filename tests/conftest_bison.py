@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from connectors.bison import BisonClient
-from tests.fakes import AppSlot, BisonFake, serve
+from core.demo.sandbox import AppSlot, BisonFake, serve
 
 
 @dataclass

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.demo.sandbox.serving import AppSlot, serve
 from tests.fakes.crm_server import CrmFake
-from tests.fakes.serving import AppSlot, serve
 
 
 @pytest.fixture(scope="session")

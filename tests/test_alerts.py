@@ -14,11 +14,11 @@ from connectors.bison import BisonClient
 from core.accounts import access
 from core.accounts import workspaces as ws_core
 from core.bison import sync as bison_sync
+from core.demo.sandbox import serve
 from core.guardrails import alerts as guardrails
 from core.guardrails import client_reports
 from core.guardrails import delivery as alert_delivery
 from core.platform import secrets, settings
-from tests.fakes import serve
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver
 from tests.test_guardrails import NOW, TODAY, add_campaign, add_client, add_daily
 from tests.test_pages import APP

@@ -20,8 +20,8 @@ import pytest
 from connectors.bison import columns
 from connectors.bison.parsers import parse_lead, parse_reply
 from core.bison.mirror import LEAD_SCHEMA, REPLY_SCHEMA
-from tests.fakes import BisonFake
-from tests.fakes.bison_views import ser_lead, ser_reply
+from core.demo.sandbox import BisonFake
+from core.demo.sandbox.views import ser_lead, ser_reply
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 WID = 7

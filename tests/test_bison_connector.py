@@ -22,7 +22,7 @@ from connectors.bison import (
     ValidationError,
 )
 from connectors.bison.parsers import parse_daily_series, parse_schedule, parse_sequence_steps
-from tests.fakes import BisonFake
+from core.demo.sandbox import BisonFake
 
 pytest_plugins = ["tests.conftest_bison"]
 

@@ -29,8 +29,9 @@ ALLOWED: dict[str, set[str]] = {
     "replies": {"platform", "accounts", "bison"},
     "guardrails": {"platform", "accounts", "campaigns", "copylab", "overview"},
     "demo": {"platform", "accounts", "replies"},
+    "setup": {"platform", "accounts", "bison", "pipeline", "revenue"},
     "catalog": {"platform", "accounts", "bison", "demo", "guardrails", "pipeline", "replies"}
-    | {"revenue", "territories"},
+    | {"revenue", "setup", "territories"},
     "app": {"platform", "catalog", "guardrails", "replies", "revenue"},
     "cli": {"platform", "catalog", "app", "accounts", "bison", "pipeline"},
 }

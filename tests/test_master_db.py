@@ -151,3 +151,40 @@ def test_fill_the_gap_pulls_and_runs(ws, master):  # noqa: F811
     run_id = pipeline.runs(ws, ADMIN.scope)["id"][0]
     stages = {r["stage"]: r for r in pipeline.stages(ws, run_id).iter_rows(named=True)}
     assert stages["filter"]["input_count"] == 799 and stages["batch"]["output_count"] == 500
+
+
+def test_the_master_database_password_credential_is_tested_with_select_1(empty_db, pg, monkeypatch):
+    """Settings → Credentials' Test of a master database password: SELECT 1 on a new connection
+    with that password, the outcome kept; no address configured is 'not tested', not failed."""
+    import psycopg
+
+    from core.accounts import credentials
+
+    info = pg.info
+
+    def test(name: str, value: str):
+        credentials.save(empty_db, ADMIN, name, "master_db_password", value)
+        ok, message = credentials.test(empty_db, ADMIN, name)
+        kept = empty_db.rows(
+            "SELECT last_test_ok, last_test_message FROM secret_refs WHERE name = ?", [name]
+        )
+        assert kept == [(ok, message)] and value not in message
+        return ok, message
+
+    monkeypatch.delenv(master_db.ENV_URL, raising=False)
+    ok, message = test("master_db.password", "pg-password-0001")
+    assert ok is None and "not set" in message
+    url = f"postgresql+psycopg://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    monkeypatch.setenv(master_db.ENV_URL, url)
+    ok, message = test("master_db.password", info.password or "no-password-needed")
+    assert ok is True and "SELECT 1" in message and info.dbname in message
+    try:  # does this server check passwords at all (a trust setup lets anyone in)?
+        psycopg.connect(
+            host=info.host, port=info.port, user=info.user, dbname=info.dbname, password="nope"
+        ).close()
+    except psycopg.OperationalError:
+        ok, message = test("master_db.other", "wrong-pg-pass-01")
+        assert ok is False and "master database refused it" in message
+    monkeypatch.setenv(master_db.ENV_URL, f"postgresql://{info.user}@127.0.0.1:1/nowhere")
+    ok, message = test("master_db.password", "pg-password-0001")
+    assert ok is False and "master database refused it" in message

@@ -22,12 +22,12 @@ from connectors import slack
 from connectors.http import ApiError, BlockedDestination, check_url, make_client
 from core.accounts import access, workspaces
 from core.accounts.workspaces import WorkspaceInput
+from core.demo.sandbox import serve
 from core.guardrails import delivery as alert_delivery
 from core.pipeline import notices
 from core.platform import secrets
 from core.replies import crm_config, crm_delivery, crm_views
 from tests import crm_fixtures
-from tests.fakes import serve
 from tests.fakes.crm_server import LOCATION, TOKEN, WEBHOOK_SECRET
 
 crm_server = crm_fixtures.crm_server

@@ -17,11 +17,11 @@ from starlette.routing import Route
 from connectors.bison import BisonClient
 from connectors.debounce import DebounceClient
 from core.accounts import access
+from core.demo.sandbox import serve
 from core.pipeline import batching, filters, notices, uploads, verification
 from core.pipeline import runs as pipeline
 from core.pipeline.contact_import import ContactImportError, import_file, inspect_file
 from core.platform import jobs, secrets
-from tests.fakes import serve
 from tests.fakes.debounce_server import DebounceFake
 
 MONTH = dt.date(2027, 3, 1)

@@ -11,13 +11,13 @@ from connectors.bison import BisonClient
 from core.accounts import access, credentials, workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import sync as bison_sync
+from core.demo.sandbox.serving import serve
 from core.platform import secrets, settings
 from core.replies import drafts as reply_drafts
 from core.replies import inbox as replies
 from core.replies import processing
 from tests import crm_fixtures
 from tests.fakes.llm_server import KEY, LlmFake
-from tests.fakes.serving import serve
 
 memory_keyring = crm_fixtures.memory_keyring
 

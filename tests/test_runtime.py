@@ -19,9 +19,9 @@ from core import catalog  # noqa: F401  (every job kind, as the app has them)
 from core.accounts import workspaces
 from core.accounts.workspaces import WorkspaceInput
 from core.bison import receiver
+from core.demo.sandbox.views import ser_reply
 from core.platform import inbox, jobs, secrets, settings, store
 from tests.conftest import ROOT
-from tests.fakes.bison_views import ser_reply
 
 pytest_plugins = ["tests.conftest_bison"]
 

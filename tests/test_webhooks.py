@@ -22,11 +22,11 @@ from core.accounts import workspaces
 from core.bison import ingest as webhook_ingest
 from core.bison import receiver as webhooks
 from core.bison.payloads import parse_envelope
+from core.demo.sandbox import serving
+from core.demo.sandbox.data import FakeReply, iso
+from core.demo.sandbox.views import ser_reply
 from core.platform import inbox, store
 from tests.conftest import ROOT
-from tests.fakes import serving
-from tests.fakes.bison_data import FakeReply, iso
-from tests.fakes.bison_views import ser_reply
 
 SECRET = "wh-7Kq2-test-secret-Zx9"
 BISON_WS = 4101

@@ -23,11 +23,11 @@ from typer.testing import CliRunner
 from core.bison import ingest as webhook_ingest
 from core.bison import receiver as webhooks
 from core.bison import receiver_guard as guard
+from core.demo.sandbox import serving
 from core.guardrails import alerts
 from core.platform import inbox, settings, store
 from core.platform.scope import Scope
 from tests.conftest import ROOT
-from tests.fakes import serving
 from tests.test_webhooks import (
     SECRET,
     accepted,

@@ -165,7 +165,12 @@ def test_secrets_live_in_the_keyring_never_in_the_database(empty_db, tmp_path):
     assert secrets.list_refs(empty_db).height == 0
 
 
-def test_no_keyring_password_gives_a_clear_message(monkeypatch, empty_db):
+def test_a_password_store_without_its_password_gives_a_clear_message(monkeypatch, empty_db):
+    secrets.set_secret(empty_db, "x", "value-1234", kind="k", actor="t")  # made with the password
     monkeypatch.delenv("LEADOPS_KEYRING_PASSWORD")
     with pytest.raises(secrets.SecretsUnavailable, match="LEADOPS_KEYRING_PASSWORD"):
-        secrets.set_secret(empty_db, "x", "value-1234", kind="k", actor="t")
+        secrets.set_secret(empty_db, "x", "value-5678", kind="k", actor="t")
+    with pytest.raises(secrets.SecretsUnavailable, match="LEADOPS_KEYRING_PASSWORD"):
+        secrets.get_secret("x")
+    assert secrets.store_status().state == "unavailable"
+    assert not secrets.key_file_path().exists()  # no key is made for a file it cannot open

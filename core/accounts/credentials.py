@@ -9,8 +9,8 @@ from collections.abc import Callable
 import polars as pl
 
 from connectors.bison import BisonClient
-from connectors.http import ApiError, redact
 from core.accounts import access
+from core.accounts import credential_checks as checks
 from core.platform import audit, secrets
 from core.platform.geo_data import STATES
 from core.platform.store import Database
@@ -24,12 +24,35 @@ KINDS: dict[str, str] = {
     "master_db_password": "Master contacts database password",
     "lead_source": "Lead-list source account (per state)",
     "llm_key": "Language model API key",
+    "slack_webhook": "Slack incoming-webhook URL",
+    "smtp_password": "SMTP password",
 }
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,80}$")
 
 
 class CredentialError(ValueError):
     pass
+
+
+def check_input(name: str, kind: str, value: str, states: list[str] | None = None) -> str:
+    """What :func:`save` checks before storing anything; returns the name as it is stored."""
+    name = (name or "").strip().lower()
+    if not _NAME_RE.match(name):
+        raise CredentialError("Name: 2–81 characters, lower-case letters, digits, '.', '_' or '-'.")
+    if name.startswith("pending."):
+        raise CredentialError(
+            "Name: names starting with 'pending.' are kept for values in transit."
+        )
+    if kind not in KINDS:
+        raise CredentialError(f"Kind: must be one of {', '.join(KINDS)}.")
+    if not (value or "").strip():
+        raise CredentialError("Secret: paste the value to store.")
+    bad = [s for s in (states or []) if s not in STATES]
+    if bad:
+        raise CredentialError(f"States: unknown code(s) {', '.join(bad)}.")
+    if kind == "lead_source" and not states:
+        raise CredentialError("States: a lead-list source account covers at least one state.")
+    return name
 
 
 def save(
@@ -45,18 +68,7 @@ def save(
 ) -> str:
     """Add or replace a credential; returns the masked value (the secret is never shown again)."""
     access.require(user, "secrets.manage")
-    name = (name or "").strip().lower()
-    if not _NAME_RE.match(name):
-        raise CredentialError("Name: 2–81 characters, lower-case letters, digits, '.', '_' or '-'.")
-    if kind not in KINDS:
-        raise CredentialError(f"Kind: must be one of {', '.join(KINDS)}.")
-    if not (value or "").strip():
-        raise CredentialError("Secret: paste the value to store.")
-    bad = [s for s in (states or []) if s not in STATES]
-    if bad:
-        raise CredentialError(f"States: unknown code(s) {', '.join(bad)}.")
-    if kind == "lead_source" and not states:
-        raise CredentialError("States: a lead-list source account covers at least one state.")
+    name = check_input(name, kind, value, states)
     masked = secrets.set_secret(db, name, value, kind=kind, actor=user.email)
     with db.transaction() as cur:
         cur.execute(
@@ -85,29 +97,14 @@ def test(
     name: str,
     *,
     bison_factory: Callable[[str], BisonClient] | None = None,
-) -> tuple[bool, str]:
-    """Call the service with the credential and record the outcome."""
+) -> tuple[bool | None, str]:
+    """Call the service with the credential (core/accounts/credential_checks.py) and record the
+    outcome: ok, failed, or None when it could not be tested (say, no address configured)."""
     access.require(user, "secrets.manage")
     kind = db.scalar("SELECT kind FROM secret_refs WHERE name = ?", [name])
     if kind is None:
         raise CredentialError(f"No credential named {name!r}.")
-    value = secrets.get_secret(name)
-    if not value:
-        ok, message = False, "The secret store has no value for it; save it again."
-    elif kind in ("bison_token", "bison_super_admin"):
-        client = (bison_factory or (lambda t: BisonClient(token=t)))(value)
-        try:
-            me = client.check()
-            ok, message = (
-                True,
-                f"Email Bison accepted it (user {me.get('email') or me.get('name') or 'ok'}).",
-            )
-        except (ApiError, ValueError) as exc:
-            ok, message = False, redact(f"Email Bison refused it: {exc}")
-        finally:
-            client.close()
-    else:
-        ok, message = False, f"No automatic test for {KINDS[kind].lower()} yet; it is stored."
+    ok, message = _check(db, kind, secrets.get_secret(name), bison_factory)
     with db.transaction() as cur:
         cur.execute(
             "UPDATE secret_refs SET last_tested_at = now(), last_test_ok = ?, last_test_message = ? WHERE name = ?",
@@ -122,6 +119,36 @@ def test(
             after={"ok": ok},
         )
     return ok, message
+
+
+def _check(
+    db: Database,
+    kind: str,
+    value: str | None,
+    bison_factory: Callable[[str], BisonClient] | None,
+) -> tuple[bool | None, str]:
+    if not value:
+        return False, "The secret store has no value for it; save it again."
+    if kind in ("bison_token", "bison_super_admin"):
+        return checks.bison(db, value, bison_factory)
+    if kind == "stripe_key":
+        return checks.stripe_key(value)
+    if kind == "debounce_key":
+        return checks.debounce_key(value)
+    if kind == "llm_key":
+        return checks.llm_key(value)
+    if kind == "slack_webhook":
+        return checks.slack_webhook(value)
+    if kind == "smtp_password":
+        return checks.smtp_password(db, value)
+    if kind == "master_db_password":
+        return checks.master_db_password(db, value)
+    if kind == "crm_token":
+        return None, "Not tested here: test it with its client under Settings → CRM."
+    return (
+        None,
+        f"Not tested: a {KINDS.get(kind, kind).lower()} has no service to call; it is stored.",
+    )
 
 
 def state_coverage(db: Database) -> pl.DataFrame:

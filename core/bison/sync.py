@@ -46,7 +46,7 @@ from core.bison.mirror import (
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
 )
-from core.platform import secrets, settings
+from core.platform import connections, secrets, settings
 from core.platform.store import Database
 from core.platform.sync_store import Columns, get_cursor, set_cursor, set_cursors
 
@@ -449,8 +449,13 @@ def targets(db: Database, workspace_ids: list[int] | None = None) -> tuple[list[
     return out, problems
 
 
-def default_client_factory(token: str) -> BisonClient:
-    return BisonClient(token=token)
+def default_client_factory(db: Database) -> ClientFactory:
+    """Clients of the configured Email Bison instance (setting, or LEADOPS_BISON_URL)."""
+    try:
+        url = connections.require_bison_url(db)
+    except connections.NotConfigured as exc:
+        raise SyncError(str(exc)) from None
+    return lambda token: BisonClient(url, token)
 
 
 def sync_bison(
@@ -465,7 +470,6 @@ def sync_bison(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Sync the given workspaces (default: every active one with a token), a bounded number at once."""
-    factory = client_factory or default_client_factory
     chosen, problems = targets(db, workspace_ids)
     if not chosen and len(problems) == 1:
         raise SyncError(problems[0])
@@ -474,6 +478,9 @@ def sync_bison(
             f"None of the {len(problems)} clients has an Email Bison token; add them under Settings → "
             "Email Bison tokens or mint them with `leadops bison tokens --generate`."
         )
+    factory = client_factory
+    if factory is None and chosen:  # the address is needed only when there is work
+        factory = default_client_factory(db)
     ingested = _ingest_webhooks(db)
     today = today or dt.datetime.now(dt.UTC).date()
     lock = threading.Lock()

@@ -12,7 +12,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
 from core.bison import mirror
-from core.platform import audit, secrets
+from core.platform import audit, connections, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database
 
@@ -161,13 +161,21 @@ def sender_summary(db: Database, scope: Scope) -> dict[str, Any]:
 # -- actions -----------------------------------------------------------------------------------
 
 
-def _client_for(workspace_id: int, factory: Callable[[str], BisonClient] | None) -> BisonClient:
+def _client_for(
+    db: Database, workspace_id: int, factory: Callable[[str], BisonClient] | None
+) -> BisonClient:
     token = secrets.get_secret(secrets.bison_token_name(workspace_id))
     if not token:
         raise CampaignActionError(
             "This client has no Email Bison token; add it under Settings → Email Bison tokens."
         )
-    return (factory or (lambda t: BisonClient(token=t)))(token)
+    if factory is None:
+        try:
+            url = connections.require_bison_url(db)
+        except connections.NotConfigured as exc:
+            raise CampaignActionError(str(exc)) from None
+        return BisonClient(url, token)
+    return factory(token)
 
 
 def campaign_action(
@@ -192,7 +200,7 @@ def campaign_action(
     )
     if before.height == 0:
         raise CampaignActionError(f"No campaign {campaign_id} for this client.")
-    client = _client_for(workspace_id, client_factory)
+    client = _client_for(db, workspace_id, client_factory)
     try:
         fn = {
             "pause": client.pause_campaign,
@@ -231,7 +239,7 @@ def scheduled_emails(
     """A campaign's scheduled emails, read live from Email Bison (they change by the minute)."""
     if not user.scope.allows(workspace_id):
         raise CampaignActionError("That campaign belongs to a client you cannot see.")
-    client = _client_for(workspace_id, client_factory)
+    client = _client_for(db, workspace_id, client_factory)
     rows = []
     try:
         for e in client.iter_scheduled_emails(int(campaign_id)):
@@ -348,7 +356,7 @@ def set_campaign_schedule(
     if name is None:
         raise CampaignActionError(f"No campaign {campaign_id} for this client.")
     before = campaign_schedule(db, Scope.all(), workspace_id, campaign_id)
-    client = _client_for(workspace_id, client_factory)
+    client = _client_for(db, workspace_id, client_factory)
     try:
         s = client.set_campaign_schedule(
             int(campaign_id), days=days, start_time=start_time, end_time=end_time, timezone=timezone

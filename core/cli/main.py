@@ -18,12 +18,16 @@ from core.cli.common import fail as _fail
 from core.cli.common import open_db as _open_db
 from core.cli.common import run_job
 from core.cli.common import settings as cli_settings
+from core.cli.credentials import app as credentials_app
 from core.cli.crm import app as crm_app
+from core.cli.filters import app as filters_app
 from core.cli.pipeline import import_app, pipeline_app
 from core.cli.serve import serve
+from core.cli.setup import settings_app, setup
 from core.cli.suppression import app as suppression_app
 from core.cli.territories import app as territories_app
 from core.cli.webhooks import app as webhooks_app
+from core.cli.workspaces import workspaces_edit
 from core.platform import inbox, secrets, store
 
 app = typer.Typer(
@@ -58,12 +62,17 @@ app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(reports_app, name="reports")
 app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
+app.add_typer(credentials_app, name="credentials")
 
 app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
 
 app.add_typer(import_app, name="import")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(suppression_app, name="suppression")
+app.add_typer(filters_app, name="filters")
+app.add_typer(settings_app, name="settings")
+app.command("setup")(setup)
+workspaces_app.command("edit")(workspaces_edit)
 
 
 @app.command()
@@ -168,6 +177,7 @@ def status() -> None:
     typer.echo(f"Database: {path.resolve()}")
     beat = inbox.app_alive(path)
     typer.echo(f"App: {'running (pid ' + str(beat['pid']) + ')' if beat else 'not running'}")
+    typer.echo(f"Secrets: {secrets.describe_backend()}")
     try:
         db = store.Database(path, read_only=True) if path.exists() else None
     except store.DatabaseBusy:
@@ -180,7 +190,6 @@ def status() -> None:
     typer.echo(f"Schema: {len(versions)} migration(s), latest {max(versions) if versions else '-'}")
     if db.table_exists("workspaces"):
         typer.echo(f"Clients: {db.scalar('SELECT count(*) FROM workspaces')}")
-    typer.echo(f"Secrets: {secrets.describe_backend()}")
     db.close()
 
 

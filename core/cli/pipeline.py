@@ -100,3 +100,38 @@ def evergreen(
             typer.echo(f"{key:8} {line}")
     if r["failed"]:
         raise typer.Exit(1)
+
+
+@pipeline_app.command("campaigns")
+def campaigns(
+    workspace: str = typer.Option(..., "--workspace", help="Client (by name)."),
+    upload: str = typer.Option(
+        None,
+        "--upload",
+        help="Campaign the batches are attached to: its id or name ('none' clears).",
+    ),
+    evergreen: str = typer.Option(
+        None, "--evergreen", help="The weekly evergreen campaign: its id or name ('none' clears)."
+    ),
+) -> None:
+    """Choose a client's upload and evergreen campaigns, as the Pipeline page does; without
+    --upload or --evergreen, show the choice and the client's synced campaigns."""
+    r = run_job(
+        "pipeline.campaigns", {"workspace": workspace, "upload": upload, "evergreen": evergreen}
+    )
+
+    def shown(c: dict) -> str:
+        if c["id"] is None:
+            return "(none)"
+        return f"{c['name']} (#{c['id']})" if c["name"] else f"#{c['id']} (not synced yet)"
+
+    typer.echo(f"{r['workspace']}{': saved' if r['changed'] else ''}")
+    typer.echo(f"  upload:    {shown(r['upload'])}")
+    typer.echo(f"  evergreen: {shown(r['evergreen'])}")
+    if not r["changed"]:
+        if r["known"]:
+            typer.echo("Synced campaigns:")
+            for c in r["known"]:
+                typer.echo(f"  {c['id']:>8}  {c['name']}")
+        else:
+            typer.echo("No campaigns synced for this client yet (leadops sync bison).")

@@ -1,5 +1,6 @@
-"""`leadops serve`: the LeadOps server. The runtime (scheduler and inbox) starts first, then the
-web app in the same process. The only module of core that touches Streamlit: it launches it."""
+"""`leadops serve`: the LeadOps server. The runtime (scheduler and inbox) starts first, then (on a
+demo database without an Email Bison address) the demo sandbox, then the web app in the same
+process. The only module of core that touches Streamlit: it launches it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from core import catalog
 from core.cli.common import fail as _fail
 from core.platform import store
 
@@ -31,7 +33,26 @@ def serve(
     except store.StoreError as exc:
         _fail(str(exc))
     typer.echo(f"LeadOps runtime started on {db.path} (scheduler and inbox running).", err=True)
+    try:
+        sandbox = catalog.start_demo_sandbox(db, lambda message: typer.echo(message, err=True))
+    except Exception as exc:  # the app runs without it; Email Bison is then unconfigured
+        sandbox = None
+        typer.echo(f"The demo sandbox did not start: {type(exc).__name__}: {exc}", err=True)
+    if sandbox:
+        typer.echo(
+            f"Demo sandbox: Email Bison here is a local simulation at {sandbox} (the demo's data; "
+            "configure a real Email Bison address to use that instead).",
+            err=True,
+        )
     script = Path(__file__).resolve().parents[2] / "streamlit_app.py"
-    flags = {"server.address": host, "server.port": port, "server.headless": True}
+    # A server never reloads code under running sessions (the file watcher would drop modules
+    # from sys.modules while other sessions import them): restart it to deploy a change.
+    flags = {
+        "server.address": host,
+        "server.port": port,
+        "server.headless": True,
+        "server.fileWatcherType": "none",
+        "server.runOnSave": False,
+    }
     bootstrap.load_config_options(flag_options=flags)
     bootstrap.run(str(script), False, [], flags)

@@ -25,4 +25,7 @@ def demo_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> d
         )
     except demo.DemoError as exc:
         raise jobs.JobError(str(exc)) from None
+    from core.demo.sandbox import runtime as sandbox  # loads the web server only when used
+
+    sandbox.after_demo_load(db)
     return {"rows": counts}

@@ -32,6 +32,7 @@ DATA_TABLES = [
     "batches",
     "pipeline_runs",
     "pipeline_stage_runs",
+    "pipeline_settings",
     "bison_campaigns",
     "bison_sequence_steps",
     "bison_step_stats",
@@ -106,6 +107,12 @@ def load_demo(
         _pipeline_history(cur, as_of)
         step("campaigns and sequences")
         camps, steps = campaigns(cur, rng, sc, ws, as_of, stamp)
+        # each client's batches go to its evergreen campaign (its first)
+        cur.execute(
+            "INSERT INTO pipeline_settings (workspace_id, upload_campaign_id, updated_at, updated_by)"
+            " SELECT workspace_id, min(id), ?, 'demo' FROM bison_campaigns GROUP BY ALL",
+            [stamp],
+        )
         step("daily stats")
         svd = daily_stats(cur, rng, sc, ws, camps, steps, as_of)
         step("leads, replies and sending accounts")

@@ -7,7 +7,8 @@ from core.accounts import access
 from core.platform import secrets, settings
 from core.platform.store import Database
 
-PASSWORD_SECRET = "smtp.password"
+PASSWORD_SECRET = "smtp.password"  # the name it has when saved on the Alerts page
+PASSWORD_KIND = "smtp_password"
 
 
 class MailError(RuntimeError):
@@ -19,7 +20,7 @@ def set_password(db: Database, user: access.User, value: str) -> str:
     access.require(user, "secrets.manage")
     if not (value or "").strip():
         raise MailError("SMTP password: paste the password to store.")
-    return secrets.set_secret(db, PASSWORD_SECRET, value, kind="smtp_password", actor=user.email)
+    return secrets.set_secret(db, PASSWORD_SECRET, value, kind=PASSWORD_KIND, actor=user.email)
 
 
 def configured(db: Database) -> bool:
@@ -48,7 +49,7 @@ def send(
         conf["smtp_from"], recipients, subject, text, html=html, attachments=attachments
     )
     user = conf["smtp_username"].strip()
-    password = secrets.get_secret(PASSWORD_SECRET) if user else None
+    password = secrets.get_by_kind(db, PASSWORD_KIND, PASSWORD_SECRET) if user else None
     if user and not password:
         raise MailError(
             "smtp_username is set but the secret store has no smtp.password; "

@@ -260,6 +260,53 @@ def save_rule(
     return int(rule_id)
 
 
+def resolve_rule(db: Database, ref: str | int) -> int:
+    """The id of the rule numbered or named `ref` (a name shared by several rules needs the id)."""
+    text = str(ref).strip()
+    if text.lstrip("#").isdigit():
+        rule_id = int(text.lstrip("#"))
+        if not db.scalar("SELECT count(*) FROM filter_rules WHERE id = ?", [rule_id]):
+            raise RuleError(f"No filter rule {rule_id}.")
+        return rule_id
+    ids = [
+        r[0]
+        for r in db.rows(
+            "SELECT id FROM filter_rules WHERE lower(name) = lower(?) ORDER BY id", [text]
+        )
+    ]
+    if len(ids) == 1:
+        return int(ids[0])
+    if ids:
+        raise RuleError(
+            f"{len(ids)} rules are named {text!r} (ids {', '.join(map(str, ids))}): give the id."
+        )
+    raise RuleError(f"No filter rule named {text!r}.")
+
+
+def set_enabled(db: Database, user: access.User, rule_id: int, enabled: bool) -> bool:
+    """Switch a rule on or off, keeping everything else; False when it already was."""
+    rows = db.query("SELECT * FROM filter_rules WHERE id = ?", [rule_id])
+    if rows.height == 0:
+        raise RuleError(f"No filter rule {rule_id}.")
+    rule = rows.row(0, named=True)
+    if bool(rule["enabled"]) == enabled:
+        access.require(user, "pipeline.rules")
+        return False
+    save_rule(
+        db,
+        user,
+        name=rule["name"],
+        field=rule["field"],
+        operator=rule["operator"],
+        value=rule["value"],
+        enabled=enabled,
+        workspace_id=rule["workspace_id"],
+        position=rule["position"],
+        rule_id=rule_id,
+    )
+    return True
+
+
 def delete_rule(db: Database, user: access.User, rule_id: int) -> None:
     access.require(user, "pipeline.rules")
     with db.transaction() as cur:

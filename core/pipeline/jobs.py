@@ -1,5 +1,6 @@
 """The pipeline's jobs: contact imports, one run, every pending client, the Monday evergreen step,
-filling a gap from the master database, and the suppression list's changes."""
+filling a gap from the master database, the suppression list's changes, a client's upload
+campaigns and the filter rules."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.accounts import access
-from core.pipeline import gap, import_files, master_db, suppression, uploads
+from core.pipeline import filters, gap, import_files, master_db, suppression, uploads
 from core.pipeline import runs as pipeline
 from core.pipeline.contact_import import ContactImportError, import_file
 from core.platform import exports, jobs
@@ -172,3 +173,101 @@ def suppression_list_job(
         n = exports.stream_query(db, suppression.SUPPRESSION_SQL, None, fh)
     tmp.replace(out)
     return {"rows": n, "out": str(out)}
+
+
+# -- upload campaigns and filter rules from the shell (`leadops pipeline campaigns`, `filters`) --
+
+
+@jobs.job("pipeline.campaigns")
+def campaigns_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    """Choose a client's upload and/or evergreen campaign (by id or name), as the Pipeline page
+    does; with neither, only report the choice and the campaigns synced."""
+    wid = pipeline.resolve_workspace(db, params)
+    try:
+        chosen = uploads.choose_campaigns(
+            db,
+            _local_admin(params),
+            wid,
+            upload=params.get("upload"),
+            evergreen=params.get("evergreen"),
+        )
+    except uploads.UploadError as exc:
+        raise jobs.JobError(str(exc)) from None
+    known = uploads.known_campaigns(db, wid)
+    names = dict(known.iter_rows())
+    return {
+        "workspace": pipeline._name(db, wid),
+        "changed": params.get("upload") is not None or params.get("evergreen") is not None,
+        **{
+            key: {"id": cid, "name": names.get(cid)}
+            for key, cid in (
+                ("upload", chosen["upload_campaign_id"]),
+                ("evergreen", chosen["evergreen_campaign_id"]),
+            )
+        },
+        "known": [{"id": i, "name": n} for i, n in known.iter_rows()],
+    }
+
+
+def _rule_rows(db: Database) -> list[dict[str, Any]]:
+    df = filters.list_rules(db).select(
+        "id", "applies_to", "name", "field", "operator", "value", "enabled", "position"
+    )
+    return df.to_dicts()
+
+
+@jobs.job("filters.list")
+def filters_list_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    return {"rules": _rule_rows(db)}
+
+
+@jobs.job("filters.add")
+def filters_add_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    wid = pipeline.resolve_workspace(db, params) if params.get("workspace") else None
+    try:
+        rule_id = filters.save_rule(
+            db,
+            _local_admin(params),
+            name=params.get("name") or "",
+            field=params.get("field") or "",
+            operator=params.get("operator") or "",
+            value=params.get("value") or None,
+            enabled=bool(params.get("enabled", True)),
+            workspace_id=wid,
+            position=int(params.get("position") or 100),
+        )
+    except filters.RuleError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return {"id": rule_id, "rules": _rule_rows(db)}
+
+
+@jobs.job("filters.enable")
+def filters_enable_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """Switch a rule (by id or name) on (`enabled` true) or off."""
+    try:
+        rule_id = filters.resolve_rule(db, params["rule"])
+        changed = filters.set_enabled(
+            db, _local_admin(params), rule_id, bool(params.get("enabled", True))
+        )
+    except filters.RuleError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return {"id": rule_id, "changed": changed, "enabled": bool(params.get("enabled", True))}
+
+
+@jobs.job("filters.remove")
+def filters_remove_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    try:
+        rule_id = filters.resolve_rule(db, params["rule"])
+    except filters.RuleError as exc:
+        raise jobs.JobError(str(exc)) from None
+    name = db.scalar("SELECT name FROM filter_rules WHERE id = ?", [rule_id])
+    filters.delete_rule(db, _local_admin(params), rule_id)
+    return {"id": rule_id, "name": name}

@@ -2,8 +2,9 @@
 ZIP, a pull planner that keeps every source query under `source_row_limit`, and pulls that skip
 anyone pulled for any client in the last `master_pull_exclude_months` months.
 
-Connection: `LEADOPS_MASTER_DB_URL` (e.g. postgresql+psycopg://user@host/db; a password may come
-from the secret store under `master_db.password`). Layout: table `master_db_table` (default
+Connection: the setting `master_db_url` (Settings → Connections), or `LEADOPS_MASTER_DB_URL`
+overriding it (e.g. postgresql+psycopg://user@host/db; a password may come from the secret store
+under `master_db.password`). Layout: table `master_db_table` (default
 `consumers`) with columns named by `master_db_columns` (JSON: our field → their column; unnamed
 fields use our name; null means the table has no such column). Pulled rows are imported through the same checks as a file import.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import re
 import tempfile
 import time
@@ -28,11 +28,12 @@ from connectors import master_db as master_db_connector
 from core.accounts import access
 from core.pipeline import notices
 from core.pipeline.contact_import import FIELDS, import_file
-from core.platform import secrets, settings
+from core.platform import connections, secrets, settings
 from core.platform.store import Database, quote_ident
 
-ENV_URL = "LEADOPS_MASTER_DB_URL"
-PASSWORD_SECRET = "master_db.password"
+ENV_URL = connections.OVERRIDES["master_db_url"]
+PASSWORD_SECRET = "master_db.password"  # the name it had before credentials were found by kind
+PASSWORD_KIND = "master_db_password"
 DEFAULT_COLUMNS = {f: f for f in FIELDS} | {"id": "id"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -41,15 +42,27 @@ class MasterDbError(RuntimeError):
     pass
 
 
-def configured() -> bool:
-    return bool(os.environ.get(ENV_URL))
+def configured(db: Database | None) -> bool:
+    return bool(connections.master_db_url(db))
 
 
-def engine(url: str | None = None) -> sa.Engine:
-    url = url or os.environ.get(ENV_URL)
+def _stored_password(db: Database | None) -> str | None:
+    """The newest stored master database password (whatever its name; without `db`, the one
+    named master_db.password)."""
+    if db is None:
+        return secrets.get_secret(PASSWORD_SECRET)
+    return secrets.get_by_kind(db, PASSWORD_KIND, PASSWORD_SECRET)
+
+
+def engine(url: str | None = None, *, db: Database | None = None) -> sa.Engine:
+    """An engine for `url`, else the configured master database (setting or variable)."""
+    url = url or connections.master_db_url(db)
     if not url:
-        raise MasterDbError(f"The master contacts database is not configured: set {ENV_URL}.")
-    password = None if sa.make_url(url).password else secrets.get_secret(PASSWORD_SECRET)
+        raise MasterDbError(
+            "The master contacts database is not configured: set its address under "
+            f"Settings → Connections (or {ENV_URL})."
+        )
+    password = None if sa.make_url(url).password else _stored_password(db)
     return master_db_connector.connect(url, password)
 
 
@@ -81,7 +94,7 @@ def health(db: Database, eng: sa.Engine | None = None) -> dict[str, Any]:
     """Can we connect, does the table exist, how many rows, how long it took."""
     started = time.monotonic()
     try:
-        eng = eng or engine()
+        eng = eng or engine(db=db)
         table, cols = layout(db)
         with eng.connect() as con:
             n = con.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
@@ -117,7 +130,7 @@ def availability(db: Database, workspace_id: int, eng: sa.Engine | None = None) 
     if not zips:
         return pl.DataFrame(schema={"zip": pl.Utf8, "available": pl.Int64})
     table, cols = layout(db)
-    eng = eng or engine()
+    eng = eng or engine(db=db)
     with eng.connect() as con:
         rows = con.execute(
             sa.text(
@@ -164,7 +177,7 @@ def pull(
     import them (same checks and report as a file import). Recorded in pull_history."""
     access.require(user, "pipeline.import")
     step = progress or (lambda *_: None)
-    eng = eng or engine()
+    eng = eng or engine(db=db)
     table, cols = layout(db)
     limit = int(settings.get(db, "source_row_limit"))
     months = int(settings.get(db, "master_pull_exclude_months"))

@@ -9,7 +9,6 @@ failure half-way leaves the batch "partially uploaded" and a retry sends only wh
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
 from core.accounts import access
 from core.pipeline import notices
-from core.platform import audit, secrets, settings
+from core.platform import audit, connections, secrets, settings
 from core.platform.store import Database
 
 CHUNK = 500
@@ -31,14 +30,22 @@ class UploadError(RuntimeError):
     pass
 
 
-def bison_client_for(workspace_id: int) -> BisonClient:
-    url = os.environ.get("LEADOPS_BISON_URL")
+def bison_client_for(db: Database, workspace_id: int) -> BisonClient:
+    try:
+        url = connections.require_bison_url(db)
+    except connections.NotConfigured as exc:
+        raise UploadError(str(exc)) from None
     token = secrets.get_secret(secrets.bison_token_name(workspace_id))
-    if not url:
-        raise UploadError("Email Bison is not configured: set LEADOPS_BISON_URL.")
     if not token:
-        raise UploadError("This client has no Email Bison token; add it under Settings → Clients.")
+        raise UploadError(
+            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
+        )
     return BisonClient(url, token)
+
+
+def _clients(db: Database, factory: ClientFactory | None) -> ClientFactory:
+    """The caller's client factory, else one for the configured Email Bison instance."""
+    return factory or (lambda workspace_id: bison_client_for(db, workspace_id))
 
 
 def campaign_settings(db: Database, workspace_id: int) -> dict[str, Any]:
@@ -76,6 +83,62 @@ def set_campaigns(
             entity_id=workspace_id,
             after={"upload": upload_campaign_id, "evergreen": evergreen_campaign_id},
         )
+
+
+def resolve_campaign(db: Database, workspace_id: int, ref: str | int | None) -> int | None:
+    """The client's campaign numbered or named `ref` ('none' or '' for no campaign).
+
+    A name must match one synced campaign (case and surrounding spaces ignored); a number must be
+    one of the synced campaigns once any are synced (before the first sync, any number is taken).
+    """
+    text = str(ref if ref is not None else "").strip()
+    if text.lower() in ("", "none", "-"):
+        return None
+    known = known_campaigns(db, workspace_id)
+    ids = known["id"].to_list()
+    if text.lstrip("#").isdigit():
+        cid = int(text.lstrip("#"))
+        if ids and cid not in ids:
+            raise UploadError(
+                f"Campaign {cid} is not among this client's {len(ids)} synced campaigns "
+                "(sync Email Bison if it is new)."
+            )
+        return cid
+    hits = [i for i, n in known.iter_rows() if n.strip().lower() == text.lower()]
+    if len(hits) == 1:
+        return int(hits[0])
+    if hits:
+        raise UploadError(
+            f"{len(hits)} campaigns are named {text!r} (ids {', '.join(map(str, hits))}): "
+            "give the id instead."
+        )
+    raise UploadError(
+        f"No campaign named {text!r} for this client"
+        + (" (none synced yet: sync Email Bison first, or give the id)." if not ids else ".")
+    )
+
+
+def choose_campaigns(
+    db: Database,
+    user: access.User,
+    workspace_id: int,
+    *,
+    upload: str | int | None = None,
+    evergreen: str | int | None = None,
+) -> dict[str, int | None]:
+    """Set the upload and/or evergreen campaign by id or name, keeping the one not given."""
+    current = campaign_settings(db, workspace_id)
+    chosen = {
+        "upload_campaign_id": current["upload_campaign_id"]
+        if upload is None
+        else resolve_campaign(db, workspace_id, upload),
+        "evergreen_campaign_id": current["evergreen_campaign_id"]
+        if evergreen is None
+        else resolve_campaign(db, workspace_id, evergreen),
+    }
+    if upload is not None or evergreen is not None:
+        set_campaigns(db, user, workspace_id, **chosen)
+    return chosen
 
 
 def _tag_id(client: BisonClient, name: str) -> int:
@@ -126,7 +189,7 @@ def upload_stage(
         raise UploadError(
             "No upload campaign chosen for this client; pick one on the Pipeline page first."
         )
-    client = (client_factory or bison_client_for)(workspace_id)
+    client = _clients(db, client_factory)(workspace_id)
     done, per_batch, skipped = 0, {}, 0
     try:
         for batch_id, name, tag_id in batches:
@@ -246,7 +309,7 @@ def revert_upload(
         )
     ]
     if ids:
-        client = (client_factory or bison_client_for)(wid)
+        client = _clients(db, client_factory)(wid)
         try:
             client.delete_leads(ids)
         except ApiError as exc:
@@ -324,7 +387,7 @@ def evergreen(
             continue
         new_name = evergreen_name(start, end)
         try:
-            client = (client_factory or bison_client_for)(wid)
+            client = _clients(db, client_factory)(wid)
             try:
                 client.attach_leads_to_campaign(int(campaign_id), lead_ids)
                 client.update_campaign(int(campaign_id), name=new_name)

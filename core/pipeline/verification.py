@@ -23,14 +23,21 @@ from core.pipeline.filters import ROLE_ACCOUNTS
 from core.platform import audit, secrets, settings
 from core.platform.store import Database
 
-DEBOUNCE_SECRET = "debounce"
+DEBOUNCE_SECRET = "debounce"  # the name it had before credentials were found by kind
+DEBOUNCE_KIND = "debounce_key"
 CHUNK = 200
 Tick = Callable[[int, int | None, str | None], None]
 ClientFactory = Callable[[str], DebounceClient]
 
 
-def debounce_configured() -> bool:
-    return bool(secrets.get_secret(DEBOUNCE_SECRET))
+def debounce_configured(db: Database) -> bool:
+    """Whether a Debounce key is stored, under whatever name (from the database alone)."""
+    return secrets.has_kind(db, DEBOUNCE_KIND, DEBOUNCE_SECRET)
+
+
+def debounce_key(db: Database) -> str | None:
+    """The newest stored Debounce key, whatever name it was saved under."""
+    return secrets.get_by_kind(db, DEBOUNCE_KIND, DEBOUNCE_SECRET)
 
 
 def _disposable() -> frozenset[str]:
@@ -96,7 +103,7 @@ def verify_stage(
             f"SELECT count(*) FROM contacts WHERE {scope} AND status = 'filtered'",
             [workspace_id, month],
         ).fetchall()[0][0]
-    key = secrets.get_secret(DEBOUNCE_SECRET)
+    key = debounce_key(db)
     mode = "debounce" if key else "local"
     per_1000 = settings.get(db, "debounce_cost_per_1000_cents")
     with db.cursor() as cur:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.platform import audit
+from core.platform.addresses import parse_database_url, parse_http_url
 from core.platform.store import Database
 
 
@@ -447,6 +448,31 @@ REGISTRY: dict[str, Setting] = {
             "{}",
             "JSON mapping of our field names to the master table's columns, e.g. "
             '{"email": "email_address", "zip": "zip5"}; unnamed fields use our names.',
+        ),
+        # -- connections (Settings → Connections; a LEADOPS_* variable overrides each) --
+        Setting(
+            "bison_url",
+            str,
+            "",
+            "The agency's Email Bison instance, e.g. https://send.youragency.com (the client adds "
+            "/api). LEADOPS_BISON_URL, when set, overrides it.",
+            parse=parse_http_url,
+        ),
+        Setting(
+            "master_db_url",
+            str,
+            "",
+            "The master contacts database without its password, e.g. "
+            "postgresql+psycopg://leadops@db.internal/contacts; the password is the secret "
+            "master_db.password. LEADOPS_MASTER_DB_URL, when set, overrides it.",
+            parse=parse_database_url,
+        ),
+        Setting(
+            "slack_channel",
+            str,
+            "",
+            "The team's Slack channel for milestone notices, e.g. #lead-ops (shown in Settings and "
+            "the test message; the incoming-webhook URL that posts there is the secret slack.webhook).",
         ),
         Setting(
             "display_timezone",

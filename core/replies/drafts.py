@@ -1,6 +1,7 @@
 """Reply drafts: editable templates with merge fields, and optionally a draft from a language
 model behind any OpenAI-compatible endpoint (`LEADOPS_LLM_URL`, model `LEADOPS_LLM_MODEL`, key
-in the secret store under `llm.api_key`). Drafts are never sent on their own: staff edit and send.
+the newest credential of kind llm_key, e.g. `llm.api_key`). Drafts are never sent on their own:
+staff edit and send.
 
 Merge fields: {first_name} {last_name} {email} {client} {campaign} {sender_name} {sender_email}
 {phone_hint} {reply_excerpt}, plain only: no format spec, conversion, attribute or index
@@ -38,7 +39,8 @@ MERGE_FIELDS = (
     "phone_hint",
     "reply_excerpt",
 )
-LLM_KEY_NAME = "llm.api_key"
+LLM_KEY_NAME = "llm.api_key"  # the name it had before credentials were found by kind
+LLM_KEY_KIND = "llm_key"
 DEFAULT_MODEL = "gpt-4o-mini"
 SYSTEM_PROMPT = (
     "You write short, friendly, plain-text email answers for a licensed independent home-insurance "
@@ -221,7 +223,7 @@ def draft_from_model(
     if not url:
         raise ReplyActionError(
             "No language model configured: set LEADOPS_LLM_URL (an OpenAI-compatible base URL) and "
-            "store its key under Settings → Credentials as llm.api_key."
+            "store its key under Settings → Credentials (kind Language model API key)."
         )
     conv = conversation(db, scope, workspace_id, reply_id)
     if not conv:
@@ -244,7 +246,7 @@ def draft_from_model(
         kwargs["sleep"] = sleep
     client = ChatClient(
         url,
-        secrets.get_secret(LLM_KEY_NAME),
+        secrets.get_by_kind(db, LLM_KEY_KIND, LLM_KEY_NAME),
         model=os.environ.get("LEADOPS_LLM_MODEL", "").strip() or DEFAULT_MODEL,
         **kwargs,
     )

@@ -19,7 +19,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
 from core.bison import mirror
-from core.platform import audit, secrets
+from core.platform import audit, connections, secrets
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one, insert_frame
 from core.replies import client_leads
@@ -302,13 +302,19 @@ def set_category(
         )
 
 
-def _bison(workspace_id: int, factory: ClientFactory | None) -> BisonClient:
+def _bison(db: Database, workspace_id: int, factory: ClientFactory | None) -> BisonClient:
     token = secrets.get_secret(secrets.bison_token_name(workspace_id))
     if not token:
         raise ReplyActionError(
             "This client has no Email Bison token; add it under Settings → Email Bison tokens."
         )
-    return (factory or (lambda t: BisonClient(token=t)))(token)
+    if factory is None:
+        try:
+            url = connections.require_bison_url(db)
+        except connections.NotConfigured as exc:
+            raise ReplyActionError(str(exc)) from None
+        return BisonClient(url, token)
+    return factory(token)
 
 
 def set_interested(
@@ -322,7 +328,7 @@ def set_interested(
 ) -> list[tuple[int, str]]:
     """Mark a reply (not) interested in Email Bison, then in the mirror; returns new leads."""
     before = _check(db, user, workspace_id, reply_id)
-    client = _bison(workspace_id, client_factory)
+    client = _bison(db, workspace_id, client_factory)
     try:
         if interested:
             client.mark_interested(int(reply_id))
@@ -389,7 +395,7 @@ def send_reply(
         raise ReplyActionError(
             "Message: it still contains a merge field in braces; fill it in before sending."
         )
-    client = _bison(workspace_id, client_factory)
+    client = _bison(db, workspace_id, client_factory)
     try:
         sent = client.reply_to(int(reply_id), message, content_type="text")
     except ApiError as exc:

@@ -43,7 +43,8 @@ from core.platform.sync_store import TS, get_cursor, set_cursor, upsert
 
 SOURCE = "stripe"
 ACCOUNT = 0  # sync_cursors.workspace_id for account-wide Stripe cursors
-SECRET_NAME = "stripe.main"
+SECRET_NAME = "stripe.main"  # the name it had before credentials were found by kind
+SECRET_KIND = "stripe_key"
 OVERLAP_SECONDS = 600
 OPEN_SUBSCRIPTION = "status NOT IN ('canceled', 'incomplete_expired')"
 OPEN_INVOICE = "status IN ('draft', 'open')"
@@ -200,10 +201,14 @@ class StripeSyncError(RuntimeError):
     pass
 
 
-def api_key() -> str | None:
-    """The Stripe key: the secret store's `stripe.main`, else `STRIPE_API_KEY`."""
+def api_key(db: Database | None = None) -> str | None:
+    """The Stripe key: the newest stored credential of kind Stripe secret key (whatever its
+    name; without `db`, the one named `stripe.main`), else `STRIPE_API_KEY`."""
     try:
-        stored = secrets.get_secret(SECRET_NAME)
+        if db is not None:
+            stored = secrets.get_by_kind(db, SECRET_KIND, SECRET_NAME)
+        else:
+            stored = secrets.get_secret(SECRET_NAME)
     except Exception:  # no usable keyring: the environment may still have a key
         stored = None
     return stored or os.environ.get("STRIPE_API_KEY") or None
@@ -211,17 +216,15 @@ def api_key() -> str | None:
 
 def configured(db: Database) -> bool:
     """Whether a key is there, without reading the secret store (cheap enough for every page run)."""
-    return bool(os.environ.get("STRIPE_API_KEY")) or bool(
-        db.scalar("SELECT count(*) FROM secret_refs WHERE name = ?", [SECRET_NAME])
-    )
+    return bool(os.environ.get("STRIPE_API_KEY")) or secrets.has_kind(db, SECRET_KIND, SECRET_NAME)
 
 
-def connector(**kwargs: Any) -> StripeConnector:
-    key = api_key()
+def connector(db: Database | None = None, **kwargs: Any) -> StripeConnector:
+    key = api_key(db)
     if not key:
         raise StripeSyncError(
-            "No Stripe API key: save one under Settings → Credentials as 'stripe.main' "
-            "(kind Stripe secret key), or set STRIPE_API_KEY."
+            "No Stripe API key: save one under Settings → Credentials (kind Stripe secret key), "
+            "or set STRIPE_API_KEY."
         )
     return StripeConnector(key, **kwargs)
 
@@ -349,7 +352,7 @@ def sync_stripe(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Sync every resource; one `sync_runs` row. Raises StripeSyncError when the run fails."""
-    conn = conn or connector()
+    conn = conn or connector(db)
     run_id = db.scalar(
         "INSERT INTO sync_runs (source, status, triggered_by) VALUES (?, 'running', ?) RETURNING id",
         [SOURCE, triggered_by],

@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible chat endpoint (``POST /v1/chat/completions``) that records prompts."""
+"""A fake OpenAI-compatible endpoint: ``POST /v1/chat/completions`` (records prompts) and
+``GET /v1/models`` (the models the key may use)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 KEY = "sk-fake-llm-key-7788"
+MODELS = ("gpt-4o-mini", "gpt-4o")
 
 
 @dataclass
@@ -19,10 +21,28 @@ class LlmFake:
     fail_with: int | None = None
 
     def __post_init__(self) -> None:
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+            ]
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
+
+    async def models(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != f"Bearer {KEY}":
+            return JSONResponse({"error": {"message": "Incorrect API key provided"}}, 401)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"}
+                    for m in MODELS
+                ],
+            }
+        )
 
     async def chat(self, request: Request) -> JSONResponse:
         if request.headers.get("authorization") != f"Bearer {KEY}":

@@ -49,15 +49,35 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class SmtpReceiver:
-    """An aiosmtpd server on 127.0.0.1; received messages land in `messages`."""
+class _Login:
+    """aiosmtpd authenticator that accepts one user name and password."""
 
-    def __init__(self) -> None:
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (self.username, self.password)
+        return AuthResult(success=ok, handled=False)
+
+
+class SmtpReceiver:
+    """An aiosmtpd server on 127.0.0.1; received messages land in `messages`. With `login`
+    (user name, password) it offers AUTH without TLS and accepts only that pair."""
+
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.messages: list[Message] = []
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.controller = Controller(_Handler(self.messages), hostname="127.0.0.1", port=self.port)
+        auth = {"authenticator": _Login(*login), "auth_require_tls": False} if login else {}
+        self.controller = Controller(
+            _Handler(self.messages), hostname="127.0.0.1", port=self.port, **auth
+        )
 
     def start(self) -> int:
         self.controller.start()

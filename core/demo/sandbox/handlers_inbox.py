@@ -1,4 +1,4 @@
-"""Endpoint handlers of the fake Email Bison server: leads, tags, replies, sender emails."""
+"""Endpoint handlers of the simulated Email Bison: leads, tags, replies, sender emails."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .bison_data import LEAD_STRIDE, PERSONAL_DOMAINS, REPLY_STRIDE, FakeLead, FakeReply
-from .bison_views import (
+from core.demo.sandbox.data import PERSONAL_DOMAINS, FakeLead, FakeReply
+from core.demo.sandbox.views import (
     EMAIL_RE,
     FORBIDDEN,
     invalid,
@@ -27,7 +27,7 @@ from .bison_views import (
 )
 
 if TYPE_CHECKING:
-    from .bison_server import Ctx
+    from core.demo.sandbox.server import Ctx
 
 CRITERIA: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -120,12 +120,11 @@ def lead_of(ctx: Ctx, ref: Any) -> FakeLead:
     lid = q_int(text, "lead_id")
     if lid is None:
         raise not_found("lead", text)
-    owner = ctx.state.ws(lid // LEAD_STRIDE)
-    if owner is None or lid not in owner.leads:
+    if lid in ctx.ws.leads:
+        return ctx.ws.leads[lid]
+    if ctx.state.owner("leads", lid) is None:
         raise not_found("lead", lid)
-    if owner is not ctx.ws:
-        raise FORBIDDEN
-    return owner.leads[lid]
+    raise FORBIDDEN
 
 
 def get_lead(ctx: Ctx) -> Any:
@@ -331,13 +330,11 @@ def remove_tags(ctx: Ctx) -> Any:
 
 
 def reply_of(ctx: Ctx, reply_id: int) -> FakeReply:
-    owner = ctx.state.ws(reply_id // REPLY_STRIDE)
-    reply = owner.replies.get(reply_id) if owner else None
-    if reply is None:
+    if reply_id in ctx.ws.replies:
+        return ctx.ws.replies[reply_id]
+    if ctx.state.owner("replies", reply_id) is None:
         raise not_found("reply", reply_id)
-    if owner is not ctx.ws:
-        raise FORBIDDEN
-    return reply
+    raise FORBIDDEN
 
 
 def list_replies(ctx: Ctx) -> Any:

@@ -1,4 +1,7 @@
-"""A fake Email Bison instance as a Starlette ASGI app, written from EMAIL_BISON_API.md.
+"""A simulated Email Bison instance as a Starlette ASGI app, written from EMAIL_BISON_API.md.
+
+The demo sandbox serves one, loaded from the demo database (:mod:`core.demo.sandbox.runtime`);
+tests and benchmarks build their own with generated data:
 
     fake = BisonFake(seed=1, workspaces=2)
     with serve(fake) as url:
@@ -16,7 +19,8 @@ Fault injection: ``rate_limit_every`` (429 + ``Retry-After`` every Nth request),
 ``error_every``/``error_rate`` (5xx), ``delay`` (every response), and the
 one-shot :meth:`BisonFake.fail_next` / :meth:`BisonFake.delay_next`. Every
 request is logged in ``requests`` (method, path, query, status, body and the
-workspace its token opened), so a run can be replayed request for request.
+workspace its token opened), so a run can be replayed request for request
+(``keep_requests=False`` keeps none, for a long-running sandbox).
 """
 
 from __future__ import annotations
@@ -39,12 +43,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import bison_handlers as h
-from .bison_data import BisonState, FakeWorkspace
-from .bison_views import UNAUTHENTICATED, Fail, parse_query
-from .serving import AppSlot, serve
+from core.demo.sandbox import handlers as h
+from core.demo.sandbox.data import BisonState, FakeWorkspace
+from core.demo.sandbox.views import UNAUTHENTICATED, Fail, parse_query
 
-__all__ = ["AppSlot", "BisonFake", "Ctx", "RequestRecord", "serve"]
+__all__ = ["BisonFake", "Ctx", "RequestRecord"]
 
 
 @dataclass
@@ -131,6 +134,7 @@ class BisonFake:
         self.error_status = 503
         self.delay: float = 0.0
         self.requests: list[RequestRecord] = []
+        self.keep_requests = True
         self._served = 0
         self._faults: collections.deque[_Fault] = collections.deque()
         self.path_faults: dict[str, list[int]] = {}
@@ -247,7 +251,8 @@ class BisonFake:
             scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")
         )
         with self._lock:
-            self.requests.append(record)
+            if self.keep_requests:
+                self.requests.append(record)
             self._served += 1
             fault = self._pick_fault(self._served) or self._path_fault(scope["path"])
         scope["bison.record"] = record

@@ -1,9 +1,11 @@
-"""State of the fake Email Bison instance: seeded, lazily generated, plain objects.
+"""State of the simulated Email Bison instance: plain objects, filled on first use.
 
-Ids encode their workspace (``id // STRIDE``) so ownership checks are O(1) and
-ids do not depend on the order workspaces are first touched. Leads and replies
-are slotted objects (a benchmark-size instance holds ~300k of them) and are
-turned into API dicts only for the page being served.
+A workspace is either *generated* (tests and benchmarks: synthetic data from a seed, whose ids
+encode their workspace, ``id // STRIDE``, so ownership checks are O(1) and ids do not depend on
+the order workspaces are first touched) or *added* with a loader (the demo sandbox: the data
+comes from the demo database, ids as they are there, new ids from one counter shared by every
+added workspace). Leads and replies are slotted objects (a benchmark-size instance holds ~300k
+of them) and are turned into API dicts only for the page being served.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,7 +24,18 @@ REPLY_STRIDE = 10_000_000
 SENDER_STRIDE = 100_000
 TAG_STRIDE = 10_000
 SCHEDULED_STRIDE = 10_000
+STRIDES = {"campaigns": CAMPAIGN_STRIDE, "leads": LEAD_STRIDE, "replies": REPLY_STRIDE}
 DAY = 86_400.0
+# the series of a day: the keys of `BisonState.daily` (and of a loaded workspace's `daily_seed`)
+DAILY_KEYS = (
+    "sent",
+    "replied",
+    "total_opens",
+    "unique_opens",
+    "bounced",
+    "unsubscribed",
+    "interested",
+)
 
 FIRST = "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph Jessica Thomas Sarah Charles Karen".split()
 LAST = "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin".split()
@@ -119,6 +133,7 @@ class FakeReply:
     parent_id: int | None = None
     scheduled_email_id: int | None = None
     campaign_id_as_string: bool = False
+    uuid: str | None = None  # None: made from the id
 
 
 @dataclass
@@ -142,6 +157,14 @@ class FakeWorkspace:
     daily_overlay: dict[tuple[int, int], dict[str, int]] = field(default_factory=dict)
     views: dict[Any, tuple[int, list[Any]]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
+    # An added workspace: `loader` fills it on first use (instead of generating it), its ids
+    # follow no stride, and its per-day series come from `daily_seed` ((campaign id, day
+    # ordinal) -> DAILY_KEYS counts) and `step_seed` ((campaign id, day ordinal) -> step id ->
+    # sent, unique_opens, unique_replies, interested, bounced, unsubscribed).
+    loader: Callable[[FakeWorkspace], None] | None = None
+    strided: bool = True
+    daily_seed: dict[tuple[int, int], dict[str, int]] | None = None
+    step_seed: dict[tuple[int, int], dict[int, dict[str, int]]] | None = None
 
     def touch(self) -> None:
         """Invalidate cached list views after a mutation."""
@@ -206,18 +229,72 @@ class BisonState:
             self.tokens[token] = (w, False)
         self.current_workspace_id = 1
         self.next_token_id = 1000
+        # next ids of added workspaces, shared by all of them (ids are instance-wide)
+        self.shared_ids: dict[str, int] = {}
+        # the token a workspace is minted (None: a new random one each time)
+        self.token_factory: Callable[[int], str] | None = None
 
     # -- access ------------------------------------------------------------------
 
     def ws(self, workspace_id: int) -> FakeWorkspace | None:
         ws = self.workspaces.get(workspace_id)
         if ws is not None and not ws.loaded:
-            self._generate(ws)
+            if ws.loader is not None:
+                ws.loader(ws)
+                ws.loaded = True
+                ws.touch()
+            else:
+                self._generate(ws)
         return ws
+
+    def add_workspace(
+        self,
+        workspace_id: int,
+        name: str,
+        loader: Callable[[FakeWorkspace], None],
+        *,
+        created: float | None = None,
+    ) -> FakeWorkspace:
+        """A workspace whose data `loader` provides on first use (its ids as the loader gives
+        them; new records take ids from `shared_ids`). It has no token until one is minted or
+        registered."""
+        ws = FakeWorkspace(
+            id=workspace_id,
+            name=name,
+            token="",
+            created=self.now if created is None else created,
+            loader=loader,
+            strided=False,
+        )
+        ws.next_ids = self.shared_ids
+        self.workspaces[workspace_id] = ws
+        if self.current_workspace_id not in self.workspaces:
+            self.current_workspace_id = workspace_id
+        return ws
+
+    def register_token(self, token: str, workspace_id: int) -> None:
+        """Accept `token` as an api-user token of the workspace."""
+        self.tokens[token] = (workspace_id, False)
+
+    def owner(self, kind: str, record_id: int) -> FakeWorkspace | None:
+        """The workspace holding a campaign, lead or reply (`kind` names the collection): found
+        from the id for generated workspaces, looked up in the loaded added ones."""
+        ws = self.workspaces.get(record_id // STRIDES[kind])
+        if ws is not None and ws.strided:
+            ws = self.ws(ws.id)
+            if ws is not None and record_id in getattr(ws, kind):
+                return ws
+        for other in self.workspaces.values():
+            if not other.strided and other.loaded and record_id in getattr(other, kind):
+                return other
+        return None
 
     def mint_token(self, workspace_id: int) -> tuple[int, str]:
         self.next_token_id += 1
-        token = f"{self.next_token_id}|{secret_for(self.seed, 'minted', self.next_token_id)}"
+        if self.token_factory is not None:
+            token = self.token_factory(workspace_id)
+        else:
+            token = f"{self.next_token_id}|{secret_for(self.seed, 'minted', self.next_token_id)}"
         self.tokens[token] = (workspace_id, False)
         return self.next_token_id, token
 
@@ -447,13 +524,14 @@ class BisonState:
     # -- daily series ------------------------------------------------------------
 
     def daily(self, ws: FakeWorkspace, cid: int, day: date) -> dict[str, int]:
-        """Synthetic per-day counters of one campaign (plus recorded mutations)."""
+        """Per-day counters of one campaign, synthetic or as loaded (plus recorded mutations)."""
         campaign = ws.campaigns[cid]
         ordinal = day.toordinal()
-        out = {k: 0 for k in ("sent", "replied", "total_opens", "unique_opens", "bounced")}
-        out.update(unsubscribed=0, interested=0)
+        out = dict.fromkeys(DAILY_KEYS, 0)
         created = datetime.fromtimestamp(campaign["created"], UTC).date()
-        if campaign["sequence_id"] is not None and created <= day <= self.today:
+        if ws.daily_seed is not None:
+            out.update(ws.daily_seed.get((cid, ordinal), {}))
+        elif campaign["sequence_id"] is not None and created <= day <= self.today:
             x = mix(cid, ordinal, self.seed)
             sent = 40 + x % 260
             replied = (x >> 8) % max(1, sent // 25)

@@ -1,8 +1,9 @@
-"""Endpoint handlers of the fake Email Bison server: account, workspaces, campaigns, stats.
+"""Endpoint handlers of the simulated Email Bison: account, workspaces, campaigns, stats.
 
-Each handler takes a :class:`~tests.fakes.bison_server.Ctx` and returns a JSON
+Each handler takes a :class:`~core.demo.sandbox.server.Ctx` and returns a JSON
 body (or ``(status, body)``); it raises :class:`Fail` for error responses.
-Lead, tag, reply and sender handlers live in :mod:`bison_handlers_inbox`.
+Schedules live in :mod:`handlers_schedules`; lead, tag, reply and sender handlers in
+:mod:`handlers_inbox`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import bison_handlers_inbox as inbox
-from .bison_data import (
-    CAMPAIGN_STRIDE,
-    SCHEDULED_STRIDE,
+from core.demo.sandbox import handlers_inbox as inbox
+from core.demo.sandbox import handlers_schedules as sched
+from core.demo.sandbox.data import (
     BisonState,
     FakeWorkspace,
     days_between,
     iso,
-    mix,
     secret_for,
 )
-from .bison_views import (
-    FORBIDDEN,
+from core.demo.sandbox.views import (
     Fail,
+    campaign_of,
     date_range,
     invalid,
     not_found,
@@ -32,13 +31,12 @@ from .bison_views import (
     q_list,
     required,
     ser_campaign,
-    ser_lead,
     ser_sender,
     success,
 )
 
 if TYPE_CHECKING:
-    from .bison_server import Ctx
+    from core.demo.sandbox.server import Ctx
 
 CAMPAIGN_STATUSES = {
     "draft",
@@ -222,20 +220,6 @@ def workspace_chart(ctx: Ctx) -> Any:
 # --------------------------------------------------------------------------- campaigns
 
 
-def campaign_of(ctx: Ctx, campaign_id: Any) -> dict[str, Any]:
-    """The campaign, or 404 if it does not exist, or 403 if another workspace owns it."""
-    cid = q_int(campaign_id, "campaign_id")
-    if cid is None:
-        raise not_found("campaign", campaign_id)
-    owner = ctx.state.ws(cid // CAMPAIGN_STRIDE)
-    campaign = owner.campaigns.get(cid) if owner else None
-    if campaign is None:
-        raise not_found("campaign", cid)
-    if owner is not ctx.ws:
-        raise FORBIDDEN
-    return campaign
-
-
 def list_campaigns(ctx: Ctx) -> Any:
     status = ctx.query.get("status")
     if status is not None and str(status).lower() not in CAMPAIGN_STATUSES:
@@ -341,6 +325,9 @@ def campaign_stats(ctx: Ctx) -> Any:
     totals = _totals(ctx, [campaign["id"]], start, end)
     body = _stats_body(totals)
     steps = ctx.ws.sequences.get(campaign["sequence_id"] or -1, [])
+    if ctx.ws.step_seed is not None:
+        body["sequence_step_stats"] = _loaded_step_stats(ctx, campaign["id"], steps, start, end)
+        return {"data": body}
     count = len({s["order"] for s in steps}) or 1
     weights = [
         (count - int(s["order"]) + 1) / sum(1 for t in steps if str(t["order"]) == str(s["order"]))
@@ -368,6 +355,31 @@ def campaign_stats(ctx: Ctx) -> Any:
     return {"data": body}
 
 
+STEP_STAT_KEYS = ("sent", "unique_opens", "unique_replies", "interested", "bounced", "unsubscribed")
+
+
+def _loaded_step_stats(
+    ctx: Ctx, cid: int, steps: list[dict[str, Any]], start: date, end: date
+) -> list[dict[str, Any]]:
+    """Per-step counts of a loaded workspace: the sums of its recorded days in the range."""
+    sums = {s["id"]: dict.fromkeys(STEP_STAT_KEYS, 0) for s in steps}
+    seed = ctx.ws.step_seed or {}
+    for day in days_between(start, min(end, ctx.state.today)):
+        for step_id, counts in seed.get((cid, day.toordinal()), {}).items():
+            if step_id in sums:
+                for key, value in counts.items():
+                    sums[step_id][key] += value
+    return [
+        {
+            "sequence_step_id": s["id"],
+            "email_subject": s["email_subject"],
+            "leads_contacted": sums[s["id"]]["sent"],
+            **sums[s["id"]],
+        }
+        for s in steps
+    ]
+
+
 def campaign_chart(ctx: Ctx) -> Any:
     campaign = campaign_of(ctx, ctx.params["campaign_id"])
     start, end = date_range(ctx.query)
@@ -386,165 +398,6 @@ def sequence_steps(ctx: Ctx) -> Any:
     if shape == "data-list":
         return {"data": steps}
     return {"data": {"sequence_id": campaign["sequence_id"], "sequence_steps": steps}}
-
-
-WEEK = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _schedule(ctx: Ctx, campaign: dict[str, Any]) -> dict[str, Any] | None:
-    """The campaign's schedule, made on first use: weekdays 8–17 in Chicago for most campaigns,
-    none for drafts and for every tenth campaign."""
-    cid = campaign["id"]
-    if cid not in ctx.ws.schedules:
-        if campaign["sequence_id"] is None or cid % 10 == 9:
-            ctx.ws.schedules[cid] = None
-        else:
-            ctx.ws.schedules[cid] = {
-                "id": cid,
-                "campaign_id": cid,
-                **{d: d not in ("saturday", "sunday") for d in WEEK},
-                "start_time": "08:00",
-                "end_time": "17:00",
-                "timezone": "America/Chicago",
-                "created_at": iso(campaign["created"]),
-                "updated_at": iso(campaign["created"]),
-            }
-    return ctx.ws.schedules[cid]
-
-
-def get_schedule(ctx: Ctx) -> Any:
-    campaign = campaign_of(ctx, ctx.params["campaign_id"])
-    schedule = _schedule(ctx, campaign)
-    if schedule is None:
-        raise not_found("schedule", campaign["id"])
-    return {"data": schedule}
-
-
-def _save_schedule(ctx: Ctx, *, update: bool) -> Any:
-    """Validated like the spec's fields: every day a boolean, H:i times, a known time zone. Like
-    the real API (as far as is known), it does not touch the campaign's ``updated_at``."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    campaign = campaign_of(ctx, ctx.params["campaign_id"])
-    body = ctx.body if isinstance(ctx.body, dict) else {}
-    errors: dict[str, list[str]] = {}
-    for d in WEEK:
-        if d not in body:
-            errors[d] = [required(d)]
-        elif not isinstance(body[d], bool):
-            errors[d] = [f"The {d} field must be true or false."]
-    for f in ("start_time", "end_time"):
-        value = body.get(f)
-        if value in (None, ""):
-            errors[f] = [required(f)]
-            continue
-        try:
-            datetime.strptime(str(value), "%H:%M")
-        except ValueError:
-            errors[f] = [f"The {f.replace('_', ' ')} field must match the format H:i."]
-    tz = body.get("timezone")
-    if not tz:
-        errors["timezone"] = [required("timezone")]
-    else:
-        try:
-            ZoneInfo(str(tz))
-        except (ZoneInfoNotFoundError, ValueError):
-            errors["timezone"] = ["The selected timezone is invalid."]
-    if update and "save_as_template" not in body:
-        errors["save_as_template"] = [required("save_as_template")]
-    if errors:
-        raise invalid(errors)
-    old = _schedule(ctx, campaign)
-    if update and old is None:
-        raise not_found("schedule", campaign["id"])
-    now = iso(ctx.now())
-    schedule = {
-        "id": campaign["id"],
-        "campaign_id": campaign["id"],
-        **{d: body[d] for d in WEEK},
-        "start_time": body["start_time"],
-        "end_time": body["end_time"],
-        "timezone": tz,
-        "created_at": old["created_at"] if old else now,
-        "updated_at": now,
-    }
-    ctx.ws.schedules[campaign["id"]] = schedule
-    return {"data": schedule}
-
-
-def create_schedule(ctx: Ctx) -> Any:
-    return _save_schedule(ctx, update=False)
-
-
-def update_schedule(ctx: Ctx) -> Any:
-    return _save_schedule(ctx, update=True)
-
-
-def _scheduled(ctx: Ctx, campaign: dict[str, Any]) -> list[dict[str, Any]]:
-    cid = campaign["id"]
-    if cid not in ctx.ws.scheduled:
-        items: list[dict[str, Any]] = []
-        steps = ctx.ws.sequences.get(campaign["sequence_id"] or -1, [])
-        lead_ids = list(ctx.ws.leads)
-        senders = ctx.ws.campaign_senders.get(cid) or list(ctx.ws.senders)
-        statuses = ["scheduled", "sent", "sent", "sent", "bounced", "paused"]
-        n = ctx.state.sizes["scheduled"] if steps and lead_ids else 0
-        for k in range(n):
-            x = mix(cid, k)
-            step = steps[k % len(steps)]
-            status = statuses[x % len(statuses)]
-            when = ctx.state.now + (k - n // 2) * 3600
-            items.append(
-                {
-                    "id": cid * SCHEDULED_STRIDE + k + 1,
-                    "lead_id": lead_ids[x % len(lead_ids)],
-                    "sender_id": senders[k % len(senders)] if senders else None,
-                    "sequence_step_id": step["id"],
-                    "thread_reply": step["thread_reply"],
-                    "email_subject": step["email_subject"],
-                    "email_body": step["email_body"],
-                    "status": status,
-                    "scheduled": when,
-                    "sent_at": when if status in ("sent", "bounced") else None,
-                    "opens": (x >> 8) % 3 if status == "sent" else 0,
-                    "replies": 1 if status == "sent" and (x >> 12) % 10 == 0 else 0,
-                }
-            )
-        ctx.ws.scheduled[cid] = items
-    return ctx.ws.scheduled[cid]
-
-
-def scheduled_emails(ctx: Ctx) -> Any:
-    campaign = campaign_of(ctx, ctx.params["campaign_id"])
-    status = ctx.query.get("status")
-    items = [
-        s for s in _scheduled(ctx, campaign) if status is None or s["status"] == str(status).lower()
-    ]
-
-    def ser(s: dict[str, Any]) -> dict[str, Any]:
-        lead = ctx.ws.leads.get(s["lead_id"])
-        sender = ctx.ws.senders.get(s["sender_id"]) if s["sender_id"] else None
-        return {
-            "id": s["id"],
-            "thread_reply": s["thread_reply"],
-            "email_subject": s["email_subject"],
-            "email_body": s["email_body"],
-            "status": s["status"],
-            "scheduled_date": iso(s["scheduled"]),
-            "scheduled_date_local": iso(s["scheduled"]),
-            "sent_at": iso(s["sent_at"]),
-            "opens": s["opens"],
-            "clicks": 0,
-            "replies": s["replies"],
-            "interested": False,
-            "unique_replies": s["replies"],
-            "unique_opens": min(1, s["opens"]),
-            "sequence_step_id": s["sequence_step_id"],
-            "lead": ser_lead(ctx.ws, lead) if lead else None,
-            "sender_email": ser_sender(ctx.ws, sender, scoped=True) if sender else None,
-        }
-
-    return paginate(items, ctx.query, ctx.url, ser, ctx.fake.page_size)
 
 
 def campaign_sender_emails(ctx: Ctx) -> Any:
@@ -617,10 +470,10 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/campaigns/{campaign_id}/duplicate", duplicate_campaign),
     ("POST", "/api/campaigns/{campaign_id}/stats", campaign_stats),
     ("GET", "/api/campaigns/{campaign_id}/line-area-chart-stats", campaign_chart),
-    ("GET", "/api/campaigns/{campaign_id}/scheduled-emails", scheduled_emails),
-    ("GET", "/api/campaigns/{campaign_id}/schedule", get_schedule),
-    ("POST", "/api/campaigns/{campaign_id}/schedule", create_schedule),
-    ("PUT", "/api/campaigns/{campaign_id}/schedule", update_schedule),
+    ("GET", "/api/campaigns/{campaign_id}/scheduled-emails", sched.scheduled_emails),
+    ("GET", "/api/campaigns/{campaign_id}/schedule", sched.get_schedule),
+    ("POST", "/api/campaigns/{campaign_id}/schedule", sched.create_schedule),
+    ("PUT", "/api/campaigns/{campaign_id}/schedule", sched.update_schedule),
     ("GET", "/api/campaigns/{campaign_id}/sender-emails", campaign_sender_emails),
     ("POST", "/api/campaigns/{campaign_id}/leads/attach-leads", attach_leads),
     *inbox.ROUTES,

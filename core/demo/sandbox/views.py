@@ -1,4 +1,4 @@
-"""Serialisers (fake state → Email Bison JSON) and request helpers of the fake server."""
+"""Serialisers (sandbox state → Email Bison JSON) and request helpers of the simulated server."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .bison_data import FakeLead, FakeReply, FakeWorkspace, iso
+from core.demo.sandbox.data import FakeLead, FakeReply, FakeWorkspace, iso
+
+if TYPE_CHECKING:
+    from core.demo.sandbox.server import Ctx
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -66,6 +69,18 @@ FORBIDDEN = Fail(
     },
 )
 UNAUTHENTICATED = Fail(401, {"message": "Unauthenticated."})
+
+
+def campaign_of(ctx: Ctx, campaign_id: Any) -> dict[str, Any]:
+    """The campaign, or 404 if it does not exist, or 403 if another workspace owns it."""
+    cid = q_int(campaign_id, "campaign_id")
+    if cid is None:
+        raise not_found("campaign", campaign_id)
+    if cid in ctx.ws.campaigns:
+        return ctx.ws.campaigns[cid]
+    if ctx.state.owner("campaigns", cid) is None:
+        raise not_found("campaign", cid)
+    raise FORBIDDEN
 
 
 def success(message: str, **extra: Any) -> dict[str, Any]:
@@ -276,7 +291,7 @@ def ser_reply(r: FakeReply) -> dict[str, Any]:
         campaign_id = str(campaign_id)
     return {
         "id": r.id,
-        "uuid": f"00000000-0000-4000-8000-{r.id:012d}",
+        "uuid": r.uuid or f"00000000-0000-4000-8000-{r.id:012d}",
         "folder": r.folder,
         "subject": r.subject,
         "read": r.read,
