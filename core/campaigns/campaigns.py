@@ -12,7 +12,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
 from core.bison import mirror
-from core.platform import audit, connections, secrets
+from core.platform import audit, connections
 from core.platform.scope import Scope
 from core.platform.store import Database
 
@@ -164,18 +164,10 @@ def sender_summary(db: Database, scope: Scope) -> dict[str, Any]:
 def _client_for(
     db: Database, workspace_id: int, factory: Callable[[str], BisonClient] | None
 ) -> BisonClient:
-    token = secrets.get_secret(secrets.bison_token_name(workspace_id))
-    if not token:
-        raise CampaignActionError(
-            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
-        )
-    if factory is None:
-        try:
-            url = connections.require_bison_url(db)
-        except connections.NotConfigured as exc:
-            raise CampaignActionError(str(exc)) from None
-        return BisonClient(url, token)
-    return factory(token)
+    try:
+        return connections.bison_client(db, workspace_id, factory)
+    except connections.NotConfigured as exc:
+        raise CampaignActionError(str(exc)) from None
 
 
 def campaign_action(

@@ -18,7 +18,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError, redact
 from core.accounts import access
 from core.pipeline import notices
-from core.platform import audit, connections, secrets, settings
+from core.platform import audit, connections, settings
 from core.platform.store import Database
 
 CHUNK = 500
@@ -32,15 +32,9 @@ class UploadError(RuntimeError):
 
 def bison_client_for(db: Database, workspace_id: int) -> BisonClient:
     try:
-        url = connections.require_bison_url(db)
+        return connections.bison_client(db, workspace_id)
     except connections.NotConfigured as exc:
         raise UploadError(str(exc)) from None
-    token = secrets.get_secret(secrets.bison_token_name(workspace_id))
-    if not token:
-        raise UploadError(
-            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
-        )
-    return BisonClient(url, token)
 
 
 def _clients(db: Database, factory: ClientFactory | None) -> ClientFactory:

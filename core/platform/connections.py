@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
-from core.platform import audit, settings
+from connectors.bison import BisonClient
+from core.platform import audit, secrets, settings
 from core.platform.store import Database
 
 # setting -> the environment variable that overrides it
@@ -63,6 +65,23 @@ def require_bison_url(db: Database | None) -> str:
             "(or LEADOPS_BISON_URL)."
         )
     return url
+
+
+def bison_client(
+    db: Database | None,
+    workspace_id: int,
+    factory: Callable[[str], BisonClient] | None = None,
+) -> BisonClient:
+    """An Email Bison client holding the client's token: `factory(token)` when given, else one for
+    the configured instance. Raises NotConfigured saying what is missing (the token first)."""
+    token = secrets.get_secret(secrets.bison_token_name(workspace_id))
+    if not token:
+        raise NotConfigured(
+            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
+        )
+    if factory is not None:
+        return factory(token)
+    return BisonClient(require_bison_url(db), token)
 
 
 def master_db_url(db: Database | None) -> str:

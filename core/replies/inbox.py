@@ -19,7 +19,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
 from core.bison import mirror
-from core.platform import audit, connections, secrets
+from core.platform import audit, connections
 from core.platform.scope import Scope
 from core.platform.store import Database, fetch_one, insert_frame
 from core.replies import client_leads
@@ -303,18 +303,10 @@ def set_category(
 
 
 def _bison(db: Database, workspace_id: int, factory: ClientFactory | None) -> BisonClient:
-    token = secrets.get_secret(secrets.bison_token_name(workspace_id))
-    if not token:
-        raise ReplyActionError(
-            "This client has no Email Bison token; add it under Settings → Email Bison tokens."
-        )
-    if factory is None:
-        try:
-            url = connections.require_bison_url(db)
-        except connections.NotConfigured as exc:
-            raise ReplyActionError(str(exc)) from None
-        return BisonClient(url, token)
-    return factory(token)
+    try:
+        return connections.bison_client(db, workspace_id, factory)
+    except connections.NotConfigured as exc:
+        raise ReplyActionError(str(exc)) from None
 
 
 def set_interested(
