@@ -28,7 +28,7 @@ from core.platform.renewals import add_months
 from core.platform.scope import Scope
 from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
-from core.revenue import stripe_sync
+from core.revenue import reconcile, stripe_sync
 
 CLIENTS = 200
 MONTHS = 24
@@ -37,7 +37,7 @@ FIRST = "2024-12-01"  # 24 months up to November 2026
 
 def build(db: store.Database) -> None:
     with db.transaction() as cur:
-        cur.execute(
+        cur.execute_script(
             f"""
             INSERT INTO workspaces (id, name, billing_type, price_per_lead_cents, retainer_cents,
                                     monthly_target, created_at)
@@ -117,11 +117,14 @@ def bench_db() -> store.Database:
 
 
 def first_view(db, scope: Scope):
-    """What the Revenue page asks for when opened (running month, its default MRR section)."""
+    """What the Revenue page asks for when opened (running month, how it adds up, its default
+    MRR section)."""
     month = revenue.month_start(AS_OF)
+    stripe_sync.status(db)
     window = revenue.client_months(db, scope, add_months(month, -1), month, AS_OF)
-    revenue.totals(window.filter(window["month"] == month))
+    tot = revenue.totals(window.filter(window["month"] == month))
     revenue.unmapped_revenue(db, month)
+    reconcile.lines(tot, revenue.cash_by_service_month(db, scope, month), month, AS_OF)
     revenue_admin.mrr_movements(db, scope, 13, AS_OF)
     return window
 
@@ -142,9 +145,11 @@ def section_views(db, scope: Scope) -> dict[str, object]:
     month = revenue.month_start(AS_OF)
 
     def month_table():
+        stripe_sync.status(db)
         window = revenue.client_months(db, scope, add_months(month, -1), month, AS_OF)
-        revenue.totals(window.filter(window["month"] == month))
+        tot = revenue.totals(window.filter(window["month"] == month))
         revenue.unmapped_revenue(db, month)
+        reconcile.lines(tot, revenue.cash_by_service_month(db, scope, month), month, AS_OF)
         return window
 
     return {
@@ -169,10 +174,14 @@ FLOOR_SQL = [
     "SELECT workspace_id, m.month, count(*) FROM interested_leads JOIN ({bounds}) m"
     " ON interested_at >= m.lo AND interested_at < m.hi"
     " WHERE interested_at >= DATE '{a}' AND interested_at < DATE '{b}' GROUP BY ALL",
-    "SELECT customer_id, date_trunc('month', paid_at), sum(amount_paid) FROM stripe_invoices"
-    " WHERE paid_at >= DATE '{a}' AND paid_at < DATE '{b}' GROUP BY ALL",
-    "SELECT customer_id, service_month, sum(amount_due), sum(amount_paid) FROM stripe_invoices"
-    " WHERE service_month >= DATE '{a}' AND service_month < DATE '{b}' GROUP BY ALL",
+    # invoices with their lines' interval, by service month and by the month they were paid
+    "SELECT i.customer_id, i.service_month, i.status, max(l.interval), sum(i.amount_due),"
+    " sum(i.amount_paid) FROM stripe_invoices i LEFT JOIN stripe_invoice_lines l"
+    " ON l.invoice_id = i.id WHERE i.service_month >= DATE '{a}' AND i.service_month < DATE '{b}'"
+    " GROUP BY ALL",
+    "SELECT i.customer_id, date_trunc('month', i.paid_at), i.service_month, max(l.interval),"
+    " sum(i.amount_paid) FROM stripe_invoices i LEFT JOIN stripe_invoice_lines l"
+    " ON l.invoice_id = i.id WHERE i.paid_at >= DATE '{a}' AND i.paid_at < DATE '{b}' GROUP BY ALL",
     "SELECT charge_id, date_trunc('month', created), sum(amount) FROM stripe_refunds"
     " WHERE created >= DATE '{a}' AND created < DATE '{b}' GROUP BY ALL",
     "SELECT source_id, date_trunc('month', created), sum(fee) FROM stripe_balance_transactions"
@@ -186,6 +195,12 @@ FLOOR_SQL = [
     " WHERE month >= DATE '{a}' AND month < DATE '{b}' GROUP BY ALL",
 ]
 FLOOR_ONCE = [
+    # the running month's cash by the month it pays for, and Stripe's sync state
+    "SELECT i.customer_id, i.service_month, max(l.interval), sum(i.amount_paid)"
+    " FROM stripe_invoices i LEFT JOIN stripe_invoice_lines l ON l.invoice_id = i.id"
+    " WHERE i.paid_at >= DATE '2026-11-01' AND i.paid_at < DATE '2026-12-01' GROUP BY ALL",
+    "SELECT max(finished_at), count(*) FILTER (WHERE triggered_by = 'demo') FROM sync_runs"
+    " WHERE source = 'stripe' AND status = 'succeeded'",
     "SELECT * FROM stripe_invoice_lines WHERE line_type = 'subscription'",
     "SELECT * FROM stripe_subscriptions",
     "SELECT * FROM stripe_subscription_items",

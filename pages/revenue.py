@@ -1,5 +1,7 @@
-"""Revenue: per-client revenue, costs, profit and margin for a month; MRR movements, the running
-month's forecast, history, snapshots and Stripe customers no client owns yet."""
+"""Revenue: per client and month, what the month's work bills, what was invoiced and collected
+for it, the cash received in it (for this month, earlier months and later ones), costs, profit and
+margin on the month's billing; how the month adds up; MRR movements, the running month's forecast,
+history, snapshots and Stripe customers no client owns yet."""
 
 import plotly.graph_objects as go
 import polars as pl
@@ -10,8 +12,8 @@ from core.platform import jobs
 from core.platform.renewals import add_months
 from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
-from core.revenue import stripe_sync
-from pages import ui
+from core.revenue import reconcile, stripe_sync
+from pages import revenue_month, ui
 from pages.components import secret_notice
 from pages.components.job_progress import job_progress
 
@@ -29,16 +31,15 @@ def usd0(cents: int | None) -> str:
 
 
 MONEY = {
-    c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="dollar")
+    c: st.column_config.NumberColumn(ui.label_of(c), format="dollar")
     for c in revenue_admin.CENTS_COLUMNS
 }
 MONEY["mrr"] = st.column_config.NumberColumn("MRR", format="dollar")
 MONEY["starting_mrr"] = st.column_config.NumberColumn("Starting MRR", format="dollar")
 LABELS = {
-    c: st.column_config.Column(c.replace("_", " ").capitalize())
+    c: st.column_config.Column(ui.label_of(c))
     for c in [
         "client",
-        "interested",
         "customers",
         "category",
         "note",
@@ -48,15 +49,10 @@ LABELS = {
         "email",
     ]
 }
-PCT = {
-    "margin": st.column_config.NumberColumn("Margin", format="percent"),
-    "kpi_progress": st.column_config.ProgressColumn(
-        "Interested vs target", min_value=0.0, max_value=1.5, format="percent"
-    ),
-    "revenue_mom": st.column_config.NumberColumn("Revenue MoM", format="percent"),
-}
+MODEL = {"model": st.column_config.TextColumn("Billing model")}
+MONTH_COL = {"month": st.column_config.DateColumn("Month", format="MMM YYYY")}
 
-# -- month picker and Sync now -----------------------------------------------------------------
+# -- month picker and Stripe's state ----------------------------------------------------------
 months = [add_months(current, -k) for k in range(24)]
 c1, c2, c3 = st.columns([2, 1, 3], vertical_alignment="bottom")
 month = c1.selectbox(
@@ -65,12 +61,19 @@ month = c1.selectbox(
     format_func=lambda m: f"{m:%B %Y}" + (" (running)" if m == current else ""),
     key="revenue-month",
 )
+stripe = stripe_sync.status(database)
 running = st.session_state.get("stripe_job")
+if not ui.can("sync.run"):
+    sync_help = "Your role cannot start syncs."
+elif not stripe["configured"]:
+    sync_help = "Stripe is not connected: there is nothing to sync from."
+else:
+    sync_help = "Fetch what is new in Stripe."
 if c2.button(
     "Sync Stripe now",
     icon=":material/sync:",
-    disabled=bool(running) or not ui.can("sync.run"),
-    help="Fetch what is new in Stripe." if ui.can("sync.run") else "Your role cannot start syncs.",
+    disabled=bool(running) or not ui.can("sync.run") or not stripe["configured"],
+    help=sync_help,
 ):
     try:
         st.session_state["stripe_job"] = jobs.start(
@@ -79,10 +82,17 @@ if c2.button(
         st.rerun()
     except jobs.JobError as exc:
         st.warning(str(exc))
-last_sync = stripe_sync.last_success(database)
-c3.caption("Stripe last synced " + (f"{last_sync:%b %d, %H:%M} UTC" if last_sync else "never"))
-if not stripe_sync.configured(database):
-    secret_notice.missing_secret("No Stripe key: there is nothing to sync from.", c3)
+if not stripe["configured"]:
+    stored = (
+        "The Stripe figures below are the demo's sample data."
+        if stripe["sample"]
+        else "The Stripe figures below are what earlier syncs stored."
+    )
+    secret_notice.missing_secret(f"Stripe is not connected, so nothing syncs. {stored}", c3)
+elif stripe["last_sync"]:
+    c3.caption(f"Stripe last synced {stripe['last_sync']:%b %-d, %Y, %H:%M} UTC")
+else:
+    c3.caption("Stripe is connected; no sync has finished yet.")
 job_progress(
     "stripe_job",
     label=lambda job: f"Stripe: {job['message'] or job['stage'] or 'starting'}",
@@ -105,7 +115,7 @@ table = snap if from_snapshot else live
 if from_snapshot:
     st.info(
         f"{month:%B %Y} is closed: figures are from the snapshot saved "
-        f"{snap['saved_at'].max():%b %d, %Y} by {ui.md(snap['saved_by'][0])}. "
+        f"{snap['saved_at'].max():%b %-d, %Y} by {ui.md(snap['saved_by'][0])}. "
         "Differences against today's data are listed below the table.",
         icon=":material/lock:",
     )
@@ -113,82 +123,21 @@ if table.height == 0:
     st.info("No clients for this month yet. Add clients under Settings, or load the demo data.")
     st.stop()
 
-tot = revenue.totals(table)
-k1, k2, k3 = st.columns(3)
-k4, k5, k6 = st.columns(3)
-k1.metric("Revenue", usd0(tot["revenue"]), help="Paid invoices less refunds.", border=True)
-k2.metric("Costs", usd0(tot["total_cost"]), border=True)
-k3.metric("Profit", usd0(tot["profit"]), border=True)
-k4.metric("Margin", ui.pct(tot["margin"]), border=True)
-k5.metric(
-    "Interested vs target",
-    f"{tot['interested']:,} / {tot.get('target', 0):,}",
-    help="Interested leads (the Overview's count) against the clients' monthly targets.",
-    border=True,
-)
-k6.metric(
-    "Billed by model / invoiced",
-    f"{usd0(tot['billed_by_model'])} / {usd0(tot['invoiced'])}",
-    help="What the month should bill (leads × price, or the retainer) and what Stripe invoiced for it.",
-    border=True,
-)
-unmapped_rev = ui.cached(revenue.unmapped_revenue, None, month)
-if unmapped_rev and sc.workspace_ids is None:
-    st.warning(
-        f"{ui.usd(unmapped_rev)} was paid this month by Stripe customers mapped to no client; "
-        "see the Stripe customers tab.",
-        icon=":material/link_off:",
-    )
-
-st.subheader("Per client")
-show_cols = [
-    "client",
-    "billing_type",
-    "interested",
-    "kpi_progress",
-    *revenue.MONEY_COLUMNS,  # billed by model … profit, in the core's order
-    "margin",
-    "cost_per_interested",
-    "revenue_per_interested",
-    "flags",
-]
-view = dollars(table.select(show_cols))
-
-
-def colour(pdf):
-    def sign(v):
-        if v is None or v != v:
-            return ""
-        return "color: #1a7f37" if v > 0 else ("color: #cf222e" if v < 0 else "")
-
-    def flag(v):
-        return "background-color: #fff4e5" if isinstance(v, str) and v else ""
-
-    return pdf.style.map(sign, subset=["profit", "margin"]).map(flag, subset=["flags"])
-
-
-ui.table(
-    view,
-    name=f"revenue-{month:%Y-%m}",
-    key="per-client",
-    column_config={
-        **LABELS,
-        **MONEY,
-        **PCT,
-        "billing_type": st.column_config.TextColumn("Model"),
-        "flags": st.column_config.TextColumn("Flags", width="medium"),
-    },
-    styler=colour,
-)
+# Every figure says which month it is for; the running month's are to date.
+revenue_month.show(table, month, today, sc, from_snapshot)
 if from_snapshot:
     diffs = revenue_admin.snapshot_differences(snap, live)
     with st.expander(f"Differences against live data ({diffs.height})", expanded=diffs.height > 0):
         if diffs.height:
             ui.table(
-                dollars(diffs),
+                dollars(
+                    diffs.with_columns(
+                        pl.col("figure").map_elements(ui.label_of, return_dtype=pl.Utf8)
+                    )
+                ),
                 name=f"snapshot-differences-{month:%Y-%m}",
                 key="snap-diff",
-                column_config=MONEY,
+                column_config={**LABELS, **MONEY},
             )
         else:
             st.caption("Live data still matches the snapshot.")
@@ -286,49 +235,99 @@ if section == "Forecast":
     )
     f1, f2, f3, f4 = st.columns(4)
     f1.metric(
-        "Forecast",
+        f"Forecast billing, {fc['month']:%b %Y} (whole month)",
         usd0(fc["forecast"]),
         ui.pct(fc["vs_last_month"]) if fc["vs_last_month"] is not None else None,
-        help="Change against last month's billed-by-model total.",
+        help="What the whole running month is expected to bill; the change is against last "
+        "month's billed-by-model total.",
         border=True,
     )
-    f2.metric("Range", f"{usd0(fc['low'])} – {usd0(fc['high'])}", border=True)
-    f3.metric("Booked recurring", usd0(fc["booked_recurring"]), border=True)
+    f2.metric(
+        "Range (80%)",
+        f"{usd0(fc['low'])} – {usd0(fc['high'])}",
+        help="An 80% interval, treating each client's remaining leads as Poisson counts.",
+        border=True,
+    )
+    f3.metric(
+        f"Booked recurring, {fc['month']:%b %Y}",
+        usd0(fc["booked_recurring"]),
+        help="Subscriptions' MRR today, or the retainer of a retainer client without one.",
+        border=True,
+    )
     f4.metric(
-        "Last month billed",
+        f"Billed for {add_months(fc['month'], -1):%b %Y}",
         usd0(fc["last_month_billed"]),
-        f"collected {usd0(fc['last_month_revenue'])}",
+        f"net cash received {usd0(fc['last_month_cash'])}",
         delta_color="off",
+        delta_arrow="off",
+        help=f"Billed for {add_months(fc['month'], -1):%B %Y} by the billing models; beneath it, "
+        "the cash received in that month (which paid for earlier months too).",
         border=True,
     )
     ui.table(
-        dollars(fc["per_client"].drop("workspace_id")),
+        dollars(
+            fc["per_client"]
+            .with_columns(
+                pl.col("billing_type")
+                .map_elements(reconcile.model_label, return_dtype=pl.Utf8)
+                .alias("model")
+            )
+            .select(
+                "client", "model", pl.exclude("workspace_id", "client", "billing_type", "model")
+            )
+        ),
         name="revenue-forecast",
         key="forecast",
-        column_config={**LABELS, **MONEY, "billing_type": st.column_config.TextColumn("Model")},
+        column_config={**LABELS, **MONEY, **MODEL},
     )
+
+# History: one row per month, each figure for the month of its row.
+HISTORY_MONEY = {
+    "billed_by_model": ("Billed", "What the month's work bills by the billing models."),
+    "invoiced": ("Invoiced for it", "Stripe invoices for the month's work, by service period."),
+    "not_yet_invoiced": ("Not yet invoiced", "Billed for the month with no invoice for it yet."),
+    "invoice_difference": ("Billed less invoiced", "Discounts, plan changes, leads left off."),
+    "collected": ("Collected for it", "Paid so far of the month's invoices."),
+    "outstanding": ("Outstanding", "Open invoices for the month."),
+    "written_off": ("Written off", "Uncollectible or paid short."),
+    "cash_received": ("Cash received in it", "Invoices paid in the month, for any month."),
+    "cash_for_month": ("… for that month", "Paid in the month for its own work."),
+    "cash_for_earlier": ("… for earlier months", "Paid in the month for months before it."),
+    "cash_in_advance": ("… in advance", "Paid in the month for months after it."),
+    "refunds": ("Refunds", "Refunds made in the month."),
+    "net_cash": ("Net cash", "Cash received less refunds."),
+    "total_cost": ("Costs", "The month's costs."),
+    "profit": ("Profit on billing", "Billed less the month's costs."),
+}
 
 if section == "History":
     hist = dollars(ui.cached(revenue.history, sc, 24, today))
     fig = go.Figure()
     fig.add_bar(
         x=hist["month"].to_list(),
-        y=hist["revenue"].to_list(),
-        name="Revenue",
+        y=hist["billed_by_model"].to_list(),
+        name="Billed for the month",
         marker_color="#0969da",
     )
     fig.add_bar(
         x=hist["month"].to_list(),
         y=hist["total_cost"].to_list(),
-        name="Costs",
+        name="Costs of the month",
         marker_color="#bf8700",
     )
     fig.add_scatter(
         x=hist["month"].to_list(),
         y=hist["profit"].to_list(),
-        name="Profit",
+        name="Profit on the month's billing",
         mode="lines+markers",
         line={"color": "#1a7f37", "width": 3},
+    )
+    fig.add_scatter(
+        x=hist["month"].to_list(),
+        y=hist["cash_received"].to_list(),
+        name="Cash received in the month",
+        mode="lines",
+        line={"color": "#8250df", "width": 2, "dash": "dot"},
     )
     fig.update_layout(
         barmode="group",
@@ -345,8 +344,23 @@ if section == "History":
         column_config={
             **LABELS,
             **MONEY,
-            **PCT,
-            "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
+            **MONTH_COL,
+            **{
+                c: st.column_config.NumberColumn(label, format="dollar", help=help_)
+                for c, (label, help_) in HISTORY_MONEY.items()
+            },
+            "interested": st.column_config.NumberColumn(
+                "Interested", format="localized", help="Interested leads of the month."
+            ),
+            "margin": st.column_config.NumberColumn(
+                "Margin", format="percent", help="Profit on the month's billing ÷ its billing."
+            ),
+            "billed_mom": st.column_config.NumberColumn(
+                "Billed, change on the month before", format="percent"
+            ),
+            "profit_change": st.column_config.NumberColumn(
+                "Profit, change on the month before", format="dollar"
+            ),
         },
     )
 
@@ -420,5 +434,10 @@ if section == "Stripe customers":
         dollars(unmapped.rename({"paid_cents": "paid"})),
         name="stripe-unmapped-customers",
         key="unmapped",
-        column_config=MONEY,
+        column_config={
+            **MONEY,
+            **LABELS,
+            "created": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY"),
+            "paid": st.column_config.NumberColumn("Paid so far", format="dollar"),
+        },
     )

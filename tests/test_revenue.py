@@ -14,6 +14,7 @@ from core.platform import settings
 from core.platform.scope import Scope
 from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
+from core.revenue import reconcile, stripe_sync
 from tests.conftest import AS_OF
 
 MONTH = dt.date(2026, 10, 1)
@@ -42,7 +43,7 @@ def test_costs_follow_usage_and_prices_to_the_cent(demo_db):
     for r in df.iter_rows(named=True):
         assert r["data_cost"] == (pulled.get(r["workspace_id"], 0) * 1000 + 500) // 1000
         assert r["total_cost"] == sum(r[c] for c in revenue.COST_COLUMNS)
-        assert r["profit"] == r["revenue"] - r["total_cost"]
+        assert r["profit"] == r["billed_by_model"] - r["total_cost"]
     # the sending pool (mailboxes and domains) is shared out whole, give or take rounding
     pool = demo_db.scalar(
         "SELECT count(*) * 450 + count(DISTINCT lower(split_part(email, '@', 2))) * 125 FROM bison_sender_emails"
@@ -77,14 +78,15 @@ def test_revenue_is_paid_invoices_less_refunds_and_flags_explain_gaps(demo_db):
         [MONTH, dt.date(2026, 11, 1)],
     )
     t = revenue.totals(df)
-    assert t["revenue"] == paid - refunds and t["refunds"] == refunds
-    assert t["margin"] == round(t["profit"] / t["revenue"], 4)
+    assert t["net_cash"] == paid - refunds and t["refunds"] == refunds
+    assert t["cash_received"] == paid
+    assert t["margin"] == round(t["profit"] / t["billed_by_model"], 4)
     flagged = df.filter(pl.col("flags").is_not_null())
     assert all("not fully collected" in f for f in flagged["flags"])  # open invoices of Oct
     sep = revenue.client_month(demo_db, ALL, dt.date(2026, 9, 1), AS_OF)
     assert sep.filter(pl.col("workspace_id") == 8)["flags"][0] == "unbilled leads: 4"
     hist = revenue.history(demo_db, ALL, 18, AS_OF)
-    assert hist.height == 18 and hist["revenue"].sum() > 0
+    assert hist.height == 18 and hist["billed_by_model"].sum() > 0
 
 
 def test_mrr_movements_and_forecast_on_the_demo(demo_db):
@@ -126,9 +128,16 @@ def test_snapshot_keeps_the_month_and_shows_later_differences(demo_db):
     )
     live = revenue.client_month(demo_db, ALL, MONTH, AS_OF)
     diffs = revenue_admin.snapshot_differences(snap, live)
-    assert set(diffs["figure"]) == {"revenue", "collected", "profit"} and set(
-        diffs["difference"]
-    ) == {-1000}
+    # paid short: less collected and cash, the shortfall written off; the billing and profit stay
+    assert set(diffs["figure"]) == {
+        "collected",
+        "written_off",
+        "cash_received",
+        "cash_for_month",
+        "net_cash",
+    }
+    assert dict(zip(diffs["figure"], diffs["difference"], strict=True))["written_off"] == 1000
+    assert set(diffs.filter(pl.col("figure") != "written_off")["difference"]) == {-1000}
     assert demo_db.scalar("SELECT count(*) FROM audit_log WHERE action = 'revenue.snapshot'") == 1
 
 
@@ -147,7 +156,7 @@ def test_a_snapshot_derives_its_figures_as_the_live_table_does(demo_db):
     assert snap["flags"].null_count() == snap.height
     # the page's month table and totals read either frame alike
     assert revenue.totals(snap)["margin"] == revenue.totals(live)["margin"]
-    wid = snap.filter(pl.col("revenue") > 0)["workspace_id"][0]
+    wid = snap.filter(pl.col("billed_by_model") > 0)["workspace_id"][0]
     demo_db.execute("UPDATE workspace_costs SET amount_cents = 0")  # live moves; snapshot does not
     demo_db.execute(
         "INSERT INTO workspace_costs (workspace_id, month, category, amount_cents, updated_by)"
@@ -158,7 +167,11 @@ def test_a_snapshot_derives_its_figures_as_the_live_table_does(demo_db):
         by_predicate=pl.col("workspace_id") == wid, named=True
     )
     before = snap.row(by_predicate=pl.col("workspace_id") == wid, named=True)
-    assert after["margin"] == before["margin"] == round(before["profit"] / before["revenue"], 4)
+    assert (
+        after["margin"]
+        == before["margin"]
+        == round(before["profit"] / before["billed_by_model"], 4)
+    )
     assert (
         revenue.client_month(demo_db, ALL, MONTH, AS_OF).row(
             by_predicate=pl.col("workspace_id") == wid, named=True
@@ -236,8 +249,14 @@ def test_revenue_page_snapshot_round_trip_and_sections(demo_db):
     )
     at = run_page("pages/revenue.py")
     assert at.title[0].value == "Revenue"
-    assert [m.label for m in at.metric][:3] == ["Revenue", "Costs", "Profit"]
-    assert at.dataframe[0].value.shape[0] == 12
+    now = f"{dt.date.today():%b %Y}"
+    assert [m.label for m in at.metric][:4] == [
+        f"Billed for {now} to date",
+        f"Costs of {now} to date",
+        f"Profit on {now}'s billing",
+        f"Margin, {now}",
+    ]
+    assert _per_client(at).shape[0] == 12
     month = _prev_month()
     at.selectbox(key="revenue-month").set_value(month).run()
     at.session_state["revenue-section"] = "Snapshots"
@@ -252,7 +271,11 @@ def test_revenue_page_snapshot_round_trip_and_sections(demo_db):
         assert not at.exception, (section, [e.value for e in at.exception])
     # one client picked in the sidebar narrows the table
     at.selectbox(key="workspace_id").set_value(3).run()
-    assert not at.exception and at.dataframe[0].value.shape[0] == 1
+    assert not at.exception and _per_client(at).shape[0] == 1
+
+
+def _per_client(at):
+    return next(d.value for d in at.dataframe if "model" in d.value.columns)
 
 
 def test_settings_maps_a_stripe_customer_to_a_client(demo_db):
@@ -310,3 +333,287 @@ def test_contacts_and_leads_fall_in_the_month_of_their_instant(empty_db, tz):
         (dt.date(2026, 10, 1), 2, 2),
         (dt.date(2026, 11, 1), 1, 1),
     ]
+
+
+# -- how a month adds up ----------------------------------------------------------------------
+
+NOV, DEC = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+
+
+def test_every_client_month_of_the_demo_adds_up_and_cash_matches_raw_stripe(demo_db):
+    """On 18 months of the demo, for every client and month: billed = invoiced + not yet invoiced
+    + difference, invoiced = collected + outstanding + written off, cash received = for the
+    month + for earlier months + in advance; cash received equals the invoices paid in the month
+    read straight from the Stripe tables, and the earlier-month cash is listed month by month."""
+    window = revenue.client_months(demo_db, ALL, dt.date(2025, 6, 1), AS_OF, AS_OF)
+    assert window.height > 100
+    for r in window.iter_rows(named=True):
+        assert reconcile.broken(r) == [], (r["client"], r["month"])
+    raw = {
+        (w, m): int(c)
+        for w, m, c in demo_db.rows(
+            """SELECT m.workspace_id, date_trunc('month', i.paid_at)::DATE, sum(i.amount_paid)
+               FROM stripe_invoices i JOIN stripe_customer_workspace m USING (customer_id)
+               WHERE m.workspace_id IS NOT NULL AND i.paid_at IS NOT NULL GROUP BY ALL"""
+        )
+    }
+    for r in window.iter_rows(named=True):
+        assert r["cash_received"] == raw.get((r["workspace_id"], r["month"]), 0)
+        assert r["profit"] == r["billed_by_model"] - r["total_cost"]
+    # monthly invoices (every one but client 12's yearly plan) count in their service month
+    by_service = dict(
+        (((w, m), int(v)))
+        for w, m, v in demo_db.rows(
+            """SELECT m.workspace_id, i.service_month, sum(i.amount_due) FROM stripe_invoices i
+               JOIN stripe_customer_workspace m USING (customer_id)
+               WHERE m.workspace_id IS NOT NULL AND m.workspace_id <> 12
+                 AND i.status IN ('open', 'paid', 'uncollectible') GROUP BY ALL"""
+        )
+    )
+    for r in window.filter(pl.col("workspace_id") != 12).iter_rows(named=True):
+        assert r["invoiced"] == by_service.get((r["workspace_id"], r["month"]), 0)
+    # the yearly plan: a twelfth of it each month, paid in advance in the month it was paid
+    yearly = window.filter(pl.col("workspace_id") == 12)
+    assert set(yearly.filter(pl.col("month") >= dt.date(2026, 4, 1))["invoiced"]) == {
+        800_000 * 12 * 9 // 10 // 12
+    }
+    assert yearly["cash_in_advance"].sum() == 800_000 * 12 * 9 // 10 * 11 // 12
+    # November (the running month of the demo): October's per-lead bills came in as cash
+    month = revenue.client_month(demo_db, ALL, NOV, AS_OF)
+    tot = revenue.totals(month)
+    assert reconcile.broken(tot) == []
+    assert tot["cash_for_earlier"] > 0 and tot["not_yet_invoiced"] > 0
+    cash = revenue.cash_by_service_month(demo_db, ALL, NOV)
+    assert int(cash["cash"].sum()) == tot["cash_received"]
+    lines = reconcile.lines(tot, cash, NOV, AS_OF)
+    assert "+ for October 2026" in lines["figure"].to_list()
+    _assert_lines_add_up(lines)
+
+
+def _assert_lines_add_up(lines: pl.DataFrame) -> None:
+    """Each total of `reconcile.lines` (but refunds and net cash) equals the parts under it."""
+    total, parts = None, 0
+    for r in lines.iter_rows(named=True):
+        if not r["part"]:
+            if total is not None and parts:
+                assert parts == total, (r, parts, total)
+            total, parts = r["amount"], 0
+        else:
+            parts += r["amount"]
+
+
+def _one_client(db, billing_type="per_lead", price=50_00, retainer=0):
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO workspaces (id, name, billing_type, price_per_lead_cents, retainer_cents,"
+            " monthly_target, created_at) VALUES (1, 'Acme', ?, ?, ?, 10, TIMESTAMPTZ '2026-06-01')",
+            [billing_type, price, retainer],
+        )
+        cur.execute(
+            "INSERT INTO stripe_customers (id, name, workspace_id, metadata, created)"
+            " VALUES ('cus_1', 'Acme', 1, '{}', TIMESTAMPTZ '2026-06-01')"
+        )
+
+
+def _leads(db, day: str, n: int, start: int = 1) -> None:
+    with db.transaction() as cur:
+        for i in range(start, start + n):
+            cur.execute(
+                "INSERT INTO bison_replies (workspace_id, id, from_email, interested, date_received)"
+                " VALUES (1, ?, ?, true, ?::TIMESTAMPTZ)",
+                [i, f"lead{i}@example.com", f"{day} 12:00:00+00"],
+            )
+
+
+def _invoice(db, iid, due, period, created, paid_at=None, status="paid", interval=None, paid=None):
+    with db.transaction() as cur:
+        cur.execute(
+            "INSERT INTO stripe_invoices (id, customer_id, status, amount_due, amount_paid,"
+            " amount_remaining, period_start, period_end, created, paid_at, service_month)"
+            " VALUES (?, 'cus_1', ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ,"
+            " ?::TIMESTAMPTZ, date_trunc('month', ?::DATE))",
+            [
+                iid,
+                status,
+                due,
+                due if paid is None and status == "paid" else (paid or 0),
+                0 if status == "paid" else due,
+                period[0],
+                period[1],
+                created,
+                paid_at,
+                period[0],
+            ],
+        )
+        cur.execute(
+            "INSERT INTO stripe_invoice_lines (id, invoice_id, amount, line_type, interval,"
+            " interval_count, proration, period_start, period_end)"
+            " VALUES (?, ?, ?, ?, ?, 1, false, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)",
+            [
+                "il_" + iid,
+                iid,
+                due,
+                "subscription" if interval else "invoiceitem",
+                interval,
+                period[0],
+                period[1],
+            ],
+        )
+
+
+def test_an_invoice_for_november_paid_in_december_is_cash_for_november_not_december_billing(
+    empty_db,
+):
+    db = empty_db
+    _one_client(db)
+    _leads(db, "2026-11-10", 4)
+    _leads(db, "2026-12-03", 2, start=100)
+    _invoice(db, "in_nov", 4 * 50_00, ("2026-11-01", "2026-12-01"), "2026-12-02", "2026-12-05")
+    db.execute(
+        "INSERT INTO workspace_costs (workspace_id, month, category, amount_cents) VALUES"
+        " (1, DATE '2026-11-01', 'am', 30_00), (1, DATE '2026-12-01', 'am', 40_00)"
+    )
+    as_of = dt.date(2026, 12, 7)
+    both = revenue.client_months(db, ALL, NOV, DEC, as_of)
+    nov = revenue.of_month(both, NOV).row(0, named=True)
+    dec = revenue.of_month(both, DEC).row(0, named=True)
+    # November: its work billed, invoiced and collected for it; no cash came in during November
+    assert (nov["billed_by_model"], nov["invoiced"], nov["collected"]) == (200_00, 200_00, 200_00)
+    assert nov["cash_received"] == 0 and nov["not_yet_invoiced"] == 0
+    assert nov["profit"] == 200_00 - 30_00 and nov["margin"] == round(170 / 200, 4)
+    # December: the cash is November's; December's billing is its own 2 leads, not yet invoiced
+    assert dec["cash_received"] == dec["cash_for_earlier"] == 200_00
+    assert dec["cash_for_month"] == 0 and dec["invoiced"] == 0
+    assert dec["billed_by_model"] == dec["not_yet_invoiced"] == 2 * 50_00
+    assert dec["profit"] == 100_00 - 40_00 and dec["margin"] == 0.6
+    for r in (nov, dec):
+        assert reconcile.broken(r) == []
+    cash = revenue.cash_by_service_month(db, ALL, DEC)
+    assert cash.select("for_month", "cash").rows() == [(NOV, 200_00)]
+    lines = reconcile.lines(revenue.totals(revenue.of_month(both, DEC)), cash, DEC, as_of)
+    figures = dict(zip(lines["figure"], lines["amount"], strict=True))
+    assert figures["+ for November 2026"] == 200_00
+    assert figures["= for December 2026"] == 0
+    assert figures["Billed for December 2026 (by each client's billing model)"] == 100_00
+    _assert_lines_add_up(lines)
+    assert reconcile.window(DEC, as_of) == "Dec 1–7, 2026 (month to date)"
+    assert reconcile.window(NOV, as_of) == "Nov 1–30, 2026"
+
+
+def test_open_uncollectible_short_paid_discounted_and_yearly_invoices_add_up(empty_db):
+    db = empty_db
+    _one_client(db, "retainer", price=0, retainer=1000_00)
+    # Sep: paid short (written off 100); Oct: uncollectible; Nov: a 20% coupon, still open;
+    # Dec: a yearly plan paid in advance on Dec 1 (a twelfth is December's)
+    _invoice(
+        db, "in_sep", 1000_00, ("2026-09-01", "2026-10-01"), "2026-09-01", "2026-09-02", paid=900_00
+    )
+    _invoice(
+        db,
+        "in_oct",
+        1000_00,
+        ("2026-10-01", "2026-11-01"),
+        "2026-10-01",
+        status="uncollectible",
+        interval="month",
+    )
+    _invoice(
+        db,
+        "in_nov",
+        800_00,
+        ("2026-11-01", "2026-12-01"),
+        "2026-11-01",
+        status="open",
+        interval="month",
+    )
+    _invoice(
+        db,
+        "in_year",
+        10800_00 + 7,
+        ("2026-12-01", "2027-12-01"),
+        "2026-12-01",
+        "2026-12-01 10:00:00",
+        interval="year",
+    )
+    got = revenue.client_months(db, ALL, dt.date(2026, 9, 1), DEC, dt.date(2026, 12, 7))
+    rows = {r["month"]: r for r in got.iter_rows(named=True)}
+    sep, octo, nov, dec = (rows[dt.date(2026, m, 1)] for m in (9, 10, 11, 12))
+    assert (sep["collected"], sep["written_off"], sep["cash_received"]) == (900_00, 100_00, 900_00)
+    assert (octo["invoiced"], octo["collected"], octo["written_off"]) == (1000_00, 0, 1000_00)
+    assert (nov["invoiced"], nov["outstanding"], nov["invoice_difference"]) == (
+        800_00,
+        800_00,
+        200_00,
+    )
+    # the yearly invoice: 900 a month (the odd 7 cents on the first), 11 months paid ahead
+    assert dec["invoiced"] == dec["cash_for_month"] == 900_07
+    assert dec["cash_in_advance"] == 11 * 900_00 and dec["cash_received"] == 10800_07
+    assert dec["invoice_difference"] == 1000_00 - 900_07 and dec["not_yet_invoiced"] == 0
+    for r in rows.values():
+        assert reconcile.broken(r) == [], r["month"]
+    assert reconcile.model_label("per_lead") == "Per lead"
+    assert reconcile.model_label("retainer") == "Retainer"
+
+
+def test_stripe_shows_as_synced_only_after_a_real_sync_with_a_key(demo_db, monkeypatch):
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    # the demo stores a sample history of Stripe syncs: that is no sync, and there is no key
+    assert demo_db.scalar("SELECT count(*) FROM sync_runs WHERE source = 'stripe'") > 0
+    assert stripe_sync.status(demo_db) == {"configured": False, "last_sync": None, "sample": True}
+    assert stripe_sync.last_success(demo_db) is None
+    from tests.test_pages import run_page
+
+    at = run_page("pages/revenue.py")
+    text = " ".join(str(c.value) for c in [*at.caption, *at.warning, *at.markdown])
+    assert "last synced" not in text and "Stripe is not connected" in text
+    assert "the demo's sample data" in text
+    sync = [b for b in at.button if b.label == "Sync Stripe now"][0]
+    assert sync.disabled
+    # the figures speak in words and name their period
+    table = _per_client(at)
+    assert set(table["model"]) == {"Per lead", "Retainer"}
+    labels = [m.label for m in at.metric]
+    assert "Interested this month, of the full-month target" in labels
+    assert any(label.startswith("Cash received in ") for label in labels)
+    recon = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+    assert recon["figure"].str.contains("Cash received in").any()
+    # a key, then a real sync that succeeded: synced
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_status_only")
+    demo_db.execute(
+        "INSERT INTO sync_runs (source, started_at, finished_at, status, triggered_by)"
+        " VALUES ('stripe', now() - INTERVAL 1 MINUTE, now(), 'succeeded', 'ops@x.com')"
+    )
+    status = stripe_sync.status(demo_db)
+    assert status["configured"] and status["last_sync"] is not None and not status["sample"]
+
+
+def test_snapshots_saved_before_like_periods_get_profit_on_billing(tmp_path, monkeypatch):
+    """A snapshot saved when profit was cash less costs: the migration makes its profit the
+    month's billing less its costs, names its cash column, and leaves the figures it never kept
+    empty, which the differences list then skips."""
+    from core.platform import store
+
+    db = store.Database(tmp_path / "old.duckdb")
+    monkeypatch.setattr(
+        store,
+        "list_migrations",
+        lambda full=store.list_migrations: [(v, p) for v, p in full() if v < 14],
+    )
+    db.migrate()
+    monkeypatch.undo()
+    db.execute(
+        "INSERT INTO revenue_snapshots (month, workspace_id, client, billing_type, interested,"
+        " billed_by_model, invoiced, collected, revenue, refunds, data_cost, verification_cost,"
+        " sending_cost, stripe_fees, manual_cost, total_cost, profit, saved_by) VALUES"
+        " (DATE '2026-10-01', 1, 'Acme', 'per_lead', 10, 500_00, 500_00, 500_00, 900_00, 0,"
+        " 10_00, 0, 40_00, 0, 0, 50_00, 850_00, 'ops@x.com')"
+    )
+    assert "0014_revenue_like_periods" in db.migrate()
+    row = db.query("SELECT * FROM revenue_snapshots").row(0, named=True)
+    assert row["profit"] == 500_00 - 50_00 and row["net_cash"] == 900_00
+    assert row["cash_received"] is None and "revenue" not in row
+    snap = revenue_admin.snapshot(db, ALL, MONTH)
+    assert snap["margin"][0] == round(450 / 500, 4)
+    live = snap.with_columns(pl.col("cash_received").fill_null(123))
+    assert revenue_admin.snapshot_differences(snap, live).height == 0
+    db.close()

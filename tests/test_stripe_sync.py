@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from connectors.stripe import StripeConnector, parse_invoice, parse_price, parse_subscription
@@ -12,7 +13,7 @@ from core.accounts.access import LOCAL_ADMIN, PermissionDenied, User
 from core.platform.scope import Scope
 from core.revenue import admin as revenue_admin
 from core.revenue import months as revenue
-from core.revenue import stripe_sync
+from core.revenue import reconcile, stripe_sync
 
 TABLE_OF = {
     "customers": "stripe_customers",
@@ -137,10 +138,18 @@ def test_sync_matches_the_fake_to_the_cent_and_resync_adds_nothing(account, sdk)
     assert stripe_sync.unmapped_customers(db)["customer_id"].to_list() == [account["c"]]
     today = dt.datetime.now(dt.UTC).date()
     month = revenue.client_month(db, Scope.all(), today, today)
-    by_ws = dict(zip(month["workspace_id"], month["revenue"], strict=True))
+    by_ws = dict(zip(month["workspace_id"], month["net_cash"], strict=True))
     assert by_ws[1] == fake["net_revenue"][account["a"]] == 5000_00 - 123_45
     assert by_ws[2] == fake["net_revenue"][account["b"]] == 54000_00
     assert by_ws[3] == 0  # Cedar's customer is not mapped yet
+    # the annual plan paid today: a twelfth is for this month, the rest paid in advance
+    b = month.row(by_predicate=pl.col("workspace_id") == 2, named=True)
+    assert b["invoiced"] == b["collected"] == b["cash_for_month"] == 4500_00
+    assert b["cash_in_advance"] == 54000_00 - 4500_00 and b["cash_for_earlier"] == 0
+    assert all(not reconcile.broken(r) for r in month.iter_rows(named=True))
+    # a real sync with a key: Stripe shows as synced
+    status = stripe_sync.status(db)
+    assert status["configured"] and status["last_sync"] is not None and not status["sample"]
     assert revenue.unmapped_revenue(db, revenue.month_start(today)) == 12 * 60_00
     # MRR: the annual plan counts a twelfth a month
     assert revenue_admin.mrr_by_client(db, Scope.all(), today) == {1: 5000_00, 2: 4500_00}
@@ -160,7 +169,7 @@ def test_sync_matches_the_fake_to_the_cent_and_resync_adds_nothing(account, sdk)
     stripe_sync.map_customer(db, LOCAL_ADMIN, account["c"], 3)
     month = revenue.client_month(db, Scope.all(), today, today)
     cedar = month.filter(month["workspace_id"] == 3).row(0, named=True)
-    assert cedar["revenue"] == fake["net_revenue"][account["c"]] == 12 * 60_00 - 60_00
+    assert cedar["net_cash"] == fake["net_revenue"][account["c"]] == 12 * 60_00 - 60_00
     assert cedar["invoiced"] == 12 * 60_00 and cedar["refunds"] == 60_00
     assert cedar["flags"] == "invoice without delivered leads"  # no interested replies synced
     assert db.scalar("SELECT count(*) FROM audit_log WHERE action = 'stripe.map_customer'") == 1

@@ -223,7 +223,7 @@ def forecast(
         "low": max(floor, mid - spread),
         "high": mid + spread,
         "last_month_billed": last_billed,
-        "last_month_revenue": int(prev["revenue"].sum() or 0),
+        "last_month_cash": int(prev["net_cash"].sum() or 0),
         "vs_last_month": round((mid - last_billed) / last_billed, 4) if last_billed else None,
         "per_client": per_client,
     }
@@ -264,7 +264,7 @@ def save_snapshot(db: Database, user: access.User, month: dt.date, as_of: dt.dat
             before={"replaced_rows": had} if had else None,
             after={
                 "clients": snap.height,
-                "revenue": int(snap["revenue"].sum() or 0),
+                "billed": int(snap["billed_by_model"].sum() or 0),
                 "profit": int(snap["profit"].sum() or 0),
             },
         )
@@ -292,16 +292,18 @@ def snapshot(db: Database, scope: Scope, month: dt.date) -> pl.DataFrame:
 
 def snapshot_months(db: Database) -> pl.DataFrame:
     return db.query(
-        "SELECT month, count(*) AS clients, sum(revenue)::BIGINT AS revenue, sum(profit)::BIGINT AS profit,"
+        "SELECT month, count(*) AS clients, sum(billed_by_model)::BIGINT AS billed_by_model,"
+        " sum(profit)::BIGINT AS profit,"
         " max(saved_at) AS saved_at, any_value(saved_by) AS saved_by"
         " FROM revenue_snapshots GROUP BY month ORDER BY month DESC"
     )
 
 
 def snapshot_differences(snap: pl.DataFrame, live: pl.DataFrame) -> pl.DataFrame:
-    """Where live data now differs from the snapshot: one row per client and figure."""
-    cols = [c for c in SNAPSHOT_COLUMNS if c in live.columns]
-    joined = snap.select("workspace_id", "client", *cols).join(
+    """Where live data now differs from the snapshot: one row per client and figure. A figure an
+    older snapshot did not keep (NULL for a client it has) is not a difference."""
+    cols = [c for c in SNAPSHOT_COLUMNS if c in live.columns and c in snap.columns]
+    joined = snap.select("workspace_id", "client", *cols, pl.lit(True).alias("_kept")).join(
         live.select("workspace_id", *cols),
         on="workspace_id",
         how="full",
@@ -309,7 +311,7 @@ def snapshot_differences(snap: pl.DataFrame, live: pl.DataFrame) -> pl.DataFrame
         coalesce=True,
     )
     parts = [
-        joined.select(
+        joined.filter(pl.col(c).is_not_null() | pl.col("_kept").is_null()).select(
             "client",
             pl.lit(c).alias("figure"),
             pl.col(c).fill_null(0).alias("snapshot"),

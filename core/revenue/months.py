@@ -1,18 +1,30 @@
-"""Revenue, costs, profit and margin per client and month; agency totals and history.
+"""Billing, invoicing, cash, costs, profit and margin per client and month; agency totals and
+history.
 
-Definitions (all money in integer cents, USD):
+Every figure belongs to one month and says which (all money in integer cents, USD):
 
-* revenue: invoices paid in the month (`amount_paid`, by `paid_at`) less refunds made in the
-  month, for the Stripe customers mapped to the client (see core/revenue/stripe_sync.py);
-* billed by model: per-lead clients, interested leads of the month × price per lead (interested
-  leads come from the `interested_leads` view, the count the Overview uses); retainer clients,
-  the retainer;
-* invoiced / collected: what Stripe invoiced for the month (finalised invoices by the month they
-  bill for, `service_month`) and how much of that has been paid;
-* costs: contact data (contacts pulled in the month × price per 1,000 by source), verification
-  (contacts verified × Debounce price per 1,000), sending infrastructure (every mailbox and
-  domain's monthly price, shared by the emails each client sent that month), Stripe fees (balance
-  transaction fees of the client's charges and refunds) and manual cost lines (`workspace_costs`).
+* billed for the month (`billed_by_model`): what the month's work bills by the client's billing
+  model: per-lead clients, interested leads of the month × price per lead (interested leads come
+  from the `interested_leads` view, the count the Overview uses); retainer clients, the retainer;
+* invoiced for the month: finalised Stripe invoices by the months their service period covers
+  (`service_month`, the first month of the lines' period, not the invoice's creation date); an
+  invoice whose lines recur yearly (or every n months) is spread evenly over those months, the
+  odd cents on the first. Of that, collected (paid so far), outstanding (still open) and written
+  off (uncollectible, or paid short);
+* not yet invoiced: billed for a month that has no invoice for it yet; invoice difference: billed
+  less invoiced for a month that has one (discounts, plan changes, leads left off the invoice;
+  negative when Stripe invoiced more than the model). So billed = invoiced + not yet invoiced +
+  invoice difference, and invoiced = collected + outstanding + written off;
+* cash received in the month: invoices paid in it (`amount_paid` by `paid_at`), split by the month
+  each payment is for: this month, earlier months, later months (paid in advance). Refunds are
+  those made in the month; net cash = cash received − refunds;
+* costs of the month: contact data (contacts pulled in the month × price per 1,000 by source),
+  verification (contacts verified × Debounce price per 1,000), sending infrastructure (every
+  mailbox and domain's monthly price, shared by the emails each client sent that month), Stripe
+  fees (balance transaction fees of the client's charges and refunds) and manual cost lines
+  (`workspace_costs`);
+* profit and margin compare like periods: the month's billing less the month's costs, over the
+  month's billing. Cash received is never set against the month's costs.
 
 Prices are settings (core/platform/settings.py). Flags name what does not add up in a closed month.
 """
@@ -32,9 +44,17 @@ from core.platform.store import Database
 MONEY_COLUMNS = [
     "billed_by_model",
     "invoiced",
+    "not_yet_invoiced",
+    "invoice_difference",
     "collected",
-    "revenue",
+    "outstanding",
+    "written_off",
+    "cash_received",
+    "cash_for_month",
+    "cash_for_earlier",
+    "cash_in_advance",
     "refunds",
+    "net_cash",
     "data_cost",
     "verification_cost",
     "sending_cost",
@@ -45,16 +65,16 @@ MONEY_COLUMNS = [
 ]
 COST_COLUMNS = ["data_cost", "verification_cost", "sending_cost", "stripe_fees", "manual_cost"]
 # Money per interested lead (cents): derived per row, never summed.
-PER_LEAD_COLUMNS = ["cost_per_interested", "revenue_per_interested"]
+PER_LEAD_COLUMNS = ["cost_per_interested", "billed_per_interested"]
 
 # The figures a client-month derives from its counts and money, as SQL over the columns
-# interested, target, revenue, total_cost and profit. The live table and a saved snapshot
+# interested, target, billed_by_model, total_cost and profit. The live table and a saved snapshot
 # (core/revenue/admin.py) both compute them from here.
 DERIVED_SQL = {
     "kpi_progress": "round(interested / nullif(target, 0), 3)::DOUBLE",
-    "margin": "round(profit / nullif(revenue, 0), 4)::DOUBLE",
+    "margin": "round(profit / nullif(billed_by_model, 0), 4)::DOUBLE",
     "cost_per_interested": "CAST(round(total_cost / nullif(interested, 0)) AS BIGINT)",
-    "revenue_per_interested": "CAST(round(revenue / nullif(interested, 0)) AS BIGINT)",
+    "billed_per_interested": "CAST(round(billed_by_model / nullif(interested, 0)) AS BIGINT)",
 }
 
 
@@ -90,10 +110,36 @@ def _params(db: Database, first: dt.date, last: dt.date, as_of: dt.date) -> dict
         "src_names": list(prices),
         "src_cents": list(prices.values()),
         "data_default": conf["data_cost_per_1000_cents"],
-        "verify_price": conf["verification_cost_per_1000_cents"],
+        "verify_price": conf["debounce_cost_per_1000_cents"],
         "mailbox": conf["mailbox_monthly_cents"],
         "domain": conf["domain_monthly_cents"],
     }
+
+
+# Each finalised invoice of the clients (`cw`: customer → client), with the months its service
+# period covers: one month, or as many as its recurring lines' interval (a yearly plan: twelve),
+# spread over them evenly, the odd cents on the first. Invoices for months in [$first, $end) and
+# invoices paid in it (whatever months they are for).
+ALLOCATION_SQL = """
+    invoice AS (
+        SELECT i.id, cw.workspace_id, i.status, i.amount_due, i.amount_paid, i.paid_at, i.service_month,
+               least(36, greatest(1, coalesce(max(
+                   CASE l.interval WHEN 'year' THEN 12 WHEN 'month' THEN 1 END * coalesce(l.interval_count, 1)
+               ) FILTER (WHERE NOT coalesce(l.proration, false)), 1)))::INTEGER AS span
+        FROM stripe_invoices i JOIN cw USING (customer_id)
+        LEFT JOIN stripe_invoice_lines l ON l.invoice_id = i.id
+        WHERE i.status IN ('open', 'paid', 'uncollectible') AND i.service_month IS NOT NULL
+          AND ((i.service_month >= $first - INTERVAL 36 MONTH AND i.service_month < $end)
+               OR (i.paid_at >= $first AND i.paid_at < $end))
+        GROUP BY ALL
+    ),
+    alloc AS (
+        SELECT id, workspace_id, status, paid_at, (service_month + k * INTERVAL 1 MONTH)::DATE AS month,
+               amount_due // span + CASE WHEN k = 0 THEN amount_due % span ELSE 0 END AS due,
+               amount_paid // span + CASE WHEN k = 0 THEN amount_paid % span ELSE 0 END AS paid
+        FROM (SELECT *, unnest(range(span)) AS k FROM invoice)
+    ),
+"""
 
 
 def _client_months_sql(scope: Scope) -> str:
@@ -126,17 +172,21 @@ def _client_months_sql(scope: Scope) -> str:
         WHERE interested_at >= $first AND interested_at < $end AND {f()}
         GROUP BY ALL
     ),
-    paid AS (
-        SELECT cw.workspace_id, date_trunc('month', i.paid_at)::DATE AS month, sum(i.amount_paid)::BIGINT AS paid
-        FROM stripe_invoices i JOIN cw USING (customer_id)
-        WHERE i.status = 'paid' AND i.paid_at >= $first AND i.paid_at < $end GROUP BY ALL
+{ALLOCATION_SQL}    inv AS (
+        SELECT workspace_id, month, sum(due)::BIGINT AS invoiced, sum(paid)::BIGINT AS collected,
+               coalesce(sum(due - paid) FILTER (WHERE status = 'open'), 0)::BIGINT AS outstanding,
+               coalesce(sum(due - paid) FILTER (WHERE status <> 'open'), 0)::BIGINT AS written_off,
+               count(*) AS invoices
+        FROM alloc WHERE month >= $first AND month < $end GROUP BY ALL
     ),
-    inv AS (
-        SELECT cw.workspace_id, i.service_month AS month, sum(i.amount_due)::BIGINT AS invoiced,
-               sum(i.amount_paid)::BIGINT AS collected, count(*) AS invoices
-        FROM stripe_invoices i JOIN cw USING (customer_id)
-        WHERE i.status IN ('open', 'paid', 'uncollectible')
-          AND i.service_month >= $first AND i.service_month < $end GROUP BY ALL
+    -- cash: what was paid in each month, by the month it pays for
+    cash AS (
+        SELECT a.workspace_id, b.month, sum(a.paid)::BIGINT AS cash_received,
+               coalesce(sum(a.paid) FILTER (WHERE a.month = b.month), 0)::BIGINT AS cash_for_month,
+               coalesce(sum(a.paid) FILTER (WHERE a.month < b.month), 0)::BIGINT AS cash_for_earlier,
+               coalesce(sum(a.paid) FILTER (WHERE a.month > b.month), 0)::BIGINT AS cash_in_advance
+        FROM alloc a JOIN bounds b ON a.paid_at >= b.lo AND a.paid_at < b.hi
+        WHERE a.paid_at >= $first AND a.paid_at < $end GROUP BY ALL
     ),
     refunds AS (
         SELECT cw.workspace_id, date_trunc('month', r.created)::DATE AS month, sum(r.amount)::BIGINT AS refunds
@@ -154,7 +204,9 @@ def _client_months_sql(scope: Scope) -> str:
     ),
     src AS (SELECT unnest($src_names::VARCHAR[]) AS source, unnest($src_cents::BIGINT[]) AS cents),
     pulled AS (
-        SELECT workspace_id, b.month, source, count(*) AS n, count(verification_result) AS verified
+        SELECT workspace_id, b.month, source, count(*) AS n,
+               -- paid Debounce checks only: a free local check (source 'local') costs nothing
+               count(verification_result) FILTER (WHERE coalesce(verification_source, '') <> 'local') AS verified
         FROM contacts JOIN bounds b ON imported_at >= b.lo AND imported_at < b.hi
         WHERE imported_at >= $first AND imported_at < $end AND {f()} GROUP BY ALL
     ),
@@ -194,9 +246,14 @@ def _client_months_sql(scope: Scope) -> str:
                CASE WHEN g.billing_type = 'per_lead' THEN coalesce(il.interested, 0) * g.price_per_lead_cents
                     ELSE g.retainer_cents END AS billed_by_model,
                coalesce(inv.invoiced, 0) AS invoiced, coalesce(inv.collected, 0) AS collected,
+               coalesce(inv.outstanding, 0) AS outstanding, coalesce(inv.written_off, 0) AS written_off,
                coalesce(inv.invoices, 0) AS invoices,
-               coalesce(paid.paid, 0) - coalesce(refunds.refunds, 0) AS revenue,
+               coalesce(cash.cash_received, 0) AS cash_received,
+               coalesce(cash.cash_for_month, 0) AS cash_for_month,
+               coalesce(cash.cash_for_earlier, 0) AS cash_for_earlier,
+               coalesce(cash.cash_in_advance, 0) AS cash_in_advance,
                coalesce(refunds.refunds, 0) AS refunds,
+               coalesce(cash.cash_received, 0) - coalesce(refunds.refunds, 0) AS net_cash,
                coalesce(data.contacts, 0) AS contacts_pulled,
                coalesce(data.data_cost, 0) AS data_cost,
                coalesce(data.verification_cost, 0) AS verification_cost,
@@ -205,7 +262,7 @@ def _client_months_sql(scope: Scope) -> str:
                g.month < $current AS closed, cover.month IS NOT NULL AS covered
         FROM grid g
         LEFT JOIN il USING (workspace_id, month) LEFT JOIN inv USING (workspace_id, month)
-        LEFT JOIN paid USING (workspace_id, month) LEFT JOIN refunds USING (workspace_id, month)
+        LEFT JOIN cash USING (workspace_id, month) LEFT JOIN refunds USING (workspace_id, month)
         LEFT JOIN data USING (workspace_id, month) LEFT JOIN sending USING (workspace_id, month)
         LEFT JOIN fees USING (workspace_id, month) LEFT JOIN manual USING (workspace_id, month)
         LEFT JOIN cover USING (workspace_id, month)
@@ -214,14 +271,21 @@ def _client_months_sql(scope: Scope) -> str:
         SELECT *, data_cost + verification_cost + sending_cost + stripe_fees + manual_cost AS total_cost
         FROM j
     ),
-    p AS (SELECT *, revenue - total_cost AS profit FROM t)
+    p AS (
+        SELECT *,
+               CASE WHEN invoices = 0 THEN billed_by_model - invoiced ELSE 0 END AS not_yet_invoiced,
+               CASE WHEN invoices > 0 THEN billed_by_model - invoiced ELSE 0 END AS invoice_difference,
+               billed_by_model - total_cost AS profit
+        FROM t
+    )
     SELECT month, workspace_id, client, billing_type, target, interested,
            {derived("kpi_progress")},
-           billed_by_model, invoiced, collected, revenue, refunds,
-           data_cost, verification_cost, sending_cost, stripe_fees, manual_cost, total_cost, profit,
+           billed_by_model, invoiced, not_yet_invoiced, invoice_difference, collected, outstanding,
+           written_off, cash_received, cash_for_month, cash_for_earlier, cash_in_advance, refunds,
+           net_cash, data_cost, verification_cost, sending_cost, stripe_fees, manual_cost, total_cost, profit,
            {derived("margin")},
            {derived("cost_per_interested")},
-           {derived("revenue_per_interested")},
+           {derived("billed_per_interested")},
            CAST(round(total_cost * 1000 / nullif(contacts_pulled, 0)) AS BIGINT) AS cost_per_1000_contacts,
            contacts_pulled, emails_sent, invoices, closed,
            concat_ws('; ',
@@ -268,19 +332,21 @@ def totals(df: pl.DataFrame) -> dict:
         for c in MONEY_COLUMNS + ["interested", "target"]
         if c in df.columns
     }
-    out["margin"] = round(out["profit"] / out["revenue"], 4) if out.get("revenue") else None
+    billed = out.get("billed_by_model")
+    out["margin"] = round(out["profit"] / billed, 4) if billed else None
     out["cost_per_interested"] = (
         round(out["total_cost"] / out["interested"]) if out.get("interested") else None
     )
-    out["revenue_per_interested"] = (
-        round(out["revenue"] / out["interested"]) if out.get("interested") else None
+    out["billed_per_interested"] = (
+        round(out["billed_by_model"] / out["interested"]) if out.get("interested") else None
     )
     out["flagged_clients"] = int(df["flags"].is_not_null().sum()) if "flags" in df.columns else 0
     return out
 
 
 def history(db: Database, scope: Scope, months: int, as_of: dt.date) -> pl.DataFrame:
-    """Revenue, costs and profit per month for the last `months` months, with month-over-month."""
+    """Billed, invoiced, cash, costs and profit per month for the last `months` months, with
+    month-over-month change of the billing and the profit."""
     last = month_start(as_of)
     first = add_months(last, -(months - 1))
     df = client_months(db, scope, first, last, as_of)
@@ -294,10 +360,13 @@ def history(db: Database, scope: Scope, months: int, as_of: dt.date) -> pl.DataF
         .sort("month")
     )
     return out.with_columns(
-        (pl.col("profit") / pl.col("revenue")).round(4).alias("margin"),
-        ((pl.col("revenue") - pl.col("revenue").shift(1)) / pl.col("revenue").shift(1))
+        (pl.col("profit") / pl.col("billed_by_model")).round(4).alias("margin"),
+        (
+            (pl.col("billed_by_model") - pl.col("billed_by_model").shift(1))
+            / pl.col("billed_by_model").shift(1)
+        )
         .round(4)
-        .alias("revenue_mom"),
+        .alias("billed_mom"),
         (pl.col("profit") - pl.col("profit").shift(1)).alias("profit_change"),
     )
 
@@ -318,3 +387,24 @@ def unmapped_revenue(db: Database, month: dt.date) -> int:
 
 def days_in_month(m: dt.date) -> int:
     return calendar.monthrange(m.year, m.month)[1]
+
+
+def cash_by_service_month(db: Database, scope: Scope, month: dt.date) -> pl.DataFrame:
+    """Cash received in `month` per client, by the month each payment is for (`for_month`):
+    the parts of the invoices paid in the month, as `client_months` splits them. Sums to its
+    `cash_received`."""
+    f = scope.filter
+    return db.query(
+        f"""
+        WITH cw AS (
+            SELECT customer_id, workspace_id FROM stripe_customer_workspace
+            WHERE workspace_id IS NOT NULL AND {f()}
+        ),
+        {ALLOCATION_SQL}
+        SELECT a.workspace_id, w.name AS client, a.month AS for_month, sum(a.paid)::BIGINT AS cash
+        FROM alloc a JOIN workspaces w ON w.id = a.workspace_id
+        WHERE a.paid_at >= $first::TIMESTAMPTZ AND a.paid_at < $end::TIMESTAMPTZ
+        GROUP BY ALL HAVING sum(a.paid) <> 0 ORDER BY client, for_month
+        """,
+        {"first": month_start(month), "end": month_end(month_start(month))},
+    )

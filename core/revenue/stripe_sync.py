@@ -399,10 +399,31 @@ def _finish(db, run_id, status, counts, requests, error) -> None:
 
 
 def last_success(db: Database) -> dt.datetime | None:
-    """When the last Stripe sync that succeeded finished (None: never)."""
+    """When the last Stripe sync that succeeded finished (None: never). Only runs that really
+    read Stripe count: the demo's sample history is not a sync."""
     return db.scalar(
-        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'succeeded'", [SOURCE]
+        "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'succeeded'"
+        " AND triggered_by <> 'demo'",
+        [SOURCE],
     )
+
+
+def status(db: Database) -> dict[str, Any]:
+    """What the Revenue page says about Stripe: `configured` (a key is there now), `last_sync`
+    (when the last real sync succeeded; None without a key, since nothing syncs then), and
+    `sample` (the Stripe data stored is the demo's sample, not read from an account)."""
+    is_configured = configured(db)
+    return {
+        "configured": is_configured,
+        "last_sync": last_success(db) if is_configured else None,
+        "sample": bool(
+            db.scalar(
+                "SELECT count(*) FROM sync_runs WHERE source = ? AND triggered_by = 'demo'",
+                [SOURCE],
+            )
+        )
+        and last_success(db) is None,
+    }
 
 
 def unmapped_customers(db: Database) -> pl.DataFrame:
