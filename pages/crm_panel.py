@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import access, workspaces
-from core.platform import jobs
+from core.platform import bison_sandbox, jobs
 from core.platform.scope import Scope
 from core.replies import crm_config, crm_delivery, crm_views
 from pages import ui
@@ -16,10 +16,7 @@ from pages.components.job_progress import job_progress
 def delivery_section(sc: Scope, user: access.User) -> None:
     health = ui.cached(crm_views.health, sc)
     if health.height == 0:
-        st.info(
-            "No CRM configured for these clients. An admin sets one under Settings → CRM "
-            "(HubSpot, GoHighLevel or a signed webhook), or with `leadops crm set`."
-        )
+        _no_crm(user)
         return
     st.markdown("**Health per client**")
     ui.table(
@@ -84,6 +81,38 @@ def delivery_section(sc: Scope, user: access.User) -> None:
             "response_excerpt": st.column_config.TextColumn("Response", width="large"),
         },
     )
+
+
+NO_CRM = (
+    "Nothing can be delivered: no CRM is set up for these clients, so their interested leads "
+    "stay here on Client leads."
+)
+HOW_TO_SET_UP = (
+    "An admin sets up a client's CRM (HubSpot, GoHighLevel or a signed webhook) under "
+    "Settings → CRM; it is tested when saved, and from then on interested leads are delivered "
+    "after every sync and on Deliver now."
+)
+
+
+def _no_crm(user: access.User) -> None:
+    """No client in view has a CRM: Deliver now is there but off, saying why and what to do."""
+    sandbox = " The demo sandbox simulates Email Bison only, not a CRM."
+    why = NO_CRM + (sandbox if bison_sandbox.in_use() else "")
+    st.button(
+        "Deliver now",
+        type="primary",
+        icon=":material/send:",
+        disabled=True,
+        help="No CRM is set up for these clients: set one up under Settings → CRM.",
+        key="crm-deliver-off",
+    )
+    st.info(f"{why} {HOW_TO_SET_UP}", icon=":material/info:")
+    if user.can_see("settings"):
+        st.page_link(
+            "pages/settings.py",
+            label="Set up a CRM under Settings → CRM",
+            icon=":material/arrow_forward:",
+        )
 
 
 def _delivered(job: dict) -> tuple[str, str]:

@@ -70,7 +70,6 @@ def setup_tab(user: access.User) -> None:
     st.caption(
         "What this install still needs before its first upload. Nothing here calls a service: "
         "connections show the outcome of their last Test (Connections tab); a client's token "
-        "or CRM also counts as tested by a sync or a delivery since it was saved. "
-        "`leadops setup` prints the same list."
+        "or CRM also counts as tested by a sync or a delivery since it was saved."
     )
     render(user)

@@ -30,20 +30,23 @@ def setup(
     test: bool = typer.Option(
         False, "--test", help="Test every configured connection and client token first."
     ),
-    workspace: str = typer.Option(None, "--workspace", help="Show only this client's lines."),
+    workspace: str = typer.Option(
+        None,
+        "--workspace",
+        help="Only this client's lines (not the agency's); the exit code is theirs.",
+    ),
 ) -> None:
     """Print the setup checklist, the agency's lines then each client's; exit code 1 while
     something is missing or failing.
 
-    Each line is done, MISSING or FAILING with the reason, and where (and how) it is fixed."""
+    Each line is done, MISSING or FAILING with the reason, and where (and how) it is fixed.
+    With --workspace, only that client's lines: exit code 0 once the client is set up."""
     r = run_job("setup.check", {"test": test})
     for name, (ok, message) in r.get("tested", {}).items():
         state = "ok" if ok else ("not tested" if ok is None else "FAILED")
         typer.echo(f"tested {name}: {state} — {message}")
-    typer.echo("Agency")
-    for item in r["agency"]:
-        _print_item(item)
     clients = r["clients"]
+    agency = [] if workspace else r["agency"]
     if workspace:
         wanted = {
             n: v for n, v in clients.items() if n.strip().lower() == workspace.strip().lower()
@@ -51,13 +54,17 @@ def setup(
         if not wanted:
             fail(f"No active client named {workspace!r}.")
         clients = wanted
-    if not r["clients"]:
-        typer.echo("No clients yet: add the first with `leadops workspaces add NAME`.")
+    else:
+        typer.echo("Agency")
+        for item in agency:
+            _print_item(item)
+        if not clients:
+            typer.echo("No clients yet: add the first with `leadops workspaces add NAME`.")
     for name, items in clients.items():
         typer.echo(name)
         for item in items:
             _print_item(item)
-    shown = [i for i in r["agency"]] + [i for items in clients.values() for i in items]
+    shown = list(agency) + [i for items in clients.values() for i in items]
     counts = {s: sum(1 for i in shown if i["status"] == s) for s in MARK}
     typer.echo(f"{counts['done']} done, {counts['missing']} missing, {counts['failing']} failing.")
     if counts["missing"] or counts["failing"]:

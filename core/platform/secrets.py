@@ -18,6 +18,7 @@ kind exists without opening the keyring (:func:`has_kind`).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets as pysecrets
 import stat
@@ -98,12 +99,60 @@ def _system_backend() -> keyring.backend.KeyringBackend | None:
     return None
 
 
+def _file_keyring() -> keyring.backend.KeyringBackend:
+    """keyrings.cryptfile's encrypted file, deriving each key once per process.
+
+    The file keeps every value encrypted (AES-GCM) under a key Argon2 derives from the master
+    password and a salt, one derivation taking about a second on purpose. Stock, each value gets
+    its own salt, so storing or reading a dozen client tokens takes a dozen derivations. Here the
+    values one process writes share one salt (each still has its own nonce and tag) and a key,
+    once derived, is kept in memory beside the password it came from: a dozen tokens cost one
+    derivation. The file stays one keyrings.cryptfile reads, and guessing the master password
+    from it costs the same derivation per guess as before."""
+    from base64 import encodebytes
+
+    from argon2.low_level import Type, hash_secret_raw
+    from Crypto.Cipher import AES
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    class FileKeyring(CryptFileKeyring):
+        def __init__(self) -> None:
+            super().__init__()
+            self._salt = os.urandom(16)
+            self._keys: dict[tuple[str, bytes], bytes] = {}
+
+        def _create_cipher(self, password, salt, nonce=None):
+            found = (password, bytes(salt))
+            key = self._keys.get(found)
+            if key is None:
+                key = hash_secret_raw(
+                    secret=password.encode(self.password_encoding),
+                    salt=salt,
+                    time_cost=self.time_cost,
+                    memory_cost=self.memory_cost,
+                    parallelism=self.parallelism,
+                    hash_len=16,
+                    type=Type.ID,
+                )
+                self._keys[found] = key
+            return AES.new(key, self._get_mode(self.aesmode), nonce)
+
+        def encrypt(self, password, assoc=None):
+            """As keyrings.cryptfile encrypts, with this process's salt."""
+            cipher = self._create_cipher(self.keyring_key, self._salt)
+            if assoc is not None:
+                cipher.update(assoc)
+            data, mac = cipher.encrypt_and_digest(password)
+            parts = {"salt": self._salt, "data": data, "mac": mac, "nonce": cipher.nonce}
+            return json.dumps({k: encodebytes(v).decode()[:-1] for k, v in parts.items()}).encode()
+
+    return FileKeyring()
+
+
 def _open_cryptfile(path: Path, password: str, source: str) -> keyring.backend.KeyringBackend:
     """The encrypted file at `path`, unlocked (or created) with `password` (`source` names where
     the password came from, for the message when it is the wrong one)."""
-    from keyrings.cryptfile.cryptfile import CryptFileKeyring
-
-    kr = CryptFileKeyring()
+    kr = _file_keyring()
     path.parent.mkdir(parents=True, exist_ok=True)
     kr.file_path = str(path)
     try:

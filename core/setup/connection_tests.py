@@ -38,25 +38,15 @@ def _bison_client(url: str, token: str | None) -> BisonClient:
 
 
 def stored_secret(db: Database, name: str, kind: str | None) -> str | None:
-    """The newest stored credential of `kind`, else the secret called `name` (as the checklist
-    finds it)."""
-    names = [
-        r[0]
-        for r in db.rows(
-            "SELECT name FROM secret_refs WHERE kind = ? ORDER BY updated_at DESC, name", [kind]
-        )
-    ]
-    for candidate in [*names, name]:
-        value = secrets.get_secret(candidate)
-        if value:
-            return value
-    return None
+    """The newest stored credential of `kind` (whatever name it was saved under), else the
+    secret called `name` (as the checklist finds it)."""
+    return secrets.get_by_kind(db, kind, name) if kind else secrets.get_secret(name)
 
 
-def _super_admin_token() -> str | None:
+def _super_admin_token(db: Database) -> str | None:
     try:
-        return os.environ.get("LEADOPS_BISON_SUPER_TOKEN") or secrets.get_secret(
-            bison_admin.SUPER_ADMIN_SECRET
+        return os.environ.get("LEADOPS_BISON_SUPER_TOKEN") or secrets.get_by_kind(
+            db, bison_admin.SUPER_ADMIN_KIND, bison_admin.SUPER_ADMIN_SECRET
         )
     except secrets.SecretsUnavailable:
         return None
@@ -66,7 +56,7 @@ def test_bison(db: Database, user: access.User, *, factory: BisonFactory | None 
     """Is the configured Email Bison instance there (and does it take the super-admin token)?"""
     access.require(user, "settings.manage")
     url = connections.require_bison_url(db)
-    token = _super_admin_token()
+    token = _super_admin_token(db)
     client = (factory or _bison_client)(url, token)
     try:
         me = client.check()
