@@ -100,7 +100,7 @@ class FakeServer:
         with serve(slot) as url:
             conn.send(url)
             while True:
-                command, name = conn.recv()
+                command, name, *args = conn.recv()
                 if command == "stop":
                     conn.send(None)
                     return
@@ -113,14 +113,17 @@ class FakeServer:
                     conn.send(fake.request_count)
                 elif command == "log":
                     conn.send(list(fake.requests))
+                elif command == "limit":  # requests a second for the whole instance (or None)
+                    fake.limit_rate(*args)
+                    conn.send(None)
 
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far (user + system)."""
         fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def call(self, command: str, name: str = "") -> object:
-        self._conn.send((command, name))
+    def call(self, command: str, name: str = "", *args: object) -> object:
+        self._conn.send((command, name, *args))
         return self._conn.recv()
 
     def close(self) -> None:

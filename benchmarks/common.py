@@ -19,17 +19,39 @@ from core.platform import store  # noqa: E402
 AS_OF = dt.date(2026, 11, 23)
 
 
-def full_db() -> store.Database:
-    """The full-scale demo (about 1M contacts), built on first use and kept under data/."""
-    path = Path(os.environ.get("LEADOPS_BENCH_DB", ROOT / "data" / "bench_full.duckdb"))
+SCALES = {"1x": ("full", "bench_full.duckdb"), "10x": ("10x", "bench_10x.duckdb")}
+
+
+def bench_scale() -> str:
+    """The dataset scale asked for: `--scale 1x|10x` on the command line (default 1x)."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "--scale" and i + 1 < len(args) else None
+        if arg.startswith("--scale="):
+            value = arg.split("=", 1)[1]
+        if arg == "--scale" or arg.startswith("--scale="):
+            if value not in SCALES:
+                raise SystemExit(f"--scale must be one of {', '.join(SCALES)}, not {value!r}")
+            return value
+    return "1x"
+
+
+def full_db(scale: str | None = None) -> store.Database:
+    """The full-scale demo (1x: about 1M contacts; 10x: 200 clients, about 10M contacts), built
+    on first use and kept under data/."""
+    demo_scale, name = SCALES[scale or bench_scale()]
+    default = ROOT / "data" / name
+    path = Path(
+        os.environ.get("LEADOPS_BENCH_DB", default) if name == "bench_full.duckdb" else default
+    )
     fresh = not path.exists()
     db = store.Database(path)
     db.migrate()
     if fresh or db.scalar("SELECT count(*) FROM workspaces") == 0:
         t = time.perf_counter()
-        load_demo(db, scale="full", seed=42, as_of=AS_OF, replace=True)
+        load_demo(db, scale=demo_scale, seed=42, as_of=AS_OF, replace=True)
         print(
-            f"# built the full demo dataset in {time.perf_counter() - t:.1f} s at {path}",
+            f"# built the {demo_scale} demo dataset in {time.perf_counter() - t:.1f} s at {path}",
             flush=True,
         )
     return db

@@ -6,11 +6,8 @@ from .client import (
     DEFAULT_TIMEOUT,
     IDEMPOTENT_METHODS,
     ApiClient,
-    Page,
     RateLimiter,
-    encode_params,
     make_client,
-    parse_page,
 )
 from .destinations import (
     ENV_ALLOW_PRIVATE_URLS,
@@ -34,6 +31,8 @@ from .errors import (
     validation_errors,
     validation_message,
 )
+from .pacing import InstancePacer
+from .paging import Page, encode_params, parse_page
 from .redaction import (
     REDACTED,
     RedactingFilter,
@@ -59,6 +58,7 @@ __all__ = [
     "Page",
     "RateLimited",
     "RateLimiter",
+    "InstancePacer",
     "RedactingFilter",
     "DestinationGuard",
     "RequestTimeout",

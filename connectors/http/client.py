@@ -24,8 +24,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,6 +45,8 @@ from .errors import (
     validation_errors,
     validation_message,
 )
+from .pacing import InstancePacer
+from .paging import Page, encode_params, parse_page
 from .redaction import install_log_redaction, register_secret, safe_url
 
 log = logging.getLogger("connectors.http")
@@ -58,75 +58,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 4
 DEFAULT_RATE_PER_SEC = 20.0
 MAX_PAGES = 100_000
-
-
-def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Flatten params the way Laravel parses them.
-
-    Lists become ``key[]=a&key[]=b``, dicts ``key[sub]=v``, booleans ``1``/``0``
-    (Laravel's ``boolean`` rule rejects ``"true"``), dates ISO, ``None`` is dropped.
-    """
-    out: list[tuple[str, str]] = []
-
-    def add(key: str, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, Mapping):
-            for sub, inner in value.items():
-                add(f"{key}[{sub}]", inner)
-        elif isinstance(value, list | tuple | set | frozenset):
-            items = sorted(value) if isinstance(value, set | frozenset) else value
-            for index, inner in enumerate(items):
-                add(f"{key}[{index}]" if isinstance(inner, Mapping) else f"{key}[]", inner)
-        elif isinstance(value, bool):
-            out.append((key, "1" if value else "0"))
-        elif isinstance(value, datetime):
-            out.append((key, value.isoformat()))
-        elif isinstance(value, date):
-            out.append((key, value.isoformat()))
-        else:
-            out.append((key, str(value)))
-
-    for key, value in (params or {}).items():
-        add(str(key), value)
-    return out
-
-
-def _to_int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a list endpoint."""
-
-    items: list[Any]
-    number: int
-    last_page: int | None
-    total: int | None
-
-
-def parse_page(body: Any) -> tuple[list[Any], int | None, bool, int | None]:
-    """``(items, last_page, has_next_link, total)`` from a page body.
-
-    Accepts the Laravel envelope ``{data, links, meta}``, ``{data: [...]}`` without
-    meta (one page) and a bare list (one page).
-    """
-    if isinstance(body, list):
-        return body, None, False, len(body)
-    if isinstance(body, Mapping) and isinstance(body.get("data"), list):
-        items = body["data"]
-        meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
-        links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
-        last_page = _to_int(meta.get("last_page"))
-        total = _to_int(meta.get("total"))
-        return items, last_page, bool(links.get("next")), total
-    if body is None:
-        return [], None, False, 0
-    raise ApiError(f"unexpected list response shape ({type(body).__name__})")
+MAX_PACED_THROTTLES = 50  # 429s a paced request waits out before its retries count them
 
 
 class RateLimiter:
@@ -209,6 +141,7 @@ class ApiClient:
         secrets: Iterable[str] = (),
         user_agent: str = "leadops",
         public_only: bool = False,
+        pacer: InstancePacer | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -225,6 +158,8 @@ class ApiClient:
         self._sleep = sleep
         self._random = random.Random()
         self._limiter = RateLimiter(rate_per_sec, burst) if rate_per_sec else None
+        # shared with the other clients of the same instance (pacing.py); settable later
+        self.pacer: InstancePacer | None = pacer
         self._count_lock = threading.Lock()
         self._requests = 0
         self._retries = 0
@@ -314,7 +249,7 @@ class ApiClient:
         # The query goes on the path as one string: httpx then parses the URL once, where a
         # params argument costs it a second parse and merge on every request.
         target = f"{path}?{urlencode(query)}" if query else path
-        attempt = 0
+        attempt = throttled = 0
         while True:
             if self._limiter is not None:
                 self._limiter.acquire()
@@ -325,7 +260,7 @@ class ApiClient:
             cause: BaseException | None = None
             retry_after: float | None = None
             try:
-                response = self._http.request(method, target, json=json)
+                response = self._send(method, target, json)
             except httpx.TimeoutException as exc:
                 cause = exc
                 url = self._url_for(path, query)
@@ -371,6 +306,14 @@ class ApiClient:
                     raise error from cause
                 raise error
             wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if self.pacer is not None and isinstance(error, RateLimited):
+                # the pacer holds every request back until Retry-After and slows down; a paced
+                # request waits its turn again rather than using up its retries
+                throttled += 1
+                if throttled <= MAX_PACED_THROTTLES:
+                    with self._count_lock:
+                        self._retries += 1
+                    continue
             attempt += 1
             with self._count_lock:
                 self._retries += 1
@@ -384,6 +327,23 @@ class ApiClient:
                 error.message,
             )
             self._sleep(wait)
+
+    def _send(self, method: str, target: str, json: Any) -> httpx.Response:
+        """One HTTP exchange, through the instance pacer when there is one."""
+        pacer = self.pacer
+        if pacer is None:
+            return self._http.request(method, target, json=json)
+        pacer.acquire()
+        status: int | None = None
+        retry_after: float | None = None
+        try:
+            response = self._http.request(method, target, json=json)
+            status = response.status_code
+            if status == 429:
+                retry_after = _retry_after_of(response, _body_of(response))
+            return response
+        finally:
+            pacer.release(status, retry_after)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter, capped at ``backoff_max``."""

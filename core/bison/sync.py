@@ -16,6 +16,12 @@ nor loses anything (rows are upserted by (workspace_id, id)). What a no-change s
 * leads: those updated since the last sync's date (the API filters by date only).
 * sending accounts and tags: the full lists (they are short and have no change filter).
 
+Every request of a sync goes through one pacer shared by all its workspaces
+(:class:`connectors.http.InstancePacer`): Email Bison limits the instance, not the token, so the
+sync spends that budget (`bison_rate_limit_per_sec`, or what it learns from 429s when that is
+0) across the workspaces it fetches at once, slows down and waits out `Retry-After` when told
+to, and speeds up again after.
+
 Changed campaigns' details are written a batch of campaigns at a time, each batch in one
 transaction with those campaigns' cursors. Long listings (leads, replies) are copied into typed
 columns a few records at a time as the pages arrive, never held as a list of records.
@@ -37,7 +43,7 @@ import polars as pl
 from connectors.bison import BisonClient
 from connectors.bison.columns import lead_frame, reply_frame
 from connectors.bison.parsers import to_int
-from connectors.http import redact
+from connectors.http import InstancePacer, redact
 from core.bison import mirror
 from core.bison.mirror import (
     CAMPAIGN_SENDER_SCHEMA,
@@ -46,6 +52,7 @@ from core.bison.mirror import (
     STEP_SCHEMA,
     STEP_STATS_SCHEMA,
 )
+from core.bison.pacing import MAX_AT_ONCE, WorkspaceGate
 from core.platform import connections, secrets, settings
 from core.platform.store import Database
 from core.platform.sync_store import Columns, get_cursor, set_cursor, set_cursors
@@ -450,12 +457,24 @@ def targets(db: Database, workspace_ids: list[int] | None = None) -> tuple[list[
 
 
 def default_client_factory(db: Database) -> ClientFactory:
-    """Clients of the configured Email Bison instance (setting, or LEADOPS_BISON_URL)."""
+    """Clients of the configured Email Bison instance (setting, or LEADOPS_BISON_URL).
+
+    With a known instance limit the sync's pacer alone spaces the requests (a per-client
+    limit would leave the budget unused once few workspaces are left); without one each client
+    keeps its own limit too."""
     try:
         url = connections.require_bison_url(db)
     except connections.NotConfigured as exc:
         raise SyncError(str(exc)) from None
+    if float(settings.get(db, "bison_rate_limit_per_sec")) > 0:
+        return lambda token: BisonClient(url, token, rate_per_sec=None)
     return lambda token: BisonClient(url, token)
+
+
+def instance_pacer(db: Database, concurrency: int) -> InstancePacer:
+    """The pacer every request of one sync goes through (see the module docstring)."""
+    limit = float(settings.get(db, "bison_rate_limit_per_sec"))
+    return InstancePacer(limit or None, max_in_flight=max(1, concurrency))
 
 
 def sync_bison(
@@ -468,8 +487,12 @@ def sync_bison(
     concurrency: int | None = None,
     today: dt.date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    pacer: InstancePacer | None = None,
 ) -> dict[str, Any]:
-    """Sync the given workspaces (default: every active one with a token), a bounded number at once."""
+    """Sync the given workspaces (default: every active one with a token), a bounded number at once.
+
+    Every request goes through `pacer` (default: one built from the settings for this sync),
+    unless the client factory gave a client its own."""
     chosen, problems = targets(db, workspace_ids)
     if not chosen and len(problems) == 1:
         raise SyncError(problems[0])
@@ -484,16 +507,28 @@ def sync_bison(
     ingested = _ingest_webhooks(db)
     today = today or dt.datetime.now(dt.UTC).date()
     lock = threading.Lock()
+    n = concurrency or int(settings.get(db, "bison_sync_concurrency"))
+    pacer = pacer or instance_pacer(db, MAX_AT_ONCE)
+    gate = WorkspaceGate(pacer, n, MAX_AT_ONCE if concurrency is None else n)
     done = {"n": 0}
     results: dict[str, Any] = {}
 
     def one(t: Target) -> None:
+        gate.enter()
+        try:
+            run(t)
+        finally:
+            gate.leave()
+
+    def run(t: Target) -> None:
         run_id = db.scalar(
             "INSERT INTO sync_runs (source, workspace_id, status, triggered_by) VALUES (?, ?, 'running', ?) RETURNING id",
             [SOURCE, t.workspace_id, triggered_by],
         )
         started = time.perf_counter()
         client = factory(t.token)
+        if client.api.pacer is None:
+            client.api.pacer = pacer
         status, error, counts = "succeeded", None, {}
         try:
             ws = WorkspaceSync(db, t, client, full=full, today=today, write_lock=lock)
@@ -520,8 +555,7 @@ def sync_bison(
         if progress:
             progress(f"{t.name}: {status}", done["n"], len(chosen))
 
-    n = concurrency or int(settings.get(db, "bison_sync_concurrency"))
-    with ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="bison-sync") as pool:
+    with ThreadPoolExecutor(max_workers=gate.ceiling, thread_name_prefix="bison-sync") as pool:
         list(pool.map(one, chosen))
     failed = [name for name, r in results.items() if r["status"] != "succeeded"]
     return {
@@ -531,6 +565,7 @@ def sync_bison(
         "webhooks": ingested,
         "workspace_ids": [t.workspace_id for t in chosen],
         "requests": sum(r["requests"] for r in results.values()),
+        "pacing": {**pacer.snapshot(), "workspaces_at_once": gate.most},
     }
 
 

@@ -27,6 +27,16 @@ SCALES = {
         days=180,
         reply_boost=1.3,
     ),
+    # the start of the 10x demo (core/demo/scale.py copies each client nine times)
+    "tenfold": Scale(
+        workspaces=20,
+        contacts=1_000_000,
+        zips_per_client=70,
+        campaigns=50,
+        steps=4,
+        days=730,
+        reply_boost=0.33,  # four times the days at about a quarter of the replies a day
+    ),
 }
 
 

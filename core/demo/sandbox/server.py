@@ -16,6 +16,7 @@ workspace's record, 401 without or with a bad token), bad input gets Laravel
 422 bodies, and mutations move ``updated_at``.
 
 Fault injection: ``rate_limit_every`` (429 + ``Retry-After`` every Nth request),
+an instance-wide request limit (:meth:`BisonFake.limit_rate`, :mod:`.ratelimit`),
 ``error_every``/``error_rate`` (5xx), ``delay`` (every response), and the
 one-shot :meth:`BisonFake.fail_next` / :meth:`BisonFake.delay_next`. Every
 request is logged in ``requests`` (method, path, query, status, body and the
@@ -33,7 +34,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from starlette.routing import Route
 
 from core.demo.sandbox import handlers as h
 from core.demo.sandbox.data import BisonState, FakeWorkspace
+from core.demo.sandbox.ratelimit import InstanceLimit
 from core.demo.sandbox.views import UNAUTHENTICATED, Fail, parse_query
 
 __all__ = ["BisonFake", "Ctx", "RequestRecord"]
@@ -58,6 +60,7 @@ class RequestRecord:
     status: int | None = None
     body: bytes = b""
     workspace_id: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -127,6 +130,7 @@ class BisonFake:
         self.skip_personal_domains = True
         self.sequence_shape = "v1.1"  # or "data-list" ({data: [...]}) or "bare-list"
         self.rate_limit_every: int | None = None
+        self.rate_limit: InstanceLimit | None = None  # see limit_rate
         self.retry_after: float = 1
         self.retry_after_mode = "seconds"  # "http-date", "json" or "none"
         self.error_every: int | None = None
@@ -208,6 +212,13 @@ class BisonFake:
             for _ in range(count):
                 self._faults.append(_Fault(status=status, retry_after=retry_after, body=body))
 
+    def limit_rate(self, per_sec: float | None, burst: float | None = None) -> None:
+        """Limit the whole instance to ``per_sec`` requests a second (a token bucket holding
+        ``burst``, default one second's worth); over it, 429 with ``Retry-After``. ``None``
+        lifts the limit."""
+        with self._lock:
+            self.rate_limit = InstanceLimit(per_sec, burst) if per_sec else None
+
     def delay_next(self, count: int = 1, seconds: float = 1.0) -> None:
         """Delay the next ``count`` responses by ``seconds`` (for client timeouts)."""
         with self._lock:
@@ -238,6 +249,7 @@ class BisonFake:
             self._faults.clear()
             self.path_faults.clear()
             self.rate_limit_every = self.error_every = None
+            self.rate_limit = None
             self.error_rate = 0.0
             self.delay = 0.0
 
@@ -255,6 +267,10 @@ class BisonFake:
                 self.requests.append(record)
             self._served += 1
             fault = self._pick_fault(self._served) or self._path_fault(scope["path"])
+            if fault is None and self.rate_limit is not None:
+                wait = self.rate_limit.take()
+                if wait is not None:
+                    fault = _Fault(status=429, retry_after=wait)
         scope["bison.record"] = record
         receive = _recording(receive, record)
         delay = self.delay + (fault.delay if fault else 0.0)
@@ -294,7 +310,9 @@ class BisonFake:
             retry_after = self.retry_after
         if status == 429:
             body = fault.body or {"message": "Too Many Attempts."}
-            headers.update({"X-RateLimit-Limit": "3000", "X-RateLimit-Remaining": "0"})
+            limit = self.rate_limit
+            per_minute = f"{limit.per_sec * 60:.0f}" if limit is not None else "3000"
+            headers.update({"X-RateLimit-Limit": per_minute, "X-RateLimit-Remaining": "0"})
         elif status in (502, 504):
             text = f"<html><body><h1>{status} Gateway error</h1></body></html>"
             return Response(text, status_code=status, media_type="text/html")
