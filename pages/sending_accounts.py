@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.campaigns import campaigns
 from core.platform import settings
-from pages import ui
+from pages import inbox_actions, ui
 
 ui.ensure_router("sending_accounts")
 st.title("Sending accounts")
@@ -59,32 +59,63 @@ only_flagged = st.toggle("Only accounts with a flag")
 accounts = ui.cached(campaigns.sender_accounts, sc, bounce_threshold=threshold)
 if only_flagged:
     accounts = accounts.filter(accounts["flags"] != "")
-ui.table(
-    # The health flags right after the account, where a glance finds them.
-    accounts.select(
-        "client",
-        "email",
-        "status",
-        "flags",
-        pl.exclude("client", "email", "status", "flags", "workspace_id", "id", "synced_at"),
-    ),
-    name="sending-accounts",
-    column_config={
-        "client": st.column_config.TextColumn("Client"),
-        "email": st.column_config.TextColumn("Email"),
-        "name": st.column_config.TextColumn("Sender name"),
-        "status": st.column_config.TextColumn("Status"),
-        "daily_limit": st.column_config.NumberColumn("Daily limit", format="%d"),
-        "warmup_enabled": st.column_config.CheckboxColumn("Warm-up on"),
-        "sent": st.column_config.NumberColumn("Sent", format="localized"),
-        "replies": st.column_config.NumberColumn("Replies", format="localized"),
-        "bounced": st.column_config.NumberColumn("Bounced", format="localized"),
-        "campaigns": st.column_config.NumberColumn("Campaigns"),
-        "active_campaigns": st.column_config.NumberColumn("Active campaigns"),
-        "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
-        "warmup_score": st.column_config.ProgressColumn(
-            "Warm-up", min_value=0, max_value=100, format="%.0f"
-        ),
-        "flags": st.column_config.TextColumn("Health flags", width="medium"),
-    },
+linked = st.query_params.get("inbox")  # an alert's link to the account it is about
+if linked and linked.isdigit():
+    accounts = accounts.filter(accounts["id"] == int(linked))
+    st.info("Showing the account the alert is about.", icon=":material/filter_alt:")
+    if st.button("Show every account", key="inbox-unlink"):
+        del st.query_params["inbox"]
+        st.rerun()
+if accounts["resumes_with"].null_count() == accounts.height:  # nothing paused: no empty column
+    accounts = accounts.drop("resumes_with")
+# The health flags right after the account, where a glance finds them.
+shown = accounts.select(
+    "client",
+    "email",
+    "status",
+    "flags",
+    pl.exclude("client", "email", "status", "flags", "synced_at"),
 )
+event = st.dataframe(
+    shown,
+    hide_index=True,
+    on_select="rerun" if ui.can("campaign.act") else "ignore",
+    selection_mode="multi-row",
+    key="sending-accounts",
+    column_config=ui.display_columns(
+        shown,
+        {
+            "workspace_id": None,
+            "id": None,
+            "client": st.column_config.TextColumn("Client"),
+            "email": st.column_config.TextColumn("Email"),
+            "name": st.column_config.TextColumn("Sender name"),
+            "status": st.column_config.TextColumn("Status"),
+            "daily_limit": st.column_config.NumberColumn("Daily limit", format="%d"),
+            "resumes_with": st.column_config.NumberColumn(
+                "Limit on resume", format="%d", help="A paused account's daily limit when resumed"
+            ),
+            "warmup_enabled": st.column_config.CheckboxColumn("Warm-up on"),
+            "sent": st.column_config.NumberColumn("Sent", format="localized"),
+            "replies": st.column_config.NumberColumn("Replies", format="localized"),
+            "bounced": st.column_config.NumberColumn("Bounced", format="localized"),
+            "campaigns": st.column_config.NumberColumn("Campaigns"),
+            "active_campaigns": st.column_config.NumberColumn("Active campaigns"),
+            "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
+            "warmup_score": st.column_config.ProgressColumn(
+                "Warm-up", min_value=0, max_value=100, format="%.0f"
+            ),
+            "flags": st.column_config.TextColumn("Health flags", width="medium"),
+        },
+    ),
+)
+st.download_button(
+    "Download CSV",
+    data=lambda: ui.frame_to_csv(shown.drop("workspace_id", "id")),
+    file_name="sending-accounts.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)
+if ui.can("campaign.act"):
+    inbox_actions.actions(shown, event.selection.rows if event and event.selection else [])

@@ -40,6 +40,7 @@ EXPECTED = {
         "territory.manage",
         "pipeline.run",
         "pipeline.import",
+        "contacts.manage",
     },
     "viewer": {"export"},
     "client": {"export", "leads.manage"},

@@ -608,7 +608,7 @@ def test_snapshots_saved_before_like_periods_get_profit_on_billing(tmp_path, mon
         " (DATE '2026-10-01', 1, 'Acme', 'per_lead', 10, 500_00, 500_00, 500_00, 900_00, 0,"
         " 10_00, 0, 40_00, 0, 0, 50_00, 850_00, 'ops@x.com')"
     )
-    assert "0014_revenue_like_periods" in db.migrate()
+    assert "0012_revenue_like_periods" in db.migrate()
     row = db.query("SELECT * FROM revenue_snapshots").row(0, named=True)
     assert row["profit"] == 500_00 - 50_00 and row["net_cash"] == 900_00
     assert row["cash_received"] is None and "revenue" not in row

@@ -246,3 +246,12 @@ class CampaignsMixin(BisonBase):
             if not result.success:
                 raise ApiError(result.message or "attach-leads failed", status=200)
         return result
+
+    def remove_leads_from_campaign(self, campaign_id: int, lead_ids: Iterable[int]) -> ActionResult:
+        """``DELETE /api/campaigns/{id}/leads`` with ``{lead_ids}``: the leads leave the campaign
+        for good (its stats are kept; adding one again starts its sequence over)."""
+        ids = [int(i) for i in lead_ids]
+        result = self._action("DELETE", f"campaigns/{int(campaign_id)}/leads", {"lead_ids": ids})
+        if not result.success:
+            raise ApiError(result.message or "removing leads failed", status=200)
+        return result

@@ -195,3 +195,26 @@ class InboxMixin(BisonBase):
 
     def get_sender_email(self, sender_email_id: int) -> SenderEmail:
         return parse_sender_email(unwrap(self._api.get(f"sender-emails/{to_int(sender_email_id)}")))
+
+    def update_sender_email(self, sender_email_id: int, **fields: Any) -> SenderEmail:
+        """``PATCH /api/sender-emails/{id}`` (``daily_limit``, ``name``, ``email_signature``);
+        returns the account (read back when the instance answers with a bare success)."""
+        sid = to_int(sender_email_id)
+        data = unwrap(self._api.patch(f"sender-emails/{sid}", fields))
+        if isinstance(data, dict) and data.get("id") is not None:
+            return parse_sender_email(data)
+        return self.get_sender_email(sid)
+
+    def set_sender_daily_limits(
+        self, sender_email_ids: Iterable[int], daily_limit: int
+    ) -> ActionResult:
+        """``PATCH /api/sender-emails/daily-limits/bulk`` with ``{sender_email_ids, daily_limit}``."""
+        ids = [to_int(i) for i in sender_email_ids]
+        body = {"sender_email_ids": ids, "daily_limit": int(daily_limit)}
+        return self._action("PATCH", "sender-emails/daily-limits/bulk", body)
+
+    def set_sender_warmup(self, sender_email_ids: Iterable[int], enabled: bool) -> ActionResult:
+        """``PATCH /api/warmup/sender-emails/enable`` (or ``/disable``) with ``{sender_email_ids}``."""
+        ids = [to_int(i) for i in sender_email_ids]
+        verb = "enable" if enabled else "disable"
+        return self._action("PATCH", f"warmup/sender-emails/{verb}", {"sender_email_ids": ids})

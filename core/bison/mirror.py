@@ -459,6 +459,27 @@ def upsert_senders(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -
     return upsert(cur, "bison_sender_emails", df, ["workspace_id", "id"])
 
 
+SENDER_SETTINGS = ("daily_limit", "warmup_enabled")
+
+
+def set_sender_settings(
+    cur: duckdb.DuckDBPyConnection, workspace_id: int, sender_ids: list[int], **values: Any
+) -> None:
+    """What an action changed in Email Bison (daily limit, warm-up on or off) on the mirrored
+    accounts, so the page shows it before the next sync reads it back."""
+    bad = set(values) - set(SENDER_SETTINGS)
+    if bad:
+        raise ValueError(f"not a sending-account setting: {sorted(bad)}")
+    if not values or not sender_ids:
+        return
+    sets = ", ".join(f"{name} = ?" for name in values)
+    cur.execute(
+        f"UPDATE bison_sender_emails SET {sets}, synced_at = now()"
+        " WHERE workspace_id = ? AND list_contains(?, id)",
+        [*values.values(), workspace_id, [int(i) for i in sender_ids]],
+    )
+
+
 def apply_sender_event(
     cur: duckdb.DuckDBPyConnection,
     workspace_id: int,
@@ -515,3 +536,22 @@ TAG_SCHEMA = {
     "is_default": pl.Boolean,
     "synced_at": TS,
 }
+
+
+def forget_person(
+    cur: duckdb.DuckDBPyConnection, workspace_id: int, email_key: str, lead_ids: list[int]
+) -> dict[str, Any]:
+    """A deletion request: drop a person's leads and their replies from the mirror (by lead id
+    or address). Returns how many rows of each went."""
+    ids = [int(i) for i in lead_ids]
+    replies = cur.execute(
+        "DELETE FROM bison_replies WHERE workspace_id = ? AND (list_contains(?, lead_id)"
+        " OR lower(trim(from_email)) = ?) RETURNING id",
+        [workspace_id, ids, email_key],
+    ).fetchall()
+    leads = cur.execute(
+        "DELETE FROM bison_leads WHERE workspace_id = ? AND (list_contains(?, id)"
+        " OR lower(trim(email)) = ?) RETURNING id",
+        [workspace_id, ids, email_key],
+    ).fetchall()
+    return {"replies": len(replies), "leads": len(leads), "reply_ids": [r[0] for r in replies]}

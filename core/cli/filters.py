@@ -82,6 +82,36 @@ def disable(rule: str = typer.Argument(..., help="The rule's id or name.")) -> N
     _switch(rule, False)
 
 
+@app.command("edit")
+def edit(
+    rule: str = typer.Argument(..., help="The rule's id or name."),
+    name: str = typer.Option(None, "--name", help="A new name (the reject reason)."),
+    field: str = typer.Option(None, "--field", help="A new field."),
+    operator: str = typer.Option(None, "--operator", help="A new operator."),
+    value: str = typer.Option(None, "--value", help="A new value."),
+    workspace: str = typer.Option(
+        None, "--workspace", help="Only for this client, or 'all' for every client."
+    ),
+    position: int = typer.Option(None, "--position", help="A new place in the order."),
+) -> None:
+    """Change a rule: only the parts given change (checked and audited)."""
+    r = run_job(
+        "filters.edit",
+        {
+            "rule": rule,
+            "name": name,
+            "field": field,
+            "operator": operator,
+            "value": value,
+            "workspace": workspace,
+            "position": position,
+        },
+    )
+    x = r["rule"]
+    value_text = f" {x['value']}" if x["value"] not in (None, "") else ""
+    typer.echo(f"Rule {r['id']} is now: {x['name']} ({x['field']} {x['operator']}{value_text}).")
+
+
 @app.command("remove")
 def remove(rule: str = typer.Argument(..., help="The rule's id or name.")) -> None:
     """Delete a rule (audited)."""

@@ -80,15 +80,20 @@ def remove(
 @app.command("list")
 def list_(
     out: Path = typer.Option(None, "--out", help="CSV file to write; default standard output."),
+    search: str = typer.Option(None, "--search", help="Only addresses containing this text."),
+    reason: str = typer.Option(None, "--reason", help="Only this reason (e.g. bounced)."),
+    source: str = typer.Option(None, "--source", help="Only this source (e.g. reply)."),
 ) -> None:
-    """The whole suppression list as CSV (email, reason, source, added_by, added_at)."""
+    """The suppression list as CSV (email, reason, source, added_by, added_at), all of it or
+    what matches --search, --reason and --source (then with where each came from)."""
     target = (
         out.resolve()
         if out
         else Path(tempfile.gettempdir()) / f"leadops-suppression-{uuid.uuid4().hex}.csv"
     )
     try:
-        result = run_job("suppression.list", {"out": str(target)})
+        filters = {"search": search, "reason": reason, "source": source}
+        result = run_job("suppression.list", {"out": str(target), **filters})
         if out:
             typer.echo(f"Wrote {result['rows']:,} addresses to {out}", err=True)
             return
@@ -98,3 +103,15 @@ def list_(
     finally:
         if not out:
             target.unlink(missing_ok=True)
+
+
+@app.command("counts")
+def counts() -> None:
+    """How many addresses are listed per reason and source."""
+    rows = run_job("suppression.counts", {})["counts"]
+    if not rows:
+        typer.echo("The suppression list is empty.")
+    for r in rows:
+        typer.echo(
+            f"{r['addresses']:>9,}  {r['reason']} ({r['source']}), newest {r['newest'][:10]}"
+        )

@@ -437,12 +437,13 @@ def _run_import(
                 f"""
                 INSERT INTO contacts (id, workspace_id, first_name, last_name, email, address, city,
                     state, zip, cell_phone, purchase_date, home_value, head_of_household, income,
-                    date_of_birth, renewal_month, status, source, import_id)
+                    date_of_birth, renewal_month, status, source, import_id, import_row)
                 SELECT k.contact_id, $wid, k.first_name, k.last_name, k.email, k.address,
                        coalesce(k.city, z.city), coalesce(k.state, z.state), k.zip, k.cell_phone,
                        k.purchase_date, k.home_value, k.head_of_household, k.income,
                        k.date_of_birth,
-                       CASE WHEN purchase_date IS NULL THEN $month::DATE END, 'raw', $src, $imp
+                       CASE WHEN purchase_date IS NULL THEN $month::DATE END, 'raw', $src, $imp,
+                       k.row_number
                 FROM {stage} k LEFT JOIN {stage}_first f ON f.email = k.email
                 LEFT JOIN us_zip_codes z ON z.zip = k.zip
                 WHERE k.reason IS NULL

@@ -307,8 +307,25 @@ def set_enabled(db: Database, user: access.User, rule_id: int, enabled: bool) ->
     return True
 
 
+def edit_rule(db: Database, user: access.User, rule_id: int, **changes: Any) -> dict[str, Any]:
+    """Change some of a rule's parts (name, field, operator, value, enabled, workspace_id,
+    position), keeping the others; checked and audited like a new rule. Returns the rule."""
+    allowed = {"name", "field", "operator", "value", "enabled", "workspace_id", "position"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise RuleError(f"A rule has no {', '.join(sorted(unknown))}.")
+    rows = db.query("SELECT * FROM filter_rules WHERE id = ?", [rule_id])
+    if rows.height == 0:
+        raise RuleError(f"No filter rule {rule_id}.")
+    rule = {k: v for k, v in rows.row(0, named=True).items() if k in allowed} | changes
+    save_rule(db, user, rule_id=rule_id, **rule)
+    return rule
+
+
 def delete_rule(db: Database, user: access.User, rule_id: int) -> None:
     access.require(user, "pipeline.rules")
+    if not db.scalar("SELECT count(*) FROM filter_rules WHERE id = ?", [rule_id]):
+        raise RuleError(f"No filter rule {rule_id}.")
     with db.transaction() as cur:
         cur.execute("DELETE FROM filter_rules WHERE id = ?", [rule_id])
         audit.record(
@@ -419,6 +436,13 @@ def filter_stage(db: Database, workspace_id: int, month: dt.date) -> dict[str, A
                 FROM _filter x WHERE contacts.id = x.id
                 """,
                 {"month": month, "cmonth": add_months(month, -1)},
+            )
+            cur.execute(  # each contact's history: the rule that rejected or moved it, and when
+                "INSERT INTO contact_events (contact_id, workspace_id, kind, rule, reason)"
+                " SELECT id, coalesce(route_to, $wid), 'filter', reason, CASE WHEN route_to IS"
+                " NOT NULL THEN 'moved to the high-net-worth client' ELSE 'rejected' END"
+                " FROM _filter WHERE reason IS NOT NULL OR route_to IS NOT NULL",
+                {"wid": workspace_id},
             )
             cur.execute("COMMIT")
         except BaseException:

@@ -16,7 +16,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from core.accounts import access
 from core.pipeline import import_files
@@ -28,7 +27,7 @@ from core.pipeline.import_files import (
     reader_sql,
     row_in_file,
 )
-from core.platform import audit
+from core.platform import audit, suppression_store
 from core.platform.store import Database, quote_ident
 
 DEFAULT_FILE_REASON = "unsubscribed"
@@ -66,20 +65,15 @@ def _add(
     were new (an address already on the list keeps its first reason)."""
     if not pairs:
         return 0
-    table = pa.table({"email_key": [k for k, _ in pairs], "reason": [r for _, r in pairs]})
     with db.transaction() as cur:
-        before = cur.execute("SELECT count(*) FROM suppression_list").fetchall()[0][0]
-        cur.register("_supp", table)
-        try:
-            cur.execute(
-                "INSERT INTO suppression_list (email_key, reason, source, added_by)"
-                " SELECT email_key, any_value(reason), ?, ? FROM _supp GROUP BY email_key"
-                " ON CONFLICT DO NOTHING",
-                [source, user.email],
+        added = len(
+            suppression_store.insert(
+                cur,
+                [{"email_key": k, "reason": r} for k, r in pairs],
+                added_by=user.email,
+                source=source,
             )
-        finally:
-            cur.unregister("_supp")
-        added = cur.execute("SELECT count(*) FROM suppression_list").fetchall()[0][0] - before
+        )
         reasons = sorted({r for _, r in pairs})
         after: dict[str, Any] = {"added": added, "source": source, **extra}
         after["reason" if len(reasons) == 1 else "reasons"] = (
@@ -230,3 +224,53 @@ SUPPRESSION_SQL = (
     "SELECT email_key AS email, reason, source, added_by, added_at FROM suppression_list"
     " ORDER BY email_key"
 )
+
+
+def _search_where(text: str | None, reason: str | None, source: str | None) -> tuple[str, list]:
+    where, params = ["true"], []
+    if text and text.strip():
+        where.append("(contains(email_key, ?) OR contains(lower(coalesce(detail, '')), ?))")
+        params += [text.strip().lower()] * 2
+    if reason:
+        where.append("reason = ?")
+        params.append(reason)
+    if source:
+        where.append("source = ?")
+        params.append(source)
+    return " AND ".join(where), params
+
+
+SEARCH_COLUMNS = "email_key AS email, reason, source, detail, added_by, added_at"
+
+
+def search(
+    db: Database,
+    text: str | None = None,
+    *,
+    reason: str | None = None,
+    source: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[pl.DataFrame, int]:
+    """One page of the list matching a part of an address (or of its detail), a reason and a
+    source, newest first, and how many match in all."""
+    where, params = _search_where(text, reason, source)
+    total = int(db.scalar(f"SELECT count(*) FROM suppression_list WHERE {where}", params) or 0)
+    page = db.query(
+        f"SELECT {SEARCH_COLUMNS} FROM suppression_list WHERE {where}"
+        " ORDER BY added_at DESC, email_key LIMIT ? OFFSET ?",
+        [*params, int(limit), int(offset)],
+    )
+    return page, total
+
+
+def search_sql(
+    text: str | None = None, *, reason: str | None = None, source: str | None = None
+) -> tuple[str, list]:
+    """The query of everything `search` matches, for a streamed CSV."""
+    where, params = _search_where(text, reason, source)
+    return (
+        f"SELECT {SEARCH_COLUMNS} FROM suppression_list WHERE {where} ORDER BY added_at DESC,"
+        " email_key",
+        params,
+    )

@@ -4,6 +4,9 @@ Upload: for each of a client's batches of a month, leads are created-or-updated 
 most 500, attached to the client's upload campaign and tagged with the batch name. Each chunk is
 recorded as soon as Email Bison accepted it (contacts `uploaded`, with their lead id), so a
 failure half-way leaves the batch "partially uploaded" and a retry sends only what is missing.
+Just before each chunk the suppression list is checked again: a contact suppressed after it was
+batched (an unsubscribe, a bounce, a deletion request) is held back — rejected as `suppressed`,
+taken out of its batch — and the upload's result says how many.
 """
 
 from __future__ import annotations
@@ -184,7 +187,7 @@ def upload_stage(
             "No upload campaign chosen for this client; pick one on the Pipeline page first."
         )
     client = _clients(db, client_factory)(workspace_id)
-    done, per_batch, skipped = 0, {}, 0
+    done, per_batch, skipped, held = 0, {}, 0, 0
     try:
         for batch_id, name, tag_id in batches:
             sent = 0
@@ -200,6 +203,7 @@ def upload_stage(
                     [campaign_id, batch_id],
                 )
                 while True:
+                    held += hold_back_suppressed(db, batch_id)
                     rows = db.query(
                         "SELECT id, email, first_name, last_name, city, state, zip, purchase_date"
                         f" FROM contacts WHERE batch_id = ? AND status = 'batched' ORDER BY id LIMIT {CHUNK}",
@@ -235,10 +239,46 @@ def upload_stage(
         db,
         "batches uploaded",
         f"{_ws_name(db, workspace_id)}: {uploaded:,} leads in {len(per_batch)} batch(es) for "
-        f"{month:%B %Y}" + (f", {skipped:,} skipped by Email Bison" if skipped else ""),
+        f"{month:%B %Y}"
+        + (f", {skipped:,} skipped by Email Bison" if skipped else "")
+        + (f", {held:,} held back as suppressed" if held else ""),
         workspace_id,
     )
-    return {"input": total, "output": uploaded, "skipped": skipped, "batches": per_batch}
+    return {
+        "input": total,
+        "output": uploaded,
+        "skipped": skipped,
+        "held_back": held,
+        "batches": per_batch,
+    }
+
+
+def hold_back_suppressed(db: Database, batch_id: int) -> int:
+    """Take the batch's contacts that are on the suppression list now out of it (rejected as
+    `suppressed`, with an event in their history); returns how many."""
+    with db.transaction() as cur:
+        held = cur.execute(
+            """UPDATE contacts SET status = 'rejected', reject_reason = 'suppressed',
+                   batch_id = NULL, updated_at = now()
+               WHERE batch_id = ? AND status = 'batched'
+                 AND lower(trim(email)) IN (SELECT email_key FROM suppression_list)
+               RETURNING id, workspace_id""",
+            [batch_id],
+        ).fetchall()
+        if not held:
+            return 0
+        cur.execute(
+            "INSERT INTO contact_events (contact_id, workspace_id, kind, rule, reason)"
+            " SELECT unnest(?), unnest(?), 'held_back', 'suppressed',"
+            " 'held back from the upload: on the suppression list since it was batched'",
+            [[r[0] for r in held], [r[1] for r in held]],
+        )
+        cur.execute(
+            "UPDATE batches SET contact_count = (SELECT count(*) FROM contacts WHERE batch_id = ?)"
+            " WHERE id = ?",
+            [batch_id, batch_id],
+        )
+    return len(held)
 
 
 def _ws_name(db: Database, workspace_id: int) -> str:

@@ -93,6 +93,13 @@ def verify_stage(
     client_factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     tick = tick or (lambda *_: None)
+    from core.pipeline import verification_bulk as bulk
+
+    key = debounce_key(db)
+    # A bulk list Debounce is still working on (the run stopped while it waited) is picked up
+    # again, its contacts still `verifying`; otherwise big runs go as bulk lists.
+    if key and bulk.unfinished(db, workspace_id, month):
+        return bulk.verify_bulk(db, workspace_id, month, key, run_id, tick, client_factory)
     scope = "workspace_id = ? AND renewal_month = ?"
     with db.cursor() as cur:
         cur.execute(
@@ -103,7 +110,8 @@ def verify_stage(
             f"SELECT count(*) FROM contacts WHERE {scope} AND status = 'filtered'",
             [workspace_id, month],
         ).fetchall()[0][0]
-    key = debounce_key(db)
+    if key and bulk.wanted(db, total):
+        return bulk.verify_bulk(db, workspace_id, month, key, run_id, tick, client_factory)
     mode = "debounce" if key else "local"
     per_1000 = settings.get(db, "debounce_cost_per_1000_cents")
     with db.cursor() as cur:
@@ -148,8 +156,10 @@ def verify_stage(
                     verdicts.append(v.verdict)
                     codes.append(v.code)
                     reasons.append(v.reason)
-                    if v.balance is not None:
-                        balance = v.balance
+                    if (
+                        v.balance is not None
+                    ):  # answers arrive out of order: the lowest is the latest
+                        balance = v.balance if balance is None else min(balance, v.balance)
                 credits += len(remote)
             for v in verdicts:
                 counts[v] += 1
@@ -177,6 +187,8 @@ def verify_stage(
             cur.execute("UPDATE verification_runs SET finished_at = now() WHERE id = ?", [vrun])
         if client is not None:
             client.close()
+        if balance is not None:
+            bulk.record_balance(db, balance)
     return {
         "input": done,
         "output": counts["safe"],
@@ -203,12 +215,20 @@ def _write(db: Database, ids, verdicts, codes, reasons, mode: str) -> None:
             UPDATE contacts SET
                 status = CASE WHEN v.verdict = 'safe' THEN 'verified' ELSE 'invalid' END,
                 verification_result = v.verdict, verification_code = v.code,
-                verification_source = $mode,
+                verification_source = CASE WHEN v.code IS NULL THEN 'local' ELSE $mode END,
                 reject_reason = CASE WHEN v.verdict = 'safe' THEN NULL
                                      ELSE 'email ' || v.verdict || ': ' || v.reason END,
                 updated_at = now()
             FROM _verified v WHERE contacts.id = v.id AND contacts.status = 'verifying'
             """,
+            {"mode": mode},
+        )
+        cur.execute(  # each contact's history: the verification result, and when
+            "INSERT INTO contact_events (contact_id, workspace_id, kind, rule, reason)"
+            " SELECT c.id, c.workspace_id, 'verify', $mode, v.verdict"
+            " || CASE WHEN v.verdict = 'safe' THEN '' ELSE ': ' || coalesce(v.reason, '') END"
+            " || coalesce(' (code ' || v.code || ')', '')"
+            " FROM _verified v JOIN contacts c ON c.id = v.id",
             {"mode": mode},
         )
         cur.unregister("_verified")

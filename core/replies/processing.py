@@ -1,6 +1,7 @@
 """What happens to new replies, after every Email Bison sync and on `leadops crm deliver`: take in
-waiting webhook events, classify new replies, create client leads, read CRM deal stages back, queue
-new leads and deliver what is due.
+waiting webhook events, classify new replies, add unsubscribes, hard bounces and removal requests
+to the suppression list, create client leads, read CRM deal stages back, queue new leads and
+deliver what is due.
 
 One function for both paths, so a reply is processed by the same rules whichever path saw it first.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from connectors.http import redact
 from core.bison import receiver as webhooks
+from core.platform import suppression_store
 from core.platform.store import Database
 from core.replies import client_leads, crm_delivery
 from core.replies import inbox as replies
@@ -39,6 +41,7 @@ def process_new_replies(
         steps.append(("webhooks", lambda: webhooks.ingest(db)))
     steps += [
         ("classified", lambda: replies.classify_pending(db, workspace_ids)),
+        ("suppressed", lambda: suppression_store.sweep(db, workspace_ids)),
         ("new_leads", lambda: len(client_leads.refresh(db, workspace_ids))),
     ]
     if deal_stages:

@@ -1,6 +1,8 @@
 """A fake Debounce API (single validation, balance, bulk upload/status/download) as an ASGI app.
 
-Answers the documented shapes with every value a string. The code an address gets comes from its
+Answers the documented shapes with every value a string. Bulk lists: one active list per
+account (a second upload gets the documented refusal), done after `polls_to_finish` status polls,
+when the list is read from its URL (`list_fetches` counts the reads). The code an address gets comes from its
 local part: `invalid…` → 6, `risky…`/`catchall…` → 4, `unknown…` → 7, `trap…` → 2, `bad…` with no
 dot in the domain → 1, otherwise 5. More than 5 calls in flight get the documented 429
 "Maximum concurrent calls reached". Knobs: `fail_next(n, status)`, `delay` (seconds per call),
@@ -50,6 +52,8 @@ class DebounceFake:
         self.in_flight = 0
         self.max_in_flight = 0
         self.lists: dict[str, dict[str, Any]] = {}
+        self.polls_to_finish = 2  # status polls before a list is done
+        self.list_fetches = 0  # how many times a list was downloaded from its URL
         self.list_contents: dict[str, str] = {}
         self._faults: list[int] = []
         self._lock = threading.Lock()
@@ -134,8 +138,19 @@ class DebounceFake:
         url = request.query_params.get("url", "")
         if not url.startswith(("http://", "https://")):
             return self._error(400, "URL parameter is not valid.")
+        if any(not entry.get("done") for entry in self.lists.values()):
+            # One active bulk list per account (the older documented answer: HTTP 200, success 0).
+            return JSONResponse(
+                {
+                    "debounce": {
+                        "error": "You have reached the maximum number of API bulk verify "
+                        "requests. Please try after the existing request completes."
+                    },
+                    "success": "0",
+                }
+            )
         list_id = str(8620 + len(self.lists))
-        self.lists[list_id] = {"url": url, "polls": 0}
+        self.lists[list_id] = {"url": url, "polls": 0, "done": False}
         return JSONResponse({"debounce": {"list_id": list_id, "list_name": "list"}, "success": "1"})
 
     async def status(self, request: Request) -> JSONResponse:
@@ -146,16 +161,22 @@ class DebounceFake:
         if entry is None:
             return JSONResponse({"debounce": {"error": "List ID is not valid."}, "success": "0"})
         entry["polls"] += 1
-        done = entry["polls"] >= 2
+        done = entry["polls"] >= self.polls_to_finish
         link = f"{request.base_url}download/{list_id}.csv" if done else ""
         if done and list_id not in self.list_contents:
             import httpx
 
+            self.list_fetches += 1
+            got = await asyncio.to_thread(httpx.get, entry["url"])
+            if got.status_code != 200:
+                entry["done"] = True
+                return JSONResponse(
+                    {"debounce": {"error": "List URL could not be read."}, "success": "0"}
+                )
             emails = [
-                line.strip()
-                for line in httpx.get(entry["url"]).text.splitlines()
-                if line.strip() and "@" in line
+                line.strip() for line in got.text.splitlines() if line.strip() and "@" in line
             ]
+            entry["done"] = True
             rows = ["email,code,result,reason"] + [
                 f"{e},{code_for(e)},{RESULTS[code_for(e)][0]},{RESULTS[code_for(e)][1]}"
                 for e in emails

@@ -453,6 +453,33 @@ def attach_leads(ctx: Ctx) -> Any:
     return success("Leads have been attached to the campaign. It may take up to 5 minutes to sync.")
 
 
+def remove_leads(ctx: Ctx) -> Any:
+    """``DELETE /api/campaigns/{id}/leads``: the leads leave the campaign (stats kept)."""
+    campaign = campaign_of(ctx, ctx.params["campaign_id"])
+    lead_ids = ctx.body.get("lead_ids") if isinstance(ctx.body, dict) else None
+    if not isinstance(lead_ids, list) or not lead_ids:
+        raise invalid({"lead_ids": [required("lead_ids")]})
+    errors = {
+        f"lead_ids.{i}": [f"The selected lead_ids.{i} is invalid."]
+        for i, lid in enumerate(lead_ids)
+        if not isinstance(lid, int) or lid not in ctx.ws.leads
+    }
+    if errors:
+        raise invalid(errors)
+    removed = 0
+    for lid in lead_ids:
+        lead = ctx.ws.leads[lid]
+        before = len(lead.campaigns or [])
+        lead.campaigns = [e for e in lead.campaigns or [] if e["campaign_id"] != campaign["id"]]
+        if len(lead.campaigns) < before:
+            removed += 1
+            lead.updated = ctx.now()
+    campaign["total_leads"] = max(0, campaign["total_leads"] - removed)
+    campaign["updated"] = ctx.now()
+    ctx.ws.touch()
+    return success("Leads have been removed from the campaign.")
+
+
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/users", get_user),
     ("GET", "/api/workspaces/v1.1", list_workspaces),
@@ -476,5 +503,6 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("PUT", "/api/campaigns/{campaign_id}/schedule", sched.update_schedule),
     ("GET", "/api/campaigns/{campaign_id}/sender-emails", campaign_sender_emails),
     ("POST", "/api/campaigns/{campaign_id}/leads/attach-leads", attach_leads),
+    ("DELETE", "/api/campaigns/{campaign_id}/leads", remove_leads),
     *inbox.ROUTES,
 ]

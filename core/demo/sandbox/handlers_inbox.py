@@ -487,6 +487,71 @@ def get_sender_email(ctx: Ctx) -> Any:
     raise not_found("sender_email", sid)
 
 
+def _sender_ids(ctx: Ctx) -> list[int]:
+    """The ``sender_email_ids`` of a bulk body, each one an account of this workspace (422 else)."""
+    ids = ctx.body.get("sender_email_ids") if isinstance(ctx.body, dict) else None
+    if not isinstance(ids, list) or not ids:
+        raise invalid({"sender_email_ids": [required("sender_email_ids")]})
+    errors = {
+        f"sender_email_ids.{i}": [f"The selected sender_email_ids.{i} is invalid."]
+        for i, sid in enumerate(ids)
+        if not isinstance(sid, int) or sid not in ctx.ws.senders
+    }
+    if errors:
+        raise invalid(errors)
+    return ids
+
+
+def _daily_limit(ctx: Ctx) -> int:
+    limit = ctx.body.get("daily_limit") if isinstance(ctx.body, dict) else None
+    if limit is None:
+        raise invalid({"daily_limit": [required("daily_limit")]})
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise invalid({"daily_limit": ["The daily limit field must be an integer of 0 or more."]})
+    return limit
+
+
+def update_sender_email(ctx: Ctx) -> Any:
+    sid = ctx.params["sender_email_id"]
+    if sid not in ctx.ws.senders:
+        raise not_found("sender_email", sid)
+    sender = ctx.ws.senders[sid]
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    if "daily_limit" in body:
+        sender["daily_limit"] = _daily_limit(ctx)
+    for key in ("name", "email_signature"):
+        if key in body:
+            sender[key] = str(body[key])
+    sender["updated"] = ctx.now()
+    ctx.ws.touch()
+    return {"data": ser_sender(ctx.ws, sender)}
+
+
+def bulk_daily_limits(ctx: Ctx) -> Any:
+    ids, limit = _sender_ids(ctx), _daily_limit(ctx)
+    for sid in ids:
+        ctx.ws.senders[sid]["daily_limit"] = limit
+        ctx.ws.senders[sid]["updated"] = ctx.now()
+    ctx.ws.touch()
+    return success("Daily limits have been updated.")
+
+
+def _warmup(ctx: Ctx, enabled: bool) -> Any:
+    for sid in _sender_ids(ctx):
+        ctx.ws.senders[sid]["warmup_enabled"] = enabled
+        ctx.ws.senders[sid]["updated"] = ctx.now()
+    ctx.ws.touch()
+    return success(f"Warmup has been {'enabled' if enabled else 'disabled'}.")
+
+
+def enable_warmup(ctx: Ctx) -> Any:
+    return _warmup(ctx, True)
+
+
+def disable_warmup(ctx: Ctx) -> Any:
+    return _warmup(ctx, False)
+
+
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/leads", list_leads),
     ("POST", "/api/leads", create_lead),
@@ -506,4 +571,8 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/replies/{reply_id:int}/reply", send_reply),
     ("GET", "/api/sender-emails", list_sender_emails),
     ("GET", "/api/sender-emails/{sender_email_id:int}", get_sender_email),
+    ("PATCH", "/api/sender-emails/{sender_email_id:int}", update_sender_email),
+    ("PATCH", "/api/sender-emails/daily-limits/bulk", bulk_daily_limits),
+    ("PATCH", "/api/warmup/sender-emails/enable", enable_warmup),
+    ("PATCH", "/api/warmup/sender-emails/disable", disable_warmup),
 ]
