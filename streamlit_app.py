@@ -26,6 +26,8 @@ user = ui.sign_in()  # stops the script with a sign-in or refusal screen when ne
 PAGES = [
     ("Daily", "overview", "Overview", ":material/dashboard:"),
     ("Daily", "pipeline", "Pipeline", ":material/filter_alt:"),
+    ("Daily", "contacts", "Contacts", ":material/contacts:"),
+    ("Daily", "month_board", "Month board", ":material/calendar_view_month:"),
     ("Daily", "campaigns", "Campaigns", ":material/campaign:"),
     ("Daily", "replies", "Replies", ":material/inbox:"),
     ("Daily", "client_leads", "Client leads", ":material/person_check:"),
@@ -57,6 +59,11 @@ with st.sidebar:
         st.caption(next(iter(labels.values()), "No client workspace"))
     else:
         options = [None, *labels]
+        wanted = st.query_params.get("client", "")  # a link to a page for one client
+        if wanted.isdigit() and int(wanted) in labels:
+            st.session_state["workspace_id"] = int(wanted)
+        if "client" in st.query_params:
+            del st.query_params["client"]
         current = st.session_state.get("workspace_id")
         st.selectbox(
             "Client",
@@ -75,12 +82,21 @@ fresh = ui.cached(overview.data_freshness, user.scope)
 now = dt.datetime.now(dt.UTC)
 parts = []
 for r in fresh.iter_rows(named=True):
+    # synced only when a real sync ran with a configured connection
+    if not r["connected"]:
+        parts.append(f"{r['name']}: not connected")
+        continue
+    some = f" ({r['connected']} of {r['clients']} clients)" if r["connected"] < r["clients"] else ""
+    if r["last_success"] is None:
+        parts.append(f"{r['name']}{some}: not synced yet")
+        continue
     hours = (now - r["last_success"]).total_seconds() / 3600
-    parts.append(f"{r['source']}: {f'{hours * 60:.0f} min' if hours < 2 else f'{hours:.0f} h'} ago")
+    ago = f"{hours * 60:.0f} min" if hours < 2 else f"{hours:.0f} h"
+    parts.append(f"{r['name']}{some}: {ago} ago")
 st.divider()
 st.caption(
     "Data freshness — last successful sync: "
-    + (" · ".join(parts) if parts else "no syncs yet")
+    + (" · ".join(parts) if parts else "no sources yet")
     + ui.sandbox_footer()
 )
 _ = access  # roles are defined in core.accounts.access

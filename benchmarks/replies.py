@@ -41,6 +41,7 @@ LEADS = 300
 def page_queries(db: Database, scope: Scope) -> None:
     replies.inbox(db, scope)
     replies.inbox(db, scope, category="interested", unread=True)
+    replies.inbox_count(db, scope)  # the page's total, unread and not-handled counts
     replies.stats(db, scope, by="client")
     replies.stats(db, scope, by="campaign")
     client_leads.stage_counts(db, scope)
@@ -56,6 +57,9 @@ FLOOR_SQL = [
     " ORDER BY r.date_received DESC LIMIT 500",
     "SELECT r.id FROM bison_replies r JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id"
     " WHERE x.category = 'interested' AND NOT r.read ORDER BY r.date_received DESC LIMIT 500",
+    "SELECT count(*), count(*) FILTER (WHERE r.interested), count(*) FILTER (WHERE NOT r.read),"
+    " count(*) FILTER (WHERE x.handled_at IS NULL) FROM bison_replies r"
+    " LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id",
     "SELECT r.workspace_id, x.category, r.interested, count(*) FROM bison_replies r"
     " JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id GROUP BY ALL",
     "SELECT r.workspace_id, r.campaign_id, x.category, r.interested, count(*) FROM bison_replies r"

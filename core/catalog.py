@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from core.accounts import jobs as accounts_jobs
 from core.bison import jobs as bison_jobs
+from core.campaigns import jobs as campaigns_jobs
+from core.contacts import jobs as contacts_jobs
 from core.demo import jobs as demo_jobs
 from core.guardrails import jobs as guardrails_jobs
 from core.pipeline import jobs as pipeline_jobs
@@ -24,6 +26,8 @@ from core.territories import jobs as territories_jobs
 DOMAIN_JOBS = (
     accounts_jobs,
     bison_jobs,
+    campaigns_jobs,
+    contacts_jobs,
     demo_jobs,
     guardrails_jobs,
     pipeline_jobs,

@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from core.platform import settings
+from core.platform import periods, settings, sync_status
 from core.platform.scope import Scope
 from core.platform.store import Database
 
@@ -25,8 +25,32 @@ def month_bounds(as_of: dt.date) -> tuple[dt.date, dt.date, int]:
     return start, nxt, days
 
 
+def _week_params(as_of: dt.date) -> dict[str, dt.date]:
+    week = periods.last_7_days(as_of)
+    return {"w7_start": week.start, "w7_end": week.end}
+
+
+def _sent_per_day_sql(scope: Scope) -> str:
+    """Emails sent a day per client over `periods.last_7_days` ($w7_start..$w7_end): the one
+    definition the board, the sending-below-plan check and the client report share."""
+    return f"""
+        SELECT workspace_id, sum(sent)::BIGINT AS sent_7d, sum(sent) / 7.0 AS sent_per_day
+        FROM bison_campaign_daily
+        WHERE day BETWEEN $w7_start AND $w7_end AND {scope.filter()}
+        GROUP BY ALL"""
+
+
+def sent_per_day(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
+    """Per client: emails sent over the last 7 complete days (`sent_7d`) and their daily
+    average (`sent_per_day`, unrounded). Clients that sent nothing have no row."""
+    return db.query(_sent_per_day_sql(scope), _week_params(as_of))
+
+
 def client_board(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
-    """One row per active client: KPI pacing, sending volume, next month's readiness, rates."""
+    """One row per active client: KPI pacing, sending volume, next month's readiness, rates.
+
+    Interested, replies and the reply rate count this month so far (today included); sent per
+    day and sending vs plan the last 7 complete days (`sent_per_day`). See docs/figures.md."""
     start, nxt, days_in_month = month_bounds(as_of)
     next_month = nxt
     conf = settings.get_all(db)
@@ -47,12 +71,12 @@ def client_board(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
     d AS (
         SELECT workspace_id,
                sum(sent) FILTER (WHERE day >= $start) AS sent_mtd,
-               sum(replies) FILTER (WHERE day >= $start) AS replies_mtd,
-               sum(sent) FILTER (WHERE day >= $week_ago) / 7.0 AS sent_per_day_7d
+               sum(replies) FILTER (WHERE day >= $start) AS replies_mtd
         FROM bison_campaign_daily
-        WHERE day >= least($start, $week_ago) AND day < $as_of_end AND {scope.filter()}
+        WHERE day >= $start AND day < $as_of_end AND {scope.filter()}
         GROUP BY ALL
     ),
+    s7 AS ({_sent_per_day_sql(scope)}),
     c AS (
         SELECT workspace_id, count(*) AS ready_next_month FROM contacts
         WHERE campaign_month = $next_month AND status IN ('verified', 'batched', 'uploaded') AND {scope.filter()}
@@ -65,16 +89,16 @@ def client_board(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
            CASE WHEN coalesce(il.interested_mtd, 0) >= w.monthly_target * $elapsed * $warn THEN 'on track'
                 WHEN coalesce(il.interested_mtd, 0) >= w.monthly_target * $elapsed * $danger THEN 'warning'
                 ELSE 'danger' END AS status,
-           round(coalesce(d.sent_per_day_7d, 0), 0) AS sent_per_day,
+           round(coalesce(s7.sent_per_day, 0), 0) AS sent_per_day,
            w.plan_per_day,
-           round(coalesce(d.sent_per_day_7d, 0) / nullif(w.plan_per_day, 0), 3) AS sending_vs_plan,
+           round(coalesce(s7.sent_per_day, 0) / nullif(w.plan_per_day, 0), 3) AS sending_vs_plan,
            coalesce(c.ready_next_month, 0) AS ready_next_month,
            w.plan_contacts,
            round(coalesce(c.ready_next_month, 0) / nullif(w.plan_contacts, 0), 3) AS ready_vs_plan,
            round(coalesce(d.replies_mtd, 0) / nullif(d.sent_mtd, 0), 4) AS reply_rate,
            round(coalesce(il.interested_mtd, 0) / nullif(d.replies_mtd, 0), 4) AS interested_rate
     FROM w LEFT JOIN il ON il.workspace_id = w.id LEFT JOIN d ON d.workspace_id = w.id
-           LEFT JOIN c ON c.workspace_id = w.id
+           LEFT JOIN s7 ON s7.workspace_id = w.id LEFT JOIN c ON c.workspace_id = w.id
     ORDER BY CASE status WHEN 'danger' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, pace NULLS FIRST, client
     """
     return db.query(
@@ -82,7 +106,7 @@ def client_board(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
         {
             "start": start,
             "as_of_end": as_of + dt.timedelta(days=1),
-            "week_ago": as_of - dt.timedelta(days=7),
+            **_week_params(as_of),
             "next_month": next_month,
             "elapsed": elapsed,
             "warn": warn,
@@ -108,16 +132,16 @@ def _period_totals(db: Database, scope: Scope, start: dt.date, end: dt.date) -> 
 
 
 def agency_kpis(db: Database, scope: Scope, as_of: dt.date) -> dict[str, dict[str, int]]:
-    """KPI cards: this week vs last week, month-to-date vs the same days last month."""
-    end = as_of + dt.timedelta(days=1)
-    week = _period_totals(db, scope, end - dt.timedelta(days=7), end)
-    prev_week = _period_totals(db, scope, end - dt.timedelta(days=14), end - dt.timedelta(days=7))
-    start, _, _ = month_bounds(as_of)
-    prev_start = (start - dt.timedelta(days=1)).replace(day=1)
-    prev_days = calendar.monthrange(prev_start.year, prev_start.month)[1]
-    prev_end = prev_start + dt.timedelta(days=min(as_of.day, prev_days))
-    mtd = _period_totals(db, scope, start, end)
-    prev_mtd = _period_totals(db, scope, prev_start, prev_end)
+    """KPI cards: the last 7 complete days against the 7 before (`periods.last_7_days`,
+    `periods.previous_7_days`), this month so far against the same days last month."""
+
+    def totals(w: periods.Window) -> dict[str, int]:
+        return _period_totals(db, scope, w.start, w.end_exclusive)
+
+    week = totals(periods.last_7_days(as_of))
+    prev_week = totals(periods.previous_7_days(as_of))
+    mtd = totals(periods.month_to_date(as_of))
+    prev_mtd = totals(periods.same_days_last_month(as_of))
     target = db.scalar(
         f"SELECT coalesce(sum(monthly_target), 0) FROM workspaces WHERE active AND {scope.filter('id')}"
     )
@@ -130,9 +154,25 @@ def agency_kpis(db: Database, scope: Scope, as_of: dt.date) -> dict[str, dict[st
     }
 
 
-def contacts_by_stage(db: Database, scope: Scope) -> pl.DataFrame:
+# Contact statuses in pipeline order (where a contact stands now); the last two are removals.
+STATUS_ORDER_CONTACTS = ["raw", "filtered", "verifying", "verified", "batched", "uploaded"]
+STATUS_ORDER_CONTACTS += ["rejected", "invalid"]
+
+
+def contacts_by_stage(
+    db: Database, scope: Scope, start: dt.date | None = None, end: dt.date | None = None
+) -> pl.DataFrame:
+    """Contacts by the stage they stand at now, in pipeline order. With `start` and `end`, only
+    contacts imported in [start, end]: the funnel's cohort, so its "uploaded" is this "uploaded"."""
+    cond, params = "", {}
+    if start is not None and end is not None:
+        cond = "AND imported_at >= $s AND imported_at < $e + INTERVAL 1 DAY"
+        params = {"s": start, "e": end}
     return db.query(
-        f"SELECT status, count(*) AS contacts FROM contacts WHERE {scope.filter()} GROUP BY ALL ORDER BY contacts DESC"
+        f"""SELECT status, count(*) AS contacts FROM contacts WHERE {scope.filter()} {cond}
+            GROUP BY status
+            ORDER BY coalesce(list_position($order, status), 99), status""",
+        {**params, "order": STATUS_ORDER_CONTACTS},
     )
 
 
@@ -214,12 +254,227 @@ def activity_feed(db: Database, scope: Scope, limit: int = 30) -> pl.DataFrame:
 
 
 def data_freshness(db: Database, scope: Scope | None = None) -> pl.DataFrame:
-    """Last successful sync per source. A client's scope sees only its own workspaces' runs,
-    never agency-wide ones (Stripe); no scope means every run."""
-    where = (scope or Scope.all()).filter()
+    """Per source: whether it is connected and its last real sync (`sync_status.source_status`).
+    A client's scope sees only its own clients' Email Bison, never Stripe (agency-wide)."""
+    return sync_status.source_status(db, scope)
+
+
+# -- what to do about each client ------------------------------------------------------------
+
+# Each main reason: its words, the page that fixes it (pages/<page>.py), that place in words, and
+# the tab of that page to open (None: the page as it opens).
+REASONS: dict[str, tuple[str, str, str, str | None]] = {
+    "onboarding": ("Setting up: checklist not finished", "settings", "Settings → Setup", "Setup"),
+    "not_sending": ("Campaign not sending", "campaigns", "Campaigns", None),
+    "behind_sending": ("Behind on sending", "sending_accounts", "Sending accounts", None),
+    "next_month": (
+        "Too few contacts ready for next month",
+        "pipeline",
+        "Pipeline → Gap to goal",
+        "Gap to goal",
+    ),
+    "low_reply_rate": ("Low reply rate", "copy_lab", "Copy Lab", None),
+    "behind_interested": ("Behind on interested replies", "campaigns", "Campaigns", None),
+}
+STATUS_ORDER = ("danger", "warning", "onboarding", "on track")
+# A client's reply rate this month under this share of the agency's is "low".
+LOW_REPLY_SHARE = 0.7
+
+
+def readiness_status(
+    ready_vs_plan: float | None, as_of: dt.date, warn: float, danger: float
+) -> str:
+    """Next month's list against a straight line from nothing on the 1st to the whole volume plan
+    at the month's end: the same warning and danger ratios as KPI pacing."""
+    _, _, days = month_bounds(as_of)
+    line = as_of.day / days
+    ready = ready_vs_plan or 0.0
+    if ready >= line * warn:
+        return "on track"
+    return "warning" if ready >= line * danger else "danger"
+
+
+def client_setup_facts(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
+    """Per active client: whether it is still being set up (added today or a setup step missing,
+    and no email sent yet) and whether its campaigns send."""
+    hours = int(settings.get(db, "guard_not_sending_hours"))
+    idle_days = max(1, hours // 24)  # whole sending days without a send
+    idle_before = as_of - dt.timedelta(days=idle_days)
     return db.query(
         f"""
-        SELECT source, max(finished_at) AS last_success, count(*) AS runs
-        FROM sync_runs WHERE status = 'succeeded' AND {where} GROUP BY source ORDER BY source
-        """
+        WITH sent AS (
+            SELECT workspace_id, campaign_id, max(day) FILTER (WHERE sent > 0) AS last_day,
+                   sum(sent) AS total
+            FROM bison_campaign_daily WHERE day <= $as_of AND {scope.filter()} GROUP BY ALL
+        ),
+        ever AS (  -- emails sent, or replies received (a reply means something was sent)
+            SELECT workspace_id, sum(n) AS total FROM (
+                SELECT workspace_id, coalesce(sum(total), 0) AS n FROM sent GROUP BY ALL
+                UNION ALL
+                SELECT workspace_id, count(*) FROM bison_replies WHERE {scope.filter()} GROUP BY ALL
+            ) GROUP BY ALL
+        ),
+        act AS (  -- idle: no send on any of its sending days (its schedule's) since the last send
+            SELECT c.workspace_id, count(*) AS active_campaigns,
+                   count(*) FILTER (WHERE c.created_at::DATE < $idle_before AND len(list_filter(
+                       generate_series(greatest(coalesce(s.last_day + 1, c.created_at::DATE),
+                                                $idle_before - 366), $as_of - 1, INTERVAL 1 DAY),
+                       lambda d: sch.campaign_id IS NULL OR len(sch.days) = 0
+                                 OR list_contains(sch.days, lower(dayname(d))))) >= $idle_days
+                   ) AS idle_campaigns
+            FROM bison_campaigns c LEFT JOIN sent s
+              ON s.workspace_id = c.workspace_id AND s.campaign_id = c.id
+            LEFT JOIN bison_campaign_schedules sch
+              ON sch.workspace_id = c.workspace_id AND sch.campaign_id = c.id
+            WHERE c.status = 'active' AND {scope.filter("c.workspace_id")} GROUP BY ALL
+        ),
+        zips AS (SELECT workspace_id, count(*) AS n FROM zip_assignments GROUP BY ALL)
+        SELECT w.id AS workspace_id,
+               w.created_at::DATE >= $as_of AS added_today,
+               coalesce(zips.n, 0) = 0 AS no_territory,
+               p.upload_campaign_id IS NULL AS no_upload_campaign,
+               r.name IS NULL AS no_token,
+               coalesce(ever.total, 0) = 0 AS never_sent,
+               coalesce(act.active_campaigns, 0) AS active_campaigns,
+               coalesce(act.idle_campaigns, 0) AS idle_campaigns
+        FROM workspaces w
+        LEFT JOIN zips ON zips.workspace_id = w.id
+        LEFT JOIN pipeline_settings p ON p.workspace_id = w.id
+        LEFT JOIN secret_refs r ON r.name = 'bison.workspace.' || w.id
+        LEFT JOIN ever ON ever.workspace_id = w.id
+        LEFT JOIN act ON act.workspace_id = w.id
+        WHERE w.active AND {scope.filter("w.id")}
+        """,
+        {"as_of": as_of, "idle_before": idle_before, "idle_days": idle_days},
+    )
+
+
+def is_onboarding(facts: dict) -> bool:
+    """Still being set up: nothing sent and no reply yet, and added today or a setup step missing."""
+    return bool(facts["never_sent"]) and bool(
+        facts["added_today"]
+        or facts["no_territory"]
+        or facts["no_upload_campaign"]
+        or facts["no_token"]
+    )
+
+
+def onboarding_clients(db: Database, scope: Scope, as_of: dt.date) -> set[int]:
+    """The clients the board shows as "onboarding" on `as_of`."""
+    facts = client_setup_facts(db, scope, as_of)
+    return {r["workspace_id"] for r in facts.iter_rows(named=True) if is_onboarding(r)}
+
+
+def _main_reason(
+    r: dict, ready_status: str, agency_reply_rate: float | None, danger: float, plan_ratio: float
+) -> str | None:
+    """The first thing to fix: setup, then a campaign that does not send, then whichever of this
+    month's pace and next month's list is worse (this month's on a tie), each by its likely cause."""
+    if r["onboarding"]:
+        return "onboarding"
+    if r["active_campaigns"] == 0 or r["idle_campaigns"] > 0:
+        return "not_sending"
+    sending = r["sending_vs_plan"]
+    low_reply = bool(
+        agency_reply_rate
+        and r["reply_rate"] is not None
+        and r["reply_rate"] < LOW_REPLY_SHARE * agency_reply_rate
+    )
+    pace_rank, ready_rank = STATUS_ORDER.index(r["status"]), STATUS_ORDER.index(ready_status)
+    if r["status"] != "on track" and pace_rank <= ready_rank:
+        if sending is not None and sending < danger:
+            return "behind_sending"
+        return "low_reply_rate" if low_reply else "behind_interested"
+    if ready_status != "on track":
+        return "next_month"
+    if sending is not None and sending < plan_ratio:
+        return "behind_sending"
+    return "low_reply_rate" if low_reply else None
+
+
+def _reason_numbers(reason: str, r: dict, agency_reply_rate: float | None) -> str:
+    """The figures behind a main reason, in words."""
+    if reason == "onboarding":
+        missing = [
+            what
+            for key, what in (
+                ("no_token", "Email Bison token"),
+                ("no_territory", "territory"),
+                ("no_upload_campaign", "upload campaign"),
+            )
+            if r[key]
+        ]
+        return ("still to do: " + ", ".join(missing)) if missing else "added today"
+    if reason == "not_sending":
+        if r["active_campaigns"] == 0:
+            return "no active campaign"
+        idle, active = r["idle_campaigns"], r["active_campaigns"]
+        return f"{idle} of {active} active campaigns sent nothing lately"
+    if reason == "behind_sending":
+        return f"{r['sending_vs_plan']:.0%} of the plan a day"
+    if reason == "next_month":
+        return f"{r['ready_vs_plan'] or 0:.1%} of the volume plan"
+    if reason == "low_reply_rate":
+        return f"{r['reply_rate']:.2%} against the agency's {agency_reply_rate:.2%}"
+    return f"{r['pace'] or 0:.0%} of expected by today"
+
+
+def guided_board(db: Database, scope: Scope, as_of: dt.date) -> pl.DataFrame:
+    """The client board with what to do: next month's readiness counted in the status, a client
+    still being set up shown as "onboarding", and each client's main reason with the page that
+    fixes it (`reason`, `reason_label`, `fix_page`, `fix_where`, `fix_tab`). Worst first."""
+    board = client_board(db, scope, as_of)
+    facts = client_setup_facts(db, scope, as_of)
+    conf = settings.get_all(db)
+    warn, danger = conf["kpi_warning_ratio"], conf["kpi_danger_ratio"]
+    plan_ratio = float(conf["guard_plan_use_ratio"])
+    totals = db.rows(
+        f"""SELECT sum(sent), sum(replies) FROM bison_campaign_daily
+            WHERE day >= $s AND day <= $e AND {scope.filter()}""",
+        {"s": month_bounds(as_of)[0], "e": as_of},
+    )[0]
+    agency_reply_rate = (totals[1] or 0) / totals[0] if totals[0] else None
+    df = board.join(facts, on="workspace_id", how="left")
+    rows = []
+    for r in df.iter_rows(named=True):
+        r["onboarding"] = is_onboarding(r)
+        ready = readiness_status(r["ready_vs_plan"], as_of, warn, danger)
+        worst = min(r["status"], ready, key=STATUS_ORDER.index)
+        reason = _main_reason(r, ready, agency_reply_rate, danger, plan_ratio)
+        label, page, where, tab = REASONS.get(reason, (None, None, None, None))
+        if reason:
+            label = f"{label}: {_reason_numbers(reason, r, agency_reply_rate)}"
+        rows.append(
+            {
+                "workspace_id": r["workspace_id"],
+                "status": "onboarding" if r["onboarding"] else worst,
+                "ready_status": ready,
+                "reason": reason,
+                "reason_label": label,
+                "fix_page": page,
+                "fix_where": where,
+                "fix_tab": tab,
+            }
+        )
+    extra = pl.DataFrame(
+        rows,
+        schema={
+            "workspace_id": board.schema["workspace_id"],
+            "status": pl.Utf8,
+            "ready_status": pl.Utf8,
+            "reason": pl.Utf8,
+            "reason_label": pl.Utf8,
+            "fix_page": pl.Utf8,
+            "fix_where": pl.Utf8,
+            "fix_tab": pl.Utf8,
+        },
+        orient="row",
+    )
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    return (
+        board.drop("status")
+        .join(extra, on="workspace_id", how="left", maintain_order="left")
+        .with_columns(pl.col("status").replace_strict(rank, default=len(rank)).alias("_rank"))
+        .sort(["_rank", "pace", "client"], nulls_last=False)
+        .drop("_rank")
     )

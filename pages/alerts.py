@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.guardrails import alerts as guardrails
 from core.guardrails import delivery as alert_delivery
+from core.guardrails import next_steps
 from core.platform import jobs
 from pages import alerts_parts, ui
 from pages.components.job_progress import job_progress
@@ -25,7 +26,7 @@ m3.metric("Info", counts["info"], border=True)
 m4.metric(
     "Last check",
     alerts_parts.ago(last["started_at"], dt.datetime.now(dt.UTC)) if last else "never",
-    help="Checks run after every sync and on demand (`leadops alerts check`).",
+    help="Checks run after every sync, and when you press Run checks now.",
     border=True,
 )
 
@@ -87,37 +88,8 @@ with tab_open:
             default=["danger", "warning", "info"],
             key="sev-filter",
         )
-        shown = table.filter(table["severity"].is_in(sev or []))
-        ui.table(
-            shown.drop("workspace_id", "check_name"),
-            name="alerts-open",
-            key="open-table",
-            column_config={
-                "id": None,
-                "title": st.column_config.TextColumn("Alert", width="large"),
-                "explanation": st.column_config.TextColumn("Explanation", width="large"),
-                "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM D, HH:mm"),
-                "last_seen": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
-                "snoozed_until": st.column_config.DatetimeColumn(
-                    "Snoozed until", format="MMM D, HH:mm"
-                ),
-            },
-        )
-        labels = {
-            r["id"]: f"{r['severity']} · {r['client'] or 'Agency'} · {r['title']}"
-            for r in shown.iter_rows(named=True)
-        }
-        picked = st.selectbox(
-            "Act on an alert",
-            list(labels),
-            index=None,
-            format_func=lambda i: labels[i],
-            placeholder="Pick an alert to read it in full, acknowledge or snooze it",
-            key="alert-pick",
-        )
-        if picked is not None:
-            row = shown.filter(shown["id"] == picked).row(0, named=True)
-            alerts_parts.act_on_alert(database, user, row)
+        shown = next_steps.with_steps(table.filter(table["severity"].is_in(sev or [])))
+        alerts_parts.open_alerts_table(database, user, shown)
 
 
 with tab_history:
@@ -143,8 +115,8 @@ with tab_delivery:
 
 with tab_thresholds:
     st.caption(
-        "Defaults live in Settings → General (the guard_* settings); a client may have its own "
-        "value here. Each check and the thresholds it reads:"
+        "Defaults are set under Settings → General; a client may have its own value here. "
+        "Each check and the thresholds it reads:"
     )
     ui.table(
         alerts_parts.checks_frame(),

@@ -40,15 +40,104 @@ def checks_frame() -> pl.DataFrame:
     )
 
 
+def open_alerts_table(db: Database, user: access.User, shown: pl.DataFrame) -> None:
+    """The open alerts, each with its next step and a link to it; select a row to act on it (or
+    arrive with `?alert=<id>`)."""
+    can_see = user.can_see
+    links = [
+        ui.fix_link(page, wid, tab) if page and can_see(page) else None
+        for page, wid, tab in zip(
+            shown["fix_page"], shown["workspace_id"], shown["fix_tab"], strict=True
+        )
+    ]
+    view = shown.with_columns(pl.Series("fix_link", links, dtype=pl.Utf8)).select(
+        "severity",
+        "client",
+        "title",
+        "fix_link",
+        "next_step",
+        "explanation",
+        "first_seen",
+        "last_seen",
+        "acknowledged_by",
+        "snoozed_until",
+        "check",
+    )
+    wanted = st.query_params.get("alert", "")
+    ids = shown["id"].to_list()
+    pre = [ids.index(int(wanted))] if wanted.isdigit() and int(wanted) in ids else []
+    event = st.dataframe(
+        view,
+        key="open-table",
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        selection_default={"selection": {"rows": pre, "columns": []}} if pre else None,
+        column_config=ui.display_columns(
+            view,
+            {
+                "client": st.column_config.TextColumn("Client", pinned=True),
+                "severity": st.column_config.TextColumn("Severity", width="small"),
+                "title": st.column_config.TextColumn("Alert", width="large"),
+                "next_step": st.column_config.TextColumn("Next step", width="large"),
+                "fix_link": st.column_config.LinkColumn(
+                    "Fix it", display_text="Open ›", help="The page where the next step is done"
+                ),
+                "explanation": st.column_config.TextColumn("Explanation", width="large"),
+                "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM D, HH:mm"),
+                "last_seen": st.column_config.DatetimeColumn("Last seen", format="MMM D, HH:mm"),
+                "snoozed_until": st.column_config.DatetimeColumn(
+                    "Snoozed until", format="MMM D, HH:mm"
+                ),
+            },
+        ),
+    )
+    st.download_button(
+        "Download CSV",
+        data=lambda: ui.frame_to_csv(view),
+        file_name=f"alerts-open-{dt.date.today():%Y%m%d}.csv",
+        mime="text/csv",
+        key="dl-open-table",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    rows = (event.selection.rows if event else []) or pre  # a row picked, else the linked one
+    if not rows:
+        st.caption("Select an alert's row to act on it: go to its fix, acknowledge or snooze it.")
+        return
+    row = shown.row(rows[0], named=True)
+    with st.container(border=True, key="alert-actions"):
+        act_on_alert(db, user, row)
+
+
 def act_on_alert(db: Database, user: access.User, row: dict[str, Any]) -> None:
     st.markdown(f"**{ui.md(row['title'])}** · {ui.md(row['client'] or 'Agency')}")
     st.write(ui.md(row["explanation"]))
+    if row.get("next_step"):
+        st.markdown(f"**Next step:** {ui.md(row['next_step'])}")
+        if row.get("fix_page") and user.can_see(row["fix_page"]):
+            params = {"client": row["workspace_id"]} if row["workspace_id"] is not None else {}
+            if row.get("fix_tab"):
+                params["tab"] = row["fix_tab"]
+            st.page_link(
+                f"pages/{row['fix_page']}.py",
+                label=f"Go to {row['fix_where']}",
+                icon=":material/arrow_forward:",
+                query_params=params or None,
+            )
     if row["acknowledged_by"]:
         st.caption(
             f"Acknowledged by {ui.md(row['acknowledged_by'])}: {ui.md(row['ack_reason'] or '')}"
         )
     if row["auto_action"]:
         st.info(ui.md(row["auto_action"]))
+    if str(row.get("check_name") or "").startswith("sender_") and row.get("subject_id"):
+        st.page_link(
+            "pages/sending_accounts.py",
+            label="Pause this inbox or lower its daily limit on Sending accounts",
+            icon=":material/forward_to_inbox:",
+            query_params={"inbox": str(row["subject_id"])},
+        )
     if not user.can("alerts.ack"):
         st.caption("Your role cannot acknowledge or snooze alerts.")
         return
@@ -90,7 +179,7 @@ def delivery(db: Database, user: access.User) -> None:
     chans = ui.cached(alert_delivery.channels, None)
     ui.table(chans, name="alert-channels", key="channels")
     if not mailer.configured(db):
-        st.caption("E-mail is off until smtp_host is set under Settings → General.")
+        st.caption("E-mail is off until the SMTP server is set under Settings → Connections.")
     if user.can("secrets.manage"):
         with st.form("smtp-password"):
             pw = st.text_input("SMTP password (kept in the secret store)", type="password")
@@ -188,9 +277,9 @@ def client_reports_tab(db: Database, user: access.User, sc: Scope, today: dt.dat
             f"Sent every {conf['client_report_weekday'].capitalize()} from "
             f"{conf['client_report_hour']}:00 to each client's contact e-mail."
             if conf["client_reports_enabled"]
-            else "Scheduled sending is off (setting client\\_reports\\_enabled)."
+            else "Scheduled sending is off (Settings → General: weekly client reports)."
         )
-        + " `leadops reports send` sends them by hand."
+        + " Send one by hand below."
     )
     c1, c2 = st.columns([2, 1])
     default = st.session_state.get("workspace_id")

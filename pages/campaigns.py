@@ -3,49 +3,81 @@
 import datetime as dt
 
 import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
 
-from core.campaigns import campaigns, preflight
-from pages import ui
+from core.campaigns import campaigns, periods, preflight
+from pages import campaign_leads, ui
 
 ui.ensure_router("campaigns")
 st.title("Campaigns")
 sc = ui.scope()
 today = ui.today()
 
-c1, c2 = st.columns([1, 2])
+c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
 statuses = ui.cached(campaigns.campaign_statuses, sc)
 status = c1.selectbox(
     "Status", [None, *statuses], format_func=lambda s: "All" if s is None else s.capitalize()
 )
 search = c2.text_input("Search campaign names", max_chars=200)
+WINDOWS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", 0: "Lifetime", -1: "Custom"}
+window = c3.selectbox(
+    "Rates over",
+    list(WINDOWS),
+    index=1,
+    format_func=WINDOWS.get,
+    key="camp-window",
+    help="Complete days only: today is still sending. Lifetime is everything since the "
+    "campaign started.",
+)
+if window == -1:
+    first, last = periods.complete_days(today, 30)
+    picked = c4.date_input(
+        "Days", value=(first, last), max_value=today, format="YYYY-MM-DD", key="camp-days"
+    )
+    if isinstance(picked, tuple) and len(picked) == 2:
+        first, last = picked
+elif window:
+    first, last = periods.complete_days(today, window)
 table = ui.cached(campaigns.list_campaigns, sc, status=status, search=search or None)
 
 if table.height == 0:
     st.info(
-        "No campaigns yet. Campaigns appear here after an Email Bison sync "
-        "(**Data sync** page, or `leadops sync bison`)."
+        "No campaigns yet. Campaigns appear here after an Email Bison sync (Data sync page)."
         if not (status or search)
         else "No campaign matches the filters."
     )
     st.stop()
 
+if window:
+    table = periods.with_window(table, ui.cached(periods.campaign_rates, sc, first, last))
+    period = periods.window_label(first, last)
+    if window > 0:
+        c4.caption(f"{period}")
+else:
+    period = "lifetime"
+
 totals = table.select("sent", "replies", "interested", "bounced").sum().row(0, named=True)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Campaigns", f"{table.height:,}", help="Matching the filters", border=True)
-m2.metric("Emails sent", ui.fmt_int(totals["sent"]), border=True)
+m2.metric(f"Emails sent ({period})", ui.fmt_int(totals["sent"]), border=True)
 m3.metric(
-    "Reply rate",
+    f"Reply rate ({period})",
     ui.pct(totals["replies"] / totals["sent"] if totals["sent"] else None, 2),
     border=True,
 )
 m4.metric(
-    "Bounce rate",
+    f"Bounce rate ({period})",
     ui.pct(totals["bounced"] / totals["sent"] if totals["sent"] else None, 2),
     border=True,
 )
 
-shown = table.drop("workspace_id", "id", "synced_at")
+FIRST = ["client", "campaign", "status", "sent", "reply_rate", "interested_rate", "bounce_rate"]
+shown = (
+    table.drop("workspace_id", "id", "synced_at")
+    .with_columns(pl.col("status").str.to_titlecase())
+    .pipe(lambda d: d.select(FIRST + [c for c in d.columns if c not in FIRST]))
+)
 event = st.dataframe(
     shown,
     hide_index=True,
@@ -55,10 +87,20 @@ event = st.dataframe(
     column_config=ui.display_columns(
         shown,
         {
-            "bounce_rate": st.column_config.NumberColumn("Bounce rate", format="percent"),
-            "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
+            "client": st.column_config.TextColumn("Client", pinned=True),
+            "campaign": st.column_config.TextColumn("Campaign", pinned=True),
+            "status": st.column_config.TextColumn("Status"),
+            "sent": st.column_config.NumberColumn(
+                "Sent" if window else "Sent (lifetime)", format="localized"
+            ),
+            "bounce_rate": st.column_config.NumberColumn(
+                "Bounce rate", format="percent", help=f"Bounced per email sent, {period}"
+            ),
+            "reply_rate": st.column_config.NumberColumn(
+                "Reply rate", format="percent", help=f"Replies per email sent, {period}"
+            ),
             "interested_rate": st.column_config.NumberColumn(
-                "Interested/replies", format="percent"
+                "Interested/replies", format="percent", help=f"Interested per reply, {period}"
             ),
             "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm"),
         },
@@ -72,8 +114,15 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
-st.caption("Select a row to see the campaign's day-by-day, its sequence and sending accounts.")
+st.caption(
+    f"Sent, replies, interested, bounced and the rates are for {period}"
+    + ("" if window else " (since each campaign started)")
+    + "; leads, contacted, opens and unsubscribed are lifetime. Select a row to see the "
+    "campaign's "
+    "day-by-day, its sequence and sending accounts."
+)
 
+campaign_leads.section()  # Email Bison leads: search, remove from a campaign, tags
 rows = event.selection.rows if event and event.selection else []
 if not rows:
     st.stop()
@@ -83,7 +132,7 @@ st.divider()
 st.subheader(ui.md(sel["campaign"]))
 schedule = ui.cached(campaigns.campaign_schedule, sc, wid, cid)
 st.caption(
-    f"{ui.md(sel['client'])} · status **{ui.md(sel['status'])}** · Email Bison id {cid} · "
+    f"{ui.md(sel['client'])} · status **{ui.md(str(sel['status']).capitalize())}** · Email Bison id {cid} · "
     f"sends {ui.md(campaigns.describe_schedule(schedule))}"
 )
 
@@ -117,7 +166,10 @@ def confirm(action: str) -> None:
                 + ", ".join(ui.md(i.name.lower()) for i in blocked)
                 + " is fixed in Email Bison (then sync)."
             )
-    if st.button(f"Yes, {action}", type="primary", disabled=bool(blocked)):
+    yes, cancel = st.columns(2)
+    if cancel.button("Cancel", key=f"cancel-{action}", width="stretch"):
+        st.rerun()
+    if yes.button(f"Yes, {action}", type="primary", disabled=bool(blocked), width="stretch"):
         try:
             result = campaigns.campaign_action(ui.db(), ui.current_user(), wid, cid, action)
             st.session_state["campaign_flash"] = (
@@ -167,7 +219,15 @@ with tab_days:
             margin=dict(l=10, r=10, t=10, b=10),
             legend=dict(orientation="h", y=1.1),
             yaxis=dict(title="Sent", rangemode="tozero"),
-            yaxis2=dict(overlaying="y", side="right", rangemode="tozero"),
+            yaxis2=dict(
+                overlaying="y",
+                side="right",
+                rangemode="tozero",
+                tickmode="auto",
+                nticks=6,
+                showgrid=False,
+                title="Replies, interested, bounced",
+            ),
         )
         st.plotly_chart(fig, width="stretch")
     ui.table(
@@ -182,15 +242,25 @@ with tab_seq:
         "Each step's variants (A is the original); stats summed over the synced days. Copy Lab tests which wins."
     )
     ui.table(
-        steps,
+        steps.drop("body") if "body" in steps.columns else steps,
         name=f"campaign-{cid}-steps",
         key="steps",
         column_config={
             "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
             "interested_rate": st.column_config.NumberColumn("Interested rate", format="percent"),
             "subject": st.column_config.TextColumn("Subject", width="large"),
+            "wait_in_days": st.column_config.NumberColumn("Wait (days)"),
         },
     )
+    if steps.height:
+        st.markdown("**The emails**")
+        for i, r in enumerate(steps.iter_rows(named=True)):
+            with st.expander(
+                f"Step {r['step']}{r['variant']} · {r['subject'] or '(no subject)'}"
+                + (f" · {r['sent']:,} sent" if r["sent"] else ""),
+                expanded=i == 0,
+            ):
+                st.text(r["body"] or "(no body)")
 with tab_senders:
     senders = ui.cached(campaigns.campaign_senders, sc, wid, cid)
     ui.table(senders, name=f"campaign-{cid}-senders", key="senders")

@@ -13,14 +13,22 @@ database = ui.db()
 
 status = ui.cached(sync_status.last_sync_per_workspace, sc)
 st.subheader("Email Bison")
+st.caption(
+    "A client shows a sync time only when a real sync ran with its Email Bison token set. "
+    "Without a token it is not connected (Settings → Connections), whatever the history holds."
+)
 ui.table(
     status.drop("workspace_id"),
     name="sync-status",
     key="status",
     column_config={
+        "connection": st.column_config.TextColumn(
+            "Connection", help="Connected: the client's Email Bison token is set"
+        ),
         "last_success": st.column_config.DatetimeColumn(
             "Last successful sync", format="MMM D, HH:mm"
         ),
+        "last_status": st.column_config.TextColumn("Last status"),
         "last_error": st.column_config.TextColumn("Last error", width="large"),
         "token": st.column_config.TextColumn("Token", help="The last four characters"),
     },

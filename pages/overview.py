@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import overview
 from core.accounts import workspaces
-from core.platform import jobs
+from core.platform import jobs, periods
 from pages import ui
 
 ui.ensure_router("overview")
@@ -17,7 +17,7 @@ sc = ui.scope()
 today = ui.today()
 month_start, _, days_in_month = overview.month_bounds(today)
 
-board = ui.cached(overview.client_board, sc, today)
+board = ui.cached(overview.guided_board, sc, today)
 
 if board.height == 0:
     st.info(
@@ -49,46 +49,51 @@ st.caption(
 
 # -- KPI cards -------------------------------------------------------------------------------
 k = ui.cached(overview.agency_kpis, sc, today)
+w_mtd, w_prev_mtd = periods.month_to_date(today), periods.same_days_last_month(today)
+w_week, w_prev_week = periods.last_7_days(today), periods.previous_7_days(today)
 target = k["target"]["monthly_target"]
 expected = target * today.day / days_in_month
 mtd, prev = k["mtd"], k["prev_mtd"]
 week, prev_week = k["week"], k["prev_week"]
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
-    "Interested MTD",
+    "Interested this month",
     f"{mtd['interested']:,}",
     ui.delta_pct(mtd["interested"], prev["interested"]),
-    help="Interested replies this month against the clients' total target; delta against the same days last month.",
+    help=f"Interested leads {w_mtd.label}, today included; delta against {w_prev_mtd.span}.",
     border=True,
 )
 c2.metric(
-    f"Pace to target {target:,}",
+    "Pace to date",
     ui.pct(mtd["interested"] / expected if expected else None, 0),
     f"{mtd['interested'] - expected:+,.0f} leads",
-    help=f"Expected by today: {expected:,.0f} ({today.day}/{days_in_month} of the month's target).",
+    help=(
+        f"Interested leads so far against what the month's target of {target:,} calls for by "
+        f"today: {expected:,.0f} ({today.day}/{days_in_month} of it). To date, not the whole month."
+    ),
     border=True,
 )
 c3.metric(
-    "Emails sent (7 days)",
+    "Emails sent, last 7 days",
     ui.fmt_int(week["sent"]),
     ui.delta_pct(week["sent"], prev_week["sent"]),
-    help="Delta against the 7 days before.",
+    help=f"Emails sent {w_week.label}: complete days, ending yesterday; delta against {w_prev_week.span}.",
     border=True,
 )
 c4.metric(
-    "Replies (7 days)",
+    "Replies, last 7 days",
     ui.fmt_int(week["replies"]),
     ui.delta_pct(week["replies"], prev_week["replies"]),
-    help="Delta against the 7 days before.",
+    help=f"Replies received {w_week.label}: complete days, ending yesterday; delta against {w_prev_week.span}.",
     border=True,
 )
 c5.metric(
-    "Reply rate MTD",
+    "Reply rate this month",
     ui.pct(mtd["replies"] / mtd["sent"] if mtd["sent"] else None, 2),
     f"{(mtd['replies'] / mtd['sent'] - prev['replies'] / prev['sent']) * 100:+.2f} pts"
     if mtd["sent"] and prev["sent"]
     else None,
-    help="Replies per email sent this month; delta in points against the same days last month.",
+    help=f"Replies per email sent {w_mtd.label}; delta in points against {w_prev_mtd.span}.",
     border=True,
 )
 
@@ -98,9 +103,16 @@ n = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
 st.subheader("Clients by risk")
 st.caption(
     f":red-badge[{n.get('danger', 0)} danger] :orange-badge[{n.get('warning', 0)} warning] "
-    f":green-badge[{n.get('on track', 0)} on track] — sorted worst first; click a header to sort."
+    f":green-badge[{n.get('on track', 0)} on track]"
+    + (f" :blue-badge[{n['onboarding']} onboarding]" if n.get("onboarding") else "")
+    + " — sorted worst first; the status counts this month's pace and next month's list."
 )
-STATUS_COLOURS = {"danger": "#fde2e1", "warning": "#fff1d6", "on track": "#e3f5e1"}
+STATUS_COLOURS = {
+    "danger": "#fde2e1",
+    "warning": "#fff1d6",
+    "on track": "#e3f5e1",
+    "onboarding": "#e0ecff",
+}
 
 
 def _style(pdf):
@@ -116,30 +128,63 @@ def _style(pdf):
     return pdf.style.apply(row_colour, axis=1).map(ratio_colour, subset=["pace", "sending_vs_plan"])
 
 
-shown = board.drop("workspace_id")
+can_see = ui.current_user().can_see
+shown = board.with_columns(
+    pl.struct("fix_page", "workspace_id", "fix_tab")
+    .map_elements(
+        lambda r: (
+            ui.fix_link(r["fix_page"], r["workspace_id"], r["fix_tab"])
+            if r["fix_page"] and can_see(r["fix_page"])
+            else None
+        ),
+        return_dtype=pl.Utf8,
+    )
+    .alias("fix_link")
+).drop("workspace_id", "ready_status", "reason", "fix_page", "fix_tab", "fix_where")
+FIRST = ["client", "status", "reason_label", "fix_link"]
+shown = shown.select(*FIRST, pl.exclude(FIRST))
 ui.table(
     shown,
     name="client-board",
     styler=_style,
     column_config={
-        "client": st.column_config.TextColumn("Client", width="medium"),
+        "client": st.column_config.TextColumn("Client", width=250, pinned=True),
+        "reason_label": st.column_config.TextColumn(
+            "Main reason",
+            width="large",
+            help="The first thing to fix: setup, a campaign not sending, then whichever of this "
+            "month's pace and next month's list is worse, by its likely cause.",
+        ),
+        "fix_link": st.column_config.LinkColumn(
+            "Fix it", display_text="Open ›", help="The page where the main reason is fixed"
+        ),
         "tier": st.column_config.TextColumn("Tier"),
         "target": st.column_config.NumberColumn(
             "Target", help="Interested replies a month", format="localized"
         ),
-        "interested_mtd": st.column_config.NumberColumn("Interested MTD", format="localized"),
+        "interested_mtd": st.column_config.NumberColumn(
+            "Interested this month", help=f"Interested leads {w_mtd.label}", format="localized"
+        ),
         "expected_by_today": st.column_config.NumberColumn("Expected by today", format="%.0f"),
         "pace": st.column_config.ProgressColumn(
-            "Pace",
+            "Pace to date",
             min_value=0,
             max_value=1.5,
             format="percent",
-            help="Interested MTD ÷ expected by today",
+            help="To date: interested this month ÷ expected by today (target × days gone ÷ days in the month)",
         ),
         "status": st.column_config.TextColumn("Status"),
-        "sent_per_day": st.column_config.NumberColumn("Sent/day (7d)", format="%d"),
+        "sent_per_day": st.column_config.NumberColumn(
+            "Sent/day, last 7 days",
+            help=f"Emails sent a day on average {w_week.label}: complete days, ending yesterday",
+            format="localized",
+        ),
         "plan_per_day": st.column_config.NumberColumn("Plan/day", format="localized"),
-        "sending_vs_plan": st.column_config.NumberColumn("Sending vs plan", format="percent"),
+        "sending_vs_plan": st.column_config.NumberColumn(
+            "Sending vs plan",
+            help=f"Sent/day {w_week.label} ÷ the package's emails a day",
+            format="percent",
+        ),
         "ready_next_month": st.column_config.NumberColumn(
             "Ready for next month",
             format="localized",
@@ -149,10 +194,33 @@ ui.table(
         "ready_vs_plan": st.column_config.ProgressColumn(
             "Next month ready", min_value=0, max_value=1, format="percent"
         ),
-        "reply_rate": st.column_config.NumberColumn("Reply rate", format="percent"),
-        "interested_rate": st.column_config.NumberColumn("Interested/replies", format="percent"),
+        "reply_rate": st.column_config.NumberColumn(
+            "Reply rate this month",
+            help="Replies per email sent this month so far",
+            format="percent",
+        ),
+        "interested_rate": st.column_config.NumberColumn(
+            "Interested/replies this month", format="percent"
+        ),
     },
 )
+
+# -- what to do first: the worst clients' main reasons, each a link to where it is fixed ---------
+todo = board.filter(
+    pl.col("reason").is_not_null()
+    & (pl.col("status") != "on track")
+    & pl.col("fix_page").map_elements(can_see, return_dtype=pl.Boolean)
+).head(5)
+if todo.height:
+    st.markdown("**What to do first**")
+    for r in todo.iter_rows(named=True):
+        st.page_link(
+            f"pages/{r['fix_page']}.py",
+            label=f"{r['client']} — {r['reason_label']} → {r['fix_where']}",
+            icon=":material/arrow_forward:",
+            query_params={"client": r["workspace_id"]}
+            | ({"tab": r["fix_tab"]} if r["fix_tab"] else {}),
+        )
 
 # -- trends, funnel, stages, activity --------------------------------------------------------
 st.subheader("Trends")
@@ -162,7 +230,7 @@ picked = st.date_input(
     value=(default_start, today),
     max_value=today,
     format="YYYY-MM-DD",
-    help="For the chart and the funnel. KPI cards and the board are always month-to-date.",
+    help="For the chart, the funnel and contacts by stage. The cards and the board use the window each label names.",
 )
 start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (default_start, today)
 
@@ -209,11 +277,20 @@ with tab_funnel:
         go.Funnel(y=f["stage"].to_list(), x=f["count"].to_list(), textinfo="value+percent initial")
     )
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10))
-    st.caption("Contacts imported in the date range, and how far they got.")
+    st.caption(
+        f"Contacts imported {start:%b} {start.day}–{end:%b} {end.day}, and how far they got: "
+        "each stage counts the contacts that reached it (replied: contacts with at least one "
+        "reply that is not an auto-reply; interested: those among them that are interested "
+        "leads). Uploaded here is Uploaded under Contacts by stage for the same range."
+    )
     st.plotly_chart(fig, width="stretch")
     ui.table(f, name="funnel", key="funnel")
 with tab_stages:
-    stages = ui.cached(overview.contacts_by_stage, sc)
+    stages = ui.cached(overview.contacts_by_stage, sc, start, end)
+    st.caption(
+        f"Contacts imported {start:%b} {start.day}–{end:%b} {end.day} by the stage they stand "
+        "at now, in pipeline order (rejected and invalid: removed by the rules or verification)."
+    )
     st.bar_chart(stages.to_pandas().set_index("status"), horizontal=True, height=280)
     ui.table(stages, name="contacts-by-stage", key="stages")
 with tab_activity:

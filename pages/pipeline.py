@@ -16,18 +16,21 @@ from core.pipeline import (
     batching,
     contact_import,
     filters,
-    gap,
+    import_outcome,
     master_db,
     notices,
+    run_check,
     suppression,
     uploads,
     verification,
 )
 from core.pipeline import runs as pipeline
-from core.platform import jobs, renewals
-from pages import ui
+from core.platform import jobs, renewals, suppression_store
+from pages import pipeline_gap, ui
 from pages.components import secret_notice, staged_upload
 from pages.components.job_progress import job_progress
+from pages.debounce_credits import credit_box
+from pages.filter_rule_edit import edit_rules
 
 ui.ensure_router("pipeline")
 st.title("Pipeline")
@@ -56,6 +59,7 @@ month = c2.selectbox(
 )
 if verification.debounce_configured(database):
     c3.success("Verification: Debounce", icon=":material/verified:")
+    credit_box(c3, database)
 else:
     secret_notice.missing_secret(
         "Verification: local checks only (no Debounce key) — mailboxes are not verified.", c3
@@ -63,20 +67,22 @@ else:
 can_run = ui.can("pipeline.run")
 no_run = None if can_run else "Your role cannot run the pipeline."
 
+TABS = ["Run", "History", "Import", "Batches", "Gap to goal", "Rules & suppression"]
 tab_run, tab_hist, tab_imp, tab_batch, tab_gap, tab_rules = st.tabs(
-    ["Run", "History", "Import", "Batches", "Gap to goal", "Rules & suppression"]
+    TABS, default=ui.linked_tab(*TABS)
 )
 
 # -- run -------------------------------------------------------------------------------------
 with tab_run:
     r1, r2, r3, r4 = st.columns([2, 2, 2, 2])
     from_stage = r1.selectbox("Start at stage", pipeline.STAGES, key="from_stage")
+    blocked = run_check.why_not(database, wid, month, from_stage)
     if r2.button(
         "Run pipeline",
         type="primary",
         icon=":material/play_arrow:",
-        disabled=not can_run,
-        help=no_run,
+        disabled=not can_run or bool(blocked),
+        help=no_run or blocked,
     ):
         try:
             pipeline.start_run(database, user, wid, month, from_stage)
@@ -104,6 +110,8 @@ with tab_run:
         except jobs.JobError as exc:
             st.warning(str(exc))
 
+    if blocked and can_run:
+        st.info(f"Run pipeline is off: {ui.md(blocked)}", icon=":material/block:")
     job_progress(
         "bulk_job",
         label=lambda job: f"All clients: {job['message'] or job['stage'] or ''}",
@@ -165,6 +173,11 @@ with tab_run:
                 text += f" · {rate:,.0f}/s" + (f" · ETA {eta:,.0f} s" if eta else "")
             if s["status"] == "succeeded" and s["input_count"] is not None:
                 text += f" · {s['input_count']:,} in → {s['output_count']:,} out in {secs:.1f} s"
+                carried = json.loads(s["counts"] or "{}").get("carried_in") or 0
+                if carried:
+                    text += f" (incl. {carried:,} already past this stage, carried along)"
+                if held := json.loads(s["counts"] or "{}").get("held_back"):
+                    text += f" · {held:,} held back: suppressed after batching"
             if s["error"]:
                 text += f" · {s['error']}"
             frac = 1.0 if s["status"] == "succeeded" else (done / total if total else 0.0)
@@ -231,8 +244,15 @@ with tab_hist:
             name=f"run-{run_id}-stages",
             key="stages",
             column_config={
-                "input_count": "In",
-                "output_count": "Out",
+                "input_count": st.column_config.NumberColumn(
+                    "In",
+                    help="What reached the stage: the previous stage's Out. Contacts already "
+                    "past it before the run count here and in Out (carried along).",
+                    format="localized",
+                ),
+                "output_count": st.column_config.NumberColumn(
+                    "Out", help="What it passed on to the next stage", format="localized"
+                ),
                 "started_at": st.column_config.DatetimeColumn("Started", format=when),
                 "finished_at": st.column_config.DatetimeColumn("Finished", format=when),
                 "seconds": st.column_config.NumberColumn("Seconds", format="%.1f"),
@@ -273,10 +293,11 @@ with tab_imp:
         if job["status"] != "succeeded":
             return "error", f"Import failed: {ui.md(job['error'] or '')}"
         r = job["result"]
+        told = import_outcome.summary(import_outcome.outcome(database, r["import_id"]))
         return "success", (
             f"Import {r['import_id']}: {r['rows_read']:,} rows read, {r['imported']:,} "
             f"imported, {r['duplicates']:,} duplicates, {r['rejected']:,} rejected "
-            f"(read as {ui.md(r.get('encoding', 'utf-8'))}; rejected rows below)."
+            f"(read as {ui.md(r.get('encoding', 'utf-8'))}; rejected rows below). {ui.md(told)}"
         )
 
     job_progress(
@@ -316,6 +337,10 @@ with tab_imp:
             if choice:
                 mapping[fld] = choice
         st.dataframe(info.preview, hide_index=True)
+        st.caption(
+            f"Rows without a purchase date are given the renewal month chosen above "
+            f"({month:%B %Y})."
+        )
         if st.button(
             "Import",
             type="primary",
@@ -330,10 +355,12 @@ with tab_imp:
                     "mapping": mapping,
                     "actor": ui.actor(),
                     "filename": held.name,
+                    "month": str(month),
                 },
                 requested_by=ui.actor(),
                 exclusive=False,
             )
+            st.rerun()  # the progress above polls from the next run on
 
     st.subheader("Master contacts database")
     if master_db.configured(database):
@@ -342,16 +369,17 @@ with tab_imp:
             (st.success if h["ok"] else st.error)(f"{ui.md(h['message'])} ({h['ms']} ms)")
         ui.table(ui.cached(master_db.pull_history, sc.narrow(wid)), name="pulls", key="pulls")
     else:
-        st.caption(
-            "Not configured: set its address under Settings → Connections "
-            "(or LEADOPS_MASTER_DB_URL)."
-        )
+        st.caption("Not configured: set its address under Settings → Connections.")
     st.subheader("Import history")
     imports = ui.cached(contact_import.history, sc.narrow(wid))
     ui.table(imports, name="imports", key="imports")
     if imports.height:
         imp = st.selectbox(
             "Rejected rows of import", imports["id"].to_list(), format_func=lambda i: f"#{i}"
+        )
+        st.info(
+            ui.md(import_outcome.summary(ui.cached(import_outcome.outcome, None, imp))),
+            icon=":material/fact_check:",
         )
         ui.table(contact_import.rejects(database, imp), name=f"import-{imp}-rejects", key="rejects")
 
@@ -399,57 +427,7 @@ with tab_batch:
 
 # -- gap to goal -----------------------------------------------------------------------------
 with tab_gap:
-    g = gap.gap_to_goal(database, wid, month)
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Needed", ui.fmt_int(g["needed"]), help="Refined contacts the package needs")
-    m2.metric("Refined", ui.fmt_int(g["refined"]), help="Verified, batched or uploaded")
-    m3.metric("Gap", ui.fmt_int(g["gap"]))
-    m4.metric("Recommended pull", ui.fmt_int(g["recommended_pull"]))
-    st.caption(g["arithmetic"])
-    if g["over_target"]:
-        st.info(
-            f"{g['over_target']:,} refined contacts over the package: a candidate for an upsell."
-        )
-    st.dataframe(
-        pl.DataFrame(
-            [
-                {"stage": k, "pass rate": round(v["rate"], 3), "basis": v["basis"]}
-                for k, v in g["rates"].items()
-            ]
-        ),
-        hide_index=True,
-    )
-    st.markdown("**Ways to close the gap**")
-    ui.table(gap.ways_to_close(database, wid, month), name="gap-ways", key="gap-ways")
-    if master_db.configured(database):
-        try:
-            avail = master_db.availability(database, wid)
-            st.caption(
-                f"Master database: {int(avail['available'].sum()):,} contacts available in "
-                f"this client's {avail.height} ZIPs."
-            )
-        except Exception as exc:  # the health check below says what is wrong
-            st.caption(f"Master database unavailable: {ui.md(str(exc).splitlines()[0])}")
-    fill_help = (
-        None
-        if master_db.configured(database)
-        else "Set the master database under Settings → Connections to pull from it."
-    )
-    if st.button(
-        f"Fill the gap: pull {g['recommended_pull']:,} and run the pipeline",
-        disabled=not (can_run and master_db.configured(database) and g["recommended_pull"]),
-        help=fill_help or no_run,
-    ):
-        try:
-            jobs.start(
-                database,
-                "pipeline.fill_gap",
-                {"workspace_id": wid, "month": str(month), "actor": ui.actor()},
-                requested_by=ui.actor(),
-            )
-            st.success("Pulling; the run shows on the Run tab.")
-        except jobs.JobError as exc:
-            st.warning(str(exc))
+    pipeline_gap.render(database, wid, month, no_run)
 
 # -- rules -----------------------------------------------------------------------------------
 with tab_rules:
@@ -495,6 +473,7 @@ with tab_rules:
         if t2.button("Disable" if row["enabled"] else "Enable"):
             filters.set_enabled(database, user, rid, not row["enabled"])
             st.rerun()
+    edit_rules(database, user, labels)
     st.subheader("Suppression list")
     supp = st.file_uploader(
         "Add addresses from a CSV or Excel file (unsubscribed, bounced, complaints)",
@@ -518,6 +497,8 @@ with tab_rules:
             st.error(ui.md(exc))
         finally:
             path.unlink(missing_ok=True)
+    st.caption("Addresses per reason and source (search, add, remove: the Contacts page)")
+    ui.table(ui.cached(suppression_store.counts_by_reason, None), name="supp-reasons")
     ui.table(ui.cached(filters.suppression_list, None), name="suppression", key="supp-list")
     st.subheader("Slack notices")
     hook = notices.webhook_last4(database)

@@ -57,53 +57,139 @@ with tab_inbox:
     sentiment = g2.selectbox(
         "Sentiment",
         [None, "positive", "neutral", "negative"],
-        format_func=lambda v: v or "All",
+        format_func=lambda v: "All" if v is None else v.capitalize(),
         key="r-sent",
     )
-    since = g3.date_input("From", value=None, key="r-since", format="YYYY-MM-DD")
+    WHEN = {None: "Any time", "today": "Today", "week": "Last 7 days", "since": "Since a day…"}
+    when = g3.selectbox("Received", list(WHEN), format_func=WHEN.get, key="r-when")
+    today = ui.today()
+    since = until = None
+    if when == "today":
+        since = until = today
+    elif when == "week":
+        since = today - dt.timedelta(days=6)
+    elif when == "since":
+        picked = g3.date_input(
+            "From",
+            value=today - dt.timedelta(days=30),
+            max_value=today,
+            key="r-since",
+            format="YYYY-MM-DD",
+            label_visibility="collapsed",
+        )
+        since = picked if isinstance(picked, dt.date) else None
     unread = g4.checkbox("Unread only", key="r-unread")
     unhandled = g5.checkbox("Not handled", key="r-unhandled")
-    table = ui.cached(
-        replies.inbox,
-        sc,
+    filters = dict(
         search=search or None,
         category=category,
         sentiment=sentiment,
         interested=interested,
         folder=folder,
         campaign_id=campaign,
-        since=since if isinstance(since, dt.date) else None,
+        since=since,
+        until=until,
         unread=unread,
         unhandled=unhandled,
     )
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Replies shown", ui.fmt_int(table.height), help="Newest 500 matching", border=True)
-    m2.metric(
-        "Interested", ui.fmt_int(table["interested"].sum() if table.height else 0), border=True
+    counts = ui.cached(replies.inbox_count, sc, **filters)
+    total = counts["total"]
+    pages = max(1, -(-total // replies.PAGE_SIZE))
+    filter_key = abs(hash(tuple(sorted((k, str(v)) for k, v in filters.items())))) % 10**8
+    page = 1
+    pager = st.container()
+    if pages > 1:
+        with pager:
+            p1, _ = st.columns([1, 4])
+            page = int(
+                p1.number_input(
+                    f"Page (of {pages:,})",
+                    min_value=1,
+                    max_value=pages,
+                    value=1,
+                    step=1,
+                    key=f"r-page-{filter_key}",
+                )
+            )
+    offset = (page - 1) * replies.PAGE_SIZE
+    table_key = f"reply-table-{filter_key}-{page}"
+
+    def load():
+        return ui.cached(replies.inbox, sc, limit=replies.PAGE_SIZE, offset=offset, **filters)
+
+    table = load()
+    # opening a reply marks it read at once, so its row and the counts change in this run
+    chosen = st.session_state.get(table_key)
+    rows = chosen.selection.rows if chosen is not None and chosen.selection else []
+    if rows and rows[0] < table.height:
+        picked_row = table.row(rows[0], named=True)
+        if not picked_row["read"]:
+            try:
+                if replies.mark_opened(ui.db(), user, picked_row["workspace_id"], picked_row["id"]):
+                    if not unread:  # with "Unread only" the row stays until the next change
+                        table = load()
+                    counts = ui.cached(replies.inbox_count, sc, **filters)
+            except replies.ReplyActionError as exc:
+                st.warning(ui.md(exc))
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Replies", ui.fmt_int(counts["total"]), help="Matching the filters", border=True)
+    m2.metric("Interested", ui.fmt_int(counts["interested"]), border=True)
+    m3.metric(
+        "Unread",
+        ui.fmt_int(counts["unread"]),
+        help="Neither read in Email Bison nor opened here",
+        border=True,
     )
-    m3.metric("Unread", ui.fmt_int((~table["read"]).sum() if table.height else 0), border=True)
+    m4.metric("Not handled", ui.fmt_int(counts["unhandled"]), border=True)
     if table.height == 0:
         st.info(
             "No replies match the filters."
-            if any([search, category, interested is not None, folder, campaign, unread, unhandled])
+            if any(
+                [
+                    search,
+                    category,
+                    interested is not None,
+                    folder,
+                    campaign,
+                    unread,
+                    unhandled,
+                    when,
+                ]
+            )
             else "No replies yet. They appear after an Email Bison sync (Data sync page)."
         )
     else:
-        shown = table.drop("workspace_id", "id", "campaign_id", "from_email").with_columns(
-            pl.col("category").replace(CATS)
+        st.caption(
+            f"Showing {offset + 1:,}–{offset + table.height:,} of {total:,}, newest first."
+            + (" Older ones are on the next pages." if pages > 1 else "")
+        )
+        FIRST = ["received", "client", "name", "category", "interested", "read", "handled"]
+        shown = (
+            table.drop("workspace_id", "id", "campaign_id", "from_email")
+            .with_columns(pl.col("category").replace(CATS), pl.col("sentiment").str.to_titlecase())
+            .pipe(lambda d: d.select(FIRST + [c for c in d.columns if c not in FIRST]))
         )
         event = st.dataframe(
             shown,
             hide_index=True,
             on_select="rerun",
             selection_mode="single-row",
-            key="reply-table",
+            key=table_key,
             column_config=ui.display_columns(
                 shown,
                 {
-                    "received": st.column_config.DatetimeColumn("Received", format="MMM D, HH:mm"),
+                    "received": st.column_config.DatetimeColumn(
+                        "Received", format="MMM D, HH:mm", pinned=True
+                    ),
+                    "client": st.column_config.TextColumn("Client", pinned=True),
+                    "name": st.column_config.TextColumn("Name", pinned=True),
                     "category": st.column_config.TextColumn("Category"),
                     "preview": st.column_config.TextColumn("Reply", width="large"),
+                    "read": st.column_config.CheckboxColumn("Read"),
+                    "handled": st.column_config.CheckboxColumn("Handled"),
+                    "overridden": st.column_config.CheckboxColumn(
+                        "Category changed", help="Staff changed the classifier's category"
+                    ),
                 },
             ),
         )
@@ -125,7 +211,9 @@ with tab_inbox:
             st.caption("Select a reply to read the conversation, classify, draft and answer it.")
 
 with tab_stats:
-    by = st.radio("Per", ["client", "campaign"], horizontal=True, key="r-stats-by")
+    by = st.radio(
+        "Per", ["client", "campaign"], horizontal=True, format_func=str.capitalize, key="r-stats-by"
+    )
     stats = ui.cached(replies.stats, sc, by=by)
     if stats.height:
         totals = {c: int(stats[c].sum()) for c in CATS}

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.accounts import access
 from core.replies import classifier as reply_classifier
+from core.replies import crm_config
 from core.replies import drafts as reply_drafts
 from core.replies import inbox as replies
 from pages import ui
@@ -28,7 +29,7 @@ def render(wid: int, reply_id: int, user: access.User, staff: bool) -> None:
     st.subheader(ui.md(r["subject"] or "(no subject)"))
     st.caption(
         f"{ui.md(r['from_name'] or '')} <{ui.md(r['from_email'] or '')}> · {ui.md(r['client'])}"
-        f" · {ui.md(r['campaign'] or 'no campaign')} · received {r['date_received']:%b %d, %Y %H:%M} UTC"
+        f" · {ui.md(r['campaign'] or 'no campaign')} · received {r['date_received']:%b %-d, %Y %H:%M} UTC"
     )
     left, right = st.columns([3, 2])
     with left:
@@ -49,14 +50,19 @@ def render(wid: int, reply_id: int, user: access.User, staff: bool) -> None:
     with right:
         cat = r["effective_category"]
         why = (
-            f"overridden by {ui.md(r['override_by'])} on {r['override_at']:%b %d %H:%M}"
+            f"changed by {ui.md(r['override_by'])} on {r['override_at']:%b %-d, %H:%M}"
             if r["override_category"]
             else f"rule: {ui.md(r['rule'] or 'from the sync')}"
         )
         st.markdown(f"**Category:** {CATS.get(cat, cat or 'unclassified')} ({why})")
         st.markdown(f"**Interested in Email Bison:** {'yes' if r['interested'] else 'no'}")
         if r["handled_at"]:
-            st.caption(f"Handled by {ui.md(r['handled_by'])} on {r['handled_at']:%b %d %H:%M}")
+            st.markdown(
+                f":green[:material/task_alt:] **Handled** by {ui.md(r['handled_by'])} on "
+                f"{r['handled_at']:%b %-d, %H:%M}"
+            )
+        else:
+            st.markdown(":orange[:material/pending:] **Not handled yet**")
         if not staff:
             return
         options = [None, *CATS]
@@ -67,14 +73,14 @@ def render(wid: int, reply_id: int, user: access.User, staff: bool) -> None:
             format_func=lambda c: "(classifier's choice)" if c is None else CATS[c],
             key=f"ovr-{wid}-{reply_id}",
         )
-        b1, b2, b3 = st.columns(3)
-        if b1.button("Save category", key=f"savecat-{reply_id}"):
+        if st.button("Save category", key=f"savecat-{reply_id}"):
             try:
                 replies.set_category(ui.db(), user, wid, reply_id, new_cat)
                 _flash("success", "Category saved.")
             except (replies.ReplyActionError, PermissionError) as exc:
                 st.error(ui.md(exc))
         label = "Mark not interested" if r["interested"] else "Mark interested"
+        b2, b3 = st.columns(2)
         if b2.button(
             label, key=f"int-{reply_id}", type="primary" if not r["interested"] else "secondary"
         ):
@@ -82,20 +88,27 @@ def render(wid: int, reply_id: int, user: access.User, staff: bool) -> None:
                 new = replies.set_interested(ui.db(), user, wid, reply_id, not r["interested"])
                 _flash(
                     "success",
-                    "Marked interested in Email Bison"
-                    + (
-                        " — a new client lead, queued for the CRM on the next delivery."
-                        if new
-                        else "."
-                    )
+                    "Marked interested in Email Bison" + (_new_lead(wid) if new else ".")
                     if not r["interested"]
                     else "Marked not interested in Email Bison.",
                 )
             except (replies.ReplyActionError, PermissionError) as exc:
                 st.error(ui.md(exc))
-        if b3.button("Reopen" if r["handled_at"] else "Mark handled", key=f"handled-{reply_id}"):
-            replies.mark_handled(ui.db(), user, wid, reply_id, not r["handled_at"])
-            _flash("success", "Updated.")
+        if b3.button(
+            "Reopen" if r["handled_at"] else "Mark handled",
+            key=f"handled-{reply_id}",
+            icon=":material/undo:" if r["handled_at"] else ":material/task_alt:",
+        ):
+            try:
+                replies.mark_handled(ui.db(), user, wid, reply_id, not r["handled_at"])
+                _flash(
+                    "success",
+                    "Reopened: it shows as not handled again."
+                    if r["handled_at"]
+                    else "Marked handled.",
+                )
+            except (replies.ReplyActionError, PermissionError) as exc:
+                st.error(ui.md(exc))
         _draft(wid, reply_id, user)
 
 
@@ -139,3 +152,14 @@ def _draft(wid: int, reply_id: int, user: access.User) -> None:
 
     if st.button("Send through Email Bison", key=f"send-{reply_id}", icon=":material/send:"):
         confirm()
+
+
+def _new_lead(wid: int) -> str:
+    """What happens to a lead just marked interested: its CRM gets it, or it stays here."""
+    cfg = crm_config.config(ui.db(), wid)
+    if cfg is not None and cfg["enabled"]:
+        return " — a new client lead, queued for the CRM on the next delivery."
+    return (
+        " — a new client lead. It stays on Client leads: no CRM is set up for this client "
+        "(an admin sets one up under Settings → CRM)."
+    )

@@ -35,7 +35,8 @@ database = ui.db()
         "General",
         "Connections",
         "Setup",
-    ]
+    ],
+    default=ui.linked_tab("Setup", "Connections", "Stripe customers", "CRM"),
 )
 user = ui.current_user()
 STATE_CODES = sorted(STATES)

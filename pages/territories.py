@@ -11,7 +11,7 @@ from core.platform import settings
 from core.territories import assignments as territories
 from core.territories import bulk as territory_bulk
 from core.territories import reports as territory_reports
-from core.territories.geo import TerritoryError, ZipFilter, zip_table
+from core.territories.geo import TerritoryError, ZipFilter, unlocated_zips, zip_table
 from pages import ui
 from pages.components import territory_maps
 
@@ -180,6 +180,13 @@ def edit_panel(picked: list[str], flt: ZipFilter, drawn: int) -> None:
                     st.rerun()
 
 
+def tile_notice(style: str) -> None:
+    """A one-line notice under a map, shown by the browser only when the base map cannot load."""
+    html = territory_maps.tile_notice_html(style)
+    if html:
+        st.iframe(html, height=32)  # our own constant HTML: a notice and one tile to try
+
+
 TABS = ["Map", "Coverage", "Search", "Bulk", "History"]
 tab_map, tab_cov, tab_search, tab_bulk, tab_hist = st.tabs(
     TABS, key="terr_tab", on_change="rerun", default="Map"
@@ -226,8 +233,18 @@ if tab_map.open:
             if r3.button("Reset map view", icon=":material/zoom_out_map:"):
                 ss.pop("terr_focus", None)
                 st.rerun()
+        no_place = ui.cached(unlocated_zips, None)
         st.caption(
-            f"{drawn:,} ZIP codes shown. Drag a box or draw a lasso on the map to select ZIPs "
+            f"{drawn:,} ZIP codes shown. "
+            + (
+                f"Not on the map: {int(no_place['zips'].sum()):,} US ZIP codes that have no map "
+                "location ("
+                + ", ".join(f"{n:,} {t}" for t, n in no_place.iter_rows())
+                + "); Coverage counts them, and they can be assigned by typing them. "
+                if no_place.height
+                else ""
+            )
+            + "Drag a box or draw a lasso on the map to select ZIPs "
             "(box and lasso tools are at the top right of the map); double-click clears it."
         )
         event = st.plotly_chart(
@@ -237,6 +254,7 @@ if tab_map.open:
             selection_mode=("box", "lasso"),
             config={"scrollZoom": True, "displaylogo": False},
         )
+        tile_notice(style)
         picked = territory_maps.selected_zips(event, trace_zips)
         ss["terr_selected"] = picked
 
@@ -258,13 +276,23 @@ if tab_cov.open:
         k2.metric(
             "States with ZIPs", f"{states_df.filter(pl.col('assigned') > 0).height:,}", border=True
         )
-        k3.metric("US ZIP codes", f"{int(states_df['total'].sum()):,}", border=True)
+        no_place_cov = ui.cached(unlocated_zips, None)
+        k3.metric(
+            "US ZIP codes",
+            f"{int(states_df['total'].sum()):,}",
+            help=(
+                "Every US ZIP code, with the "
+                f"{int(no_place_cov['zips'].sum()):,} that have no map location (mostly military "
+                "APO/FPO addresses), which the map leaves out."
+            ),
+            border=True,
+        )
         st.plotly_chart(
             territory_maps.coverage_choropleth(
                 states_df, title=f"Share of each state's ZIPs assigned ({who})"
             ),
             key="terr-choropleth",
-            config=ui.GEO_CONFIG,
+            config={**ui.GEO_CONFIG, "scrollZoom": False, "displaylogo": False},
         )
         with st.expander("Per state"):
             ui.table(
@@ -300,6 +328,7 @@ if tab_cov.open:
             st.pydeck_chart(
                 territory_maps.density_deck(points, style=style, layer=layer), height=460
             )
+            tile_notice(style)
             st.caption(f"{int(points['contacts'].sum()):,} contacts in {points.height:,} ZIPs.")
 
 # -- search ------------------------------------------------------------------------------------

@@ -197,6 +197,20 @@ def scope() -> Scope:
     return user_scope().narrow(st.session_state.get("workspace_id"))
 
 
+def linked_tab(*names: str) -> str | None:
+    """The tab a link to this page asks for (`?tab=…`), when it is one of `names`."""
+    wanted = st.query_params.get("tab")
+    return wanted if wanted in names else None
+
+
+def fix_link(page: str, workspace_id: int | None = None, tab: str | None = None) -> str:
+    """A relative link to a page, for one client and one of its tabs (a table's link column)."""
+    from urllib.parse import urlencode
+
+    query = {k: v for k, v in (("client", workspace_id), ("tab", tab)) if v is not None}
+    return page + (f"?{urlencode(query)}" if query else "")
+
+
 def today() -> dt.date:
     tz = ZoneInfo(cached(settings.get, None, "display_timezone"))
     return dt.datetime.now(tz).date()

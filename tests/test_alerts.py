@@ -335,11 +335,18 @@ def test_alerts_page_shows_open_alerts_and_the_sidebar_badge(demo_db):
         "SELECT count(*) FROM alerts WHERE status = 'open' AND severity = 'danger'"
     )
     assert metrics["Danger"] == str(danger)
-    assert at.dataframe[1].value.shape[0] == n  # after the per-client summary
-    # acknowledge one from the page, with a reason
+    table = at.dataframe[1].value  # after the per-client summary
+    assert table.shape[0] == n
+    # every alert says its next step; those with a page to go to link to it, for its client
+    assert table["next_step"].notna().all()
+    assert table["fix_link"].dropna().str.match(r"^[a-z_]+(\?client=\d+)?(&tab=.+)?$").all()
+    assert not [s for s in at.selectbox if s.key == "alert-pick"]  # acted on from the row
+    # acknowledge one from its row (a link to the alert selects it), with a reason
     aid = demo_db.scalar("SELECT min(id) FROM alerts WHERE status = 'open'")
-    at.selectbox(key="alert-pick").set_value(aid).run()
+    at.query_params["alert"] = str(aid)
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith("**Next step:**") for m in at.markdown)
     at.text_input(key=f"ack-reason-{aid}").input("Vendor list swapped; watching")
     at.button(key=f"FormSubmitter:ack-{aid}-Acknowledge").click().run()
     assert not at.exception, [e.value for e in at.exception]

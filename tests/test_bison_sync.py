@@ -326,6 +326,8 @@ def test_campaign_actions_and_scheduled_emails_go_through_email_bison(setup):
     cid = db.scalar(
         "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'", [wid]
     )
+    # leads left to contact, so the resume preflight (enforced in core) lets it through
+    db.execute("UPDATE bison_campaigns SET total_leads_contacted = 0 WHERE id = ?", [cid])
     ops = access.User("ops@agency.com", "operator")
     row = campaigns.campaign_action(db, ops, wid, cid, "pause", client_factory=factory)
     assert row["status"] == "paused"

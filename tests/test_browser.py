@@ -21,6 +21,8 @@ PAGES = [
     ("data_sync", "Data sync"),
     ("", "Overview"),
     ("pipeline", "Pipeline"),
+    ("contacts", "Contacts"),
+    ("month_board", "Month board"),
     ("campaigns", "Campaigns"),
     ("replies", "Replies"),
     ("client_leads", "Client leads"),
@@ -159,7 +161,7 @@ def test_client_picker_and_csv_download(app_url, browser):
     with page.expect_download() as dl:
         board_download.click()
     text = Path(dl.value.path()).read_text()
-    assert text.startswith("client,tier,target,interested_mtd"), text[:300]
+    assert text.startswith("client,status,reason_label,fix_link,tier,target"), text[:300]
     assert len(text.strip().splitlines()) == 13, text[:300]
     page.close()
 

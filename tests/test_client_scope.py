@@ -23,7 +23,7 @@ import pytest
 from core import overview
 from core.accounts import workspaces
 from core.accounts.access import User
-from core.campaigns import campaigns, preflight
+from core.campaigns import campaigns, periods, preflight
 from core.guardrails import alerts as guardrails
 from core.replies import client_leads, crm_views
 from core.replies import inbox as replies
@@ -78,6 +78,7 @@ def client_page_queries(db, user: User, as_of: dt.date, picks: dict) -> dict[str
         "overview.data_freshness": overview.data_freshness(db, sc),
         # Overview
         "overview.client_board": overview.client_board(db, sc, as_of),
+        "overview.guided_board": overview.guided_board(db, sc, as_of),
         "overview.agency_kpis": overview.agency_kpis(db, sc, as_of),
         "overview.daily_series": overview.daily_series(db, sc, start, as_of),
         "overview.funnel": overview.funnel(db, sc, start, as_of),
@@ -87,6 +88,7 @@ def client_page_queries(db, user: User, as_of: dt.date, picks: dict) -> dict[str
         "campaigns.campaign_statuses": campaigns.campaign_statuses(db, sc),
         "campaigns.list_campaigns": campaigns.list_campaigns(db, sc),
         "campaigns.list_campaigns active": campaigns.list_campaigns(db, sc, status="active"),
+        "periods.campaign_rates": periods.campaign_rates(db, sc, start, as_of),
         # Replies
         "replies.campaigns": replies.campaigns(db, sc),
         "replies.inbox": replies.inbox(db, sc),

@@ -368,7 +368,8 @@ def test_variant_stats_on_known_counts(empty_db):
     a, b, c, a2, b2, solo = v.iter_rows(named=True)
     assert (a["sent"], a["interested"], a["replies"]) == (1000, 10, 40)
     assert a["lift"] is None and a["z"] is None and a["p"] is None and a["p_adj"] is None
-    assert a["verdict"] == "original" and a["client"] == "Alpha Insurance"
+    assert a["test_result"] == "original" and a["verdict"] == "Original"
+    assert a["client"] == "Alpha Insurance"
     assert a["campaign"] == "Renewals" and a["subject"] == "Re: Your  renewal"
     z = 0.02 / math.sqrt(0.02 * 0.98 * 2 / 1000)
     assert b["z"] == pytest.approx(z, rel=1e-12)
@@ -380,23 +381,36 @@ def test_variant_stats_on_known_counts(empty_db):
     assert b["p_adj"] == pytest.approx(min(1, 2 * b["p"]))
     assert c["p_adj"] == pytest.approx(max(c["p"], b["p_adj"]))
     assert b["significant"] and not c["significant"]
-    assert re.fullmatch(r"B beats A on interested rate, p = 0\.00\d after correction", b["verdict"])
-    assert re.fullmatch(r"no clear difference yet \(p = \d\.\d+\)", c["verdict"])
+    assert re.fullmatch(
+        r"B beats A on interested rate, p = 0\.00\d after correction", b["test_result"]
+    )
+    assert re.fullmatch(r"no clear difference yet \(p = \d\.\d+\)", c["test_result"])
+    # in plain words: B wins; C needs more sends, from the power calculation, rounded
+    assert b["verdict"] == "B gets more interested replies than A; we are confident"
+    more = sends_for_power(0.01, 0.011) - 1000
+    digits = 10 ** (len(str(int(more))) - 2)
+    assert (
+        c["verdict"]
+        == f"No clear winner yet: about {round(more / digits) * digits:,} more sends each"
+    )
     assert b["sends_needed_for_80pct_power"] == 0
     assert c["sends_needed_for_80pct_power"] == sends_for_power(0.01, 0.011) - 1000
     # step 2 is small (2 and 3 interested) and sums both days
     assert b2["sent"] == 200 and b2["interested"] == 3
-    assert b2["small_sample"] and b2["verdict"] == "not enough data"
-    assert a2["small_sample"] and a2["verdict"] == "original"
-    assert solo["verdict"] == "original" and solo["client"] == "Beta Agency"
+    assert b2["small_sample"] and b2["test_result"] == "not enough data"
+    assert b2["verdict"].startswith("No clear winner yet")
+    assert a2["small_sample"] and a2["test_result"] == "original"
+    assert solo["verdict"] == "Original" and solo["client"] == "Beta Agency"
 
     bh = copylab.variant_stats(empty_db, Scope.all(), correction="bh").row(1, named=True)
     assert bh["p_adj"] == pytest.approx(min(1, 2 * b["p"]))
     none = copylab.variant_stats(empty_db, Scope.all(), correction="none").row(1, named=True)
-    assert none["p_adj"] == none["p"] and "after correction" not in none["verdict"]
+    assert none["p_adj"] == none["p"] and "after correction" not in none["test_result"]
 
     replies = copylab.variant_stats(empty_db, Scope.all(), metric="replies").row(1, named=True)
-    assert replies["rate"] == pytest.approx(0.06) and replies["verdict"].startswith("no clear")
+    assert replies["rate"] == pytest.approx(0.06)
+    assert replies["test_result"].startswith("no clear")
+    assert replies["verdict"].startswith("No clear winner yet: about ")
     with pytest.raises(ValueError):
         copylab.variant_stats(empty_db, Scope.all(), metric="opens")
 
@@ -424,14 +438,18 @@ def test_trailing_variant_and_date_range(empty_db):
     # B trails when it is the original that is strong
     empty_db.execute("UPDATE bison_step_stats SET interested = 60 WHERE step_id = 101")
     b = copylab.variant_stats(empty_db, Scope.all()).row(1, named=True)
-    assert b["z"] < 0 and b["verdict"].startswith("B trails A on interested rate, p ")
+    assert b["z"] < 0 and b["test_result"].startswith("B trails A on interested rate, p ")
+    assert b["verdict"] == "B gets fewer interested replies than A; we are confident"
     # only the second day: step 2's B has 100 sends, everything else none
     v = copylab.variant_stats(
         empty_db, Scope.all(), start=DAY + dt.timedelta(days=1), end=DAY + dt.timedelta(days=1)
     )
     assert v["sent"].to_list() == [0, 0, 0, 0, 100, 0]
     assert v.filter(pl.col("sent") == 0)["rate"].null_count() == 5
-    assert set(v.filter(pl.col("variant") != "A")["verdict"]) == {"not enough data"}
+    assert set(v.filter(pl.col("variant") != "A")["test_result"]) == {"not enough data"}
+    assert set(v.filter((pl.col("variant") != "A") & (pl.col("sent") == 0))["verdict"]) == {
+        "No sends yet"
+    }
     assert (
         copylab.variant_stats(empty_db, Scope.all(), end=DAY - dt.timedelta(days=1))["sent"].sum()
         == 0
@@ -456,19 +474,32 @@ def test_subject_stats_merge_and_rank(empty_db):
     s = copylab.subject_stats(empty_db, Scope.all())
     assert s.columns == copylab.SUBJECT_COLUMNS
     renewal = s.filter(pl.col("subject_key") == "your renewal").row(0, named=True)
-    # "Re: Your  renewal" (client 1) and "your renewal" (client 2) are one subject
+    # "Re: Your  renewal" (client 1) and "your renewal" (client 2) are one first-email subject
+    assert renewal["email"] == "first"
     assert (renewal["variants"], renewal["clients"], renewal["campaigns"]) == (2, 2, 2)
     assert (renewal["sent"], renewal["interested"]) == (1500, 15)
     assert renewal["subject"] == "Re: Your  renewal"  # the most-sent spelling
     quick = s.filter(pl.col("subject_key") == "quick {note|question}").row(0, named=True)
     assert (quick["variants"], quick["sent"], quick["interested"]) == (2, 2000, 41)
     assert s.height == 3
-    assert s["rank"].to_list() == [1, 2, 3]
-    assert s["ci_low"].to_list() == sorted(s["ci_low"].to_list(), reverse=True)
-    # vs the rest: 41/2000 against (15 + 5)/(1500 + 400)
-    z, p = two_proportion_ztest(41, 2000, 20, 1900)
+    # first emails first, ranked among themselves; the follow-up is alone in its kind
+    assert s.select("email", "rank").rows() == [("first", 1), ("first", 2), ("follow-up", 1)]
+    firsts = s.filter(pl.col("email") == "first")
+    assert firsts["ci_low"].to_list() == sorted(firsts["ci_low"].to_list(), reverse=True)
+    # like with like: vs the other first emails only (15/1500), not the follow-up's 5/400
+    z, p = two_proportion_ztest(41, 2000, 15, 1500)
     assert quick["z"] == pytest.approx(z) and quick["p"] == pytest.approx(p)
     assert np.all(s["p_adj"].to_numpy() >= s["p"].to_numpy() - 1e-15)
+    follow = s.row(2, named=True)
+    assert follow["subject"] == "Follow up" and (follow["sent"], follow["interested"]) == (400, 5)
+    assert follow["verdict"] == "The only one so far: nothing to compare it with"
+    only = copylab.subject_stats(empty_db, Scope.all(), emails="follow-up")
+    assert only["subject"].to_list() == ["Follow up"]
+    assert copylab.subject_stats(empty_db, Scope.all(), emails="first").height == 2
+    with pytest.raises(ValueError, match="email kind"):
+        copylab.subject_stats(empty_db, Scope.all(), emails="second")
+    none = copylab.subject_stats(empty_db, Scope.only([]))
+    assert none.height == 0 and none.columns == copylab.SUBJECT_COLUMNS
 
 
 def test_copy_overview_on_tiny(empty_db):
@@ -477,12 +508,53 @@ def test_copy_overview_on_tiny(empty_db):
     assert (o["sent"], o["replies"], o["interested"], o["bounced"]) == (3900, 171, 61, 37)
     assert o["interested_rate"] == pytest.approx(61 / 3900)
     assert o["bounce_rate"] == pytest.approx(37 / 3900)
-    assert o["best"]["step_id"] == 102 and o["best"]["variant"] == "B"
-    # 10/1000 has a lower Wilson upper bound (0.018) than 5/500 (0.023): more evidence
-    assert o["worst"]["step_id"] == 101
-    assert copylab.copy_overview(empty_db, Scope.only([2]), min_sends=500)["worst"] is None
+    # best and weakest are first-email subject lines, never the same one
+    assert o["best"]["subject_key"] == "quick {note|question}"
+    assert o["worst"]["subject_key"] == "your renewal"
+    assert (o["worst"]["sent"], o["worst"]["interested"]) == (1500, 15)
+    z, p = two_proportion_ztest(41, 2000, 15, 1500)
+    assert p < 0.05
+    assert o["verdict"] == (
+        f"“{o['best']['subject']}” gets more interested replies than “Re: Your  renewal”; "
+        "we are confident"
+    )
+    # with more sends required, the follow-up (400 sent) never qualifies
+    assert copylab.copy_overview(empty_db, Scope.all(), min_sends=1600)["worst"] is None
+    one = copylab.copy_overview(empty_db, Scope.only([2]), min_sends=500)
+    assert one["best"]["subject_key"] == "your renewal" and one["worst"] is None
+    assert one["verdict"] is None
     empty = copylab.copy_overview(empty_db, Scope.only([]))
     assert empty["sent"] == 0 and empty["reply_rate"] is None and empty["best"] is None
+
+
+def test_close_rates_are_too_close_to_call(empty_db):
+    _tiny(empty_db)
+    empty_db.execute(
+        "UPDATE bison_step_stats SET interested = 102, sent = 10000 WHERE step_id = 103"
+    )
+    empty_db.execute(
+        "UPDATE bison_step_stats SET interested = 100, sent = 10000 WHERE step_id = 101"
+    )
+    c = copylab.variant_stats(empty_db, Scope.all()).row(2, named=True)
+    assert abs(c["lift"]) < 0.05 and not c["significant"]
+    assert re.fullmatch(
+        r"Too close to call: about [\d,]+ more sends each to tell them apart", c["verdict"]
+    )
+
+
+def test_compare_two_in_plain_words():
+    a = {"subject": "A line", "sent": 5000, "interested": 25}
+    b = {"subject": "B line", "sent": 5000, "interested": 20}
+    words = copylab.compare_two(a, b)
+    assert re.fullmatch(r"No clear winner yet: about [\d,]+ more sends each", words)
+    more = sends_for_power(20 / 5000, 25 / 5000) - 5000
+    assert f"{round(more / 1000) * 1000:,}" in words
+    big = {"subject": "A line", "sent": 50_000, "interested": 250}
+    small = {"subject": "B line", "sent": 50_000, "interested": 100}
+    assert copylab.compare_two(big, small) == (
+        "“A line” gets more interested replies than “B line”; we are confident"
+    )
+    assert copylab.compare_two(small, big).startswith("“B line” gets fewer")
 
 
 # -- queries on the demo ------------------------------------------------------------------------
@@ -496,7 +568,8 @@ def test_demo_variant_stats(demo_db):
     )
     assert per_step["originals"].to_list() == [1] * per_step.height
     originals = v.filter(pl.col("variant") == "A")
-    assert set(originals["verdict"]) == {"original"}
+    assert set(originals["verdict"]) == {"Original"}
+    assert set(originals["test_result"]) == {"original"}
     assert originals["p"].null_count() == originals.height
     variants = v.filter(pl.col("variant") != "A")
     tested = variants.filter(pl.col("p").is_not_null())
@@ -508,7 +581,17 @@ def test_demo_variant_stats(demo_db):
         r"[B-Z] (beats|trails) A on interested rate, p (= [\d.]+|< 0\.001) after correction"
         r"|no clear difference yet \(p (= [\d.]+|< 0\.001)\)|not enough data"
     )
-    assert all(pattern.fullmatch(t) for t in variants["verdict"])
+    assert all(pattern.fullmatch(t) for t in variants["test_result"])
+    plain = re.compile(
+        r"[B-Z] gets (more|fewer) interested replies than A; we are confident"
+        r"|No clear winner yet(: about [\d,]+ more sends each)?"
+        r"|Too close to call: about [\d,]+ more sends each to tell them apart"
+        r"|No clear winner yet: they do about the same so far"
+    )
+    assert all(plain.fullmatch(t) for t in variants["verdict"])
+    # a confident plain verdict exactly when the corrected test is significant
+    confident = variants["verdict"].str.ends_with("we are confident")
+    assert confident.to_list() == (variants["significant"] & ~variants["small_sample"]).to_list()
     assert v["sent"].sum() == demo_db.scalar("SELECT sum(sent) FROM bison_step_stats")
 
 
@@ -518,7 +601,9 @@ def test_demo_scope_limits_rows(demo_db):
     one = copylab.variant_stats(demo_db, Scope.only([wid]))
     assert one.height > 0 and set(one["workspace_id"]) == {wid} and set(one["client"]) == {name}
     every = copylab.variant_stats(demo_db, Scope.all()).filter(pl.col("workspace_id") == wid)
-    assert one.drop("p_adj", "verdict").equals(every.drop("p_adj", "verdict"))
+    assert one.drop("p_adj", "verdict", "test_result").equals(
+        every.drop("p_adj", "verdict", "test_result")
+    )
     s = copylab.subject_stats(demo_db, Scope.only([wid]))
     assert s["clients"].max() == 1
     assert copylab.copy_overview(demo_db, Scope.only([wid]))["sent"] == one["sent"].sum()
@@ -527,20 +612,36 @@ def test_demo_scope_limits_rows(demo_db):
 
 def test_demo_subject_stats_merges_threaded_replies(demo_db):
     s = copylab.subject_stats(demo_db, Scope.all(), metric="replies")
-    keys = s["subject_key"].to_list()
-    assert "your renewal" in keys and len(keys) == len(set(keys))
+    keys = s.select("email", "subject_key").rows()
+    assert ("follow-up", "your renewal") in keys and len(keys) == len(set(keys))
     renewal = s.filter(pl.col("subject_key") == "your renewal").row(0, named=True)
     raw = demo_db.scalar(
         "SELECT count(*) FROM bison_sequence_steps WHERE lower(email_subject) = 're: your renewal'"
     )
-    assert renewal["variants"] == raw
-    assert s["rank"].to_list() == list(range(1, s.height + 1))
+    assert renewal["variants"] == raw and renewal["email"] == "follow-up"
+    for kind in ("first", "follow-up"):
+        ranks = s.filter(pl.col("email") == kind)["rank"].to_list()
+        assert ranks == list(range(1, len(ranks) + 1))
+    # first emails are the campaigns' first steps
+    firsts = s.filter(pl.col("email") == "first")["sent"].sum()
+    assert firsts == demo_db.scalar(
+        "SELECT sum(t.sent) FROM bison_step_stats t JOIN bison_sequence_steps s"
+        " ON s.workspace_id = t.workspace_id AND s.id = t.step_id WHERE s.step_order = 1"
+    )
 
 
 def test_demo_overview_and_templates(demo_db):
     o = copylab.copy_overview(demo_db, Scope.all())
     assert o["sent"] == demo_db.scalar("SELECT sum(sent) FROM bison_step_stats")
     assert o["best"]["ci_low"] >= o["worst"]["ci_low"]
+    assert o["best"]["subject_key"] != o["worst"]["subject_key"]
+    firsts = set(
+        demo_db.query(
+            "SELECT DISTINCT email_subject FROM bison_sequence_steps WHERE step_order = 1"
+        )["email_subject"]
+    )
+    assert {o["best"]["subject"], o["worst"]["subject"]} <= firsts
+    assert o["verdict"].endswith("we are confident") or o["verdict"].startswith("No clear")
     assert o["best"]["sent"] >= o["min_sends"] and o["worst"]["sent"] >= o["min_sends"]
     t = copylab.templates(demo_db, Scope.all())
     assert t.height == demo_db.scalar(
@@ -552,3 +653,44 @@ def test_demo_overview_and_templates(demo_db):
     first = t.filter(pl.col("body").str.contains("a few|several", literal=True)).row(0, named=True)
     assert first["spintax"] == ["{a few|several}"]
     assert {"FIRST_NAME", "ADDRESS", "SENDER_FIRST_NAME"} <= set(first["variables"])
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+
+def test_copy_lab_page_plain_words_and_advanced_statistics(demo_db):
+    from tests.test_pages import run_page
+
+    at = run_page("pages/copy_lab.py")
+    o = copylab.copy_overview(
+        demo_db,
+        Scope.all(),
+        start=at.date_input[0].value[0],
+        end=at.date_input[0].value[1],
+    )
+    from pages import ui
+
+    assert any(ui.md(o["best"]["subject"]) in s.value and "Best" in s.value for s in at.success)
+    assert any(ui.md(o["worst"]["subject"]) in w.value and "Weakest" in w.value for w in at.warning)
+    assert o["best"]["subject"] != o["worst"]["subject"]
+    assert any(ui.md(o["verdict"]) in i.value for i in at.info)
+    subjects = at.dataframe[0].value
+    assert "verdict" in subjects.columns and "p" not in subjects.columns
+    assert "test_result" not in subjects.columns
+    firsts = set(
+        demo_db.query(
+            "SELECT DISTINCT email_subject FROM bison_sequence_steps WHERE step_order = 1"
+        )["email_subject"]
+    )
+    assert set(subjects["subject"]) <= firsts  # first emails only by default
+    # rates shown as percentages: 0.21 for 0.21%
+    assert subjects["rate"].max() < 5 and subjects["rate"].min() > 0.01
+    assert not [r for r in at.radio if r.label.startswith("Correction")]
+    at.toggle(key="copy-advanced").set_value(True).run()
+    assert not at.exception
+    advanced = at.dataframe[0].value
+    assert {"p", "p_adj", "ci_low", "test_result"} <= set(advanced.columns)
+    assert [r for r in at.radio if r.label.startswith("Correction")]
+    at.radio(key="copy-emails").set_value("follow-up").run()
+    follow = at.dataframe[0].value
+    assert set(follow["subject"]).isdisjoint(firsts)

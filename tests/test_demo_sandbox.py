@@ -176,8 +176,17 @@ def test_a_sync_against_the_sandbox_succeeds_and_keeps_the_demo(sandbox, demo_db
 def test_pause_resume_and_mark_interested_reach_the_sandbox(sandbox, demo_db):
     wid, bison_id = 1, demo_db.scalar("SELECT bison_workspace_id FROM workspaces WHERE id = 1")
     ws = sandbox.fake.workspace(bison_id)
-    cid = demo_db.scalar(
-        "SELECT min(id) FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'", [wid]
+    from core.campaigns import preflight
+    from core.platform.scope import Scope
+
+    cid = next(  # one the resume preflight lets through (core refuses a resume to idle)
+        c
+        for (c,) in demo_db.rows(
+            "SELECT id FROM bison_campaigns WHERE workspace_id = ? AND status = 'active'"
+            " ORDER BY id",
+            [wid],
+        )
+        if not preflight.blocking_failures(preflight.preflight(demo_db, Scope.all(), wid, c))
     )
     campaigns.campaign_action(demo_db, ADMIN, wid, cid, "pause")
     assert ws.campaigns[cid]["status"] == "Paused"

@@ -180,7 +180,17 @@ def test_campaign_not_sending_hours_and_reasons(empty_db):
     add_sender(db, 1, 1, campaigns=(301, 305, 306))
     add_sender(db, 1, 2, status="disconnected", campaigns=(303,))
     db.execute(
-        "INSERT INTO bison_campaign_schedules VALUES (1, 306, ['saturday', 'sunday'], '09:00', '17:00',"
+        "INSERT INTO bison_campaign_schedules VALUES (1, 306, ['monday'], '09:00', '10:00',"
+        " 'America/New_York', now())"
+    )
+    # a weekend-only campaign that sent on Sunday is not idle on Monday: days its schedule does
+    # not send on do not count
+    add_campaign(db, 1, 308, leads=500, contacted=100)
+    add_daily(db, 1, 308, TODAY - dt.timedelta(days=1), 50)
+    add_step(db, 1, 308, 3308)
+    add_sender(db, 1, 3, campaigns=(308,))
+    db.execute(
+        "INSERT INTO bison_campaign_schedules VALUES (1, 308, ['saturday', 'sunday'], '09:00', '17:00',"
         " 'America/New_York', now())"
     )
     at = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 23 hours idle
@@ -194,7 +204,7 @@ def test_campaign_not_sending_hours_and_reasons(empty_db):
     assert "all 1 attached sending accounts are disconnected" in reasons["303"]
     assert "no sending accounts attached" in reasons["304"]
     assert "no leads left" in reasons["305"]
-    assert "schedule window is closed (saturday,sunday 09:00–17:00" in reasons["306"]
+    assert "schedule window is closed (monday 09:00–10:00" in reasons["306"]
     assert "last send was on Sun Nov 22" in reasons["301"]
     # a paused campaign is not "not sending"; a fresh one gets its N hours first
     db.execute("UPDATE bison_campaigns SET status = 'paused' WHERE id <> 301")
@@ -208,7 +218,14 @@ def test_leads_running_out_at_pace(empty_db):
     add_campaign(db, 1, 401, leads=1700, contacted=1000)  # 700 uncontacted
     add_step(db, 1, 401, 4001, order=1)
     add_step(db, 1, 401, 4002, order=2)
-    for k in range(7):  # 100 new leads a day (step 1), plus follow-ups that do not count
+    # 100 new leads a day (step 1) over the last 7 complete days, plus follow-ups that do not
+    # count, and today's partial day, which does not count either
+    db.execute(
+        "INSERT INTO bison_step_stats (workspace_id, campaign_id, step_id, day, sent) VALUES"
+        " (1, 401, 4001, ?, 40)",
+        [TODAY],
+    )
+    for k in range(1, 8):
         day = TODAY - dt.timedelta(days=k)
         db.execute(
             "INSERT INTO bison_step_stats (workspace_id, campaign_id, step_id, day, sent) VALUES"
@@ -311,6 +328,10 @@ def test_sending_below_plan(empty_db):
     db.execute("UPDATE bison_campaign_daily SET sent = 6124")
     df = found(db, "sending_below_plan")
     assert df.height == 1 and "plan of 1750" in df["explanation"][0]
+    assert "over the last 7 days (Nov 16–22)" in df["explanation"][0]
+    add_daily(db, 1, 601, TODAY, 5000)  # today is still sending: not in the window
+    assert found(db, "sending_below_plan").height == 1
+    db.execute("DELETE FROM bison_campaign_daily WHERE day = ?", [TODAY])
     db.execute("UPDATE bison_campaign_daily SET sent = 6126")
     assert found(db, "sending_below_plan").height == 0
 

@@ -24,13 +24,15 @@ ALLOWED: dict[str, set[str]] = {
     "copylab": {"platform"},
     "overview": {"platform"},
     "pipeline": {"platform", "accounts"},
+    "contacts": {"platform", "accounts", "bison"},
     "territories": {"platform", "accounts"},
     "revenue": {"platform", "accounts"},
     "replies": {"platform", "accounts", "bison"},
     "guardrails": {"platform", "accounts", "campaigns", "copylab", "overview"},
     "demo": {"platform", "accounts", "replies"},
     "setup": {"platform", "accounts", "bison", "pipeline", "revenue"},
-    "catalog": {"platform", "accounts", "bison", "demo", "guardrails", "pipeline", "replies"}
+    "catalog": {"platform", "accounts", "bison", "campaigns", "demo", "guardrails", "pipeline"}
+    | {"replies", "contacts"}
     | {"revenue", "setup", "territories"},
     "app": {"platform", "catalog", "guardrails", "replies", "revenue"},
     "cli": {"platform", "catalog", "app", "accounts", "bison", "pipeline"},

@@ -12,6 +12,8 @@ APP = str(ROOT / "streamlit_app.py")
 PAGES = [
     "pages/overview.py",
     "pages/pipeline.py",
+    "pages/contacts.py",
+    "pages/month_board.py",
     "pages/campaigns.py",
     "pages/replies.py",
     "pages/client_leads.py",
@@ -42,6 +44,8 @@ def test_page_renders_on_demo_data(demo_db, page):
     assert at.title[0].value in (
         "Overview",
         "Pipeline",
+        "Contacts",
+        "Month board",
         "Campaigns",
         "Replies",
         "Client leads",
@@ -64,7 +68,7 @@ def test_page_renders_on_an_empty_database(empty_db, page):
 def test_overview_shows_kpis_and_board(demo_db):
     at = run_page()
     labels = [m.label for m in at.metric]
-    assert any(label.startswith("Interested MTD") for label in labels)
+    assert any(label.startswith("Interested this month") for label in labels)
     assert at.dataframe[0].value.shape[0] == 12  # one row per active client
     # picking one client narrows every table
     at.selectbox(key="workspace_id").set_value(3).run()

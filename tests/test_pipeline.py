@@ -509,7 +509,26 @@ def test_pipeline_page_runs_a_client_and_shows_history(demo_db):
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Pipeline"
     assert any("local checks only" in w.value for w in at.warning)
+    from core.pipeline import run_check
+    from core.platform import settings
+
+    # greyed with its reason while a run cannot succeed
+    wid = next(s for s in at.selectbox if s.label == "Client" and s.key != "workspace_id").value
+    month = next(s for s in at.selectbox if s.label == "Renewal month").value
     run_button = next(b for b in at.button if b.label == "Run pipeline")
+    assert run_button.disabled and run_button.proto.help == run_check.why_not(demo_db, wid, month)
+    demo_db.execute(
+        "INSERT INTO contacts (workspace_id, email, zip, status, renewal_month)"
+        " VALUES (?, 'new.owner@example.com', '75201', 'raw', ?)",
+        [wid, month],
+    )
+    settings.set_value(demo_db, "bison_url", "http://127.0.0.1:9", actor="t")
+    token = secrets.bison_token_name(wid)
+    secrets.set_secret(demo_db, token, "tok-test-0001", kind="bison_token", actor="t")
+    assert run_check.why_not(demo_db, wid, month) is None
+    at.run()
+    run_button = next(b for b in at.button if b.label == "Run pipeline")
+    assert not run_button.disabled
     run_button.click().run()
     assert not at.exception, [e.value for e in at.exception]
     run_id = demo_db.scalar("SELECT max(id) FROM pipeline_runs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
 import pytest
 
 from connectors.bison import BisonClient
@@ -195,3 +196,96 @@ def test_render_fills_plain_fields_only_once():
     )
     with pytest.raises(replies.ReplyActionError, match="at most 10,000"):
         reply_drafts.save_template(None, OPERATOR, "Long", "{first_name} " * 1000)
+
+
+def test_opening_a_reply_marks_it_read_and_a_sync_does_not_undo_it(synced):
+    db, fake, bid, wid, rid, factory = synced
+    db.execute("UPDATE bison_replies SET read = false WHERE workspace_id = ?", [wid])
+    before = replies.inbox_count(db, OPERATOR.scope)
+    assert before["unread"] == before["total"] > 0
+    viewer = access.User("v@agency.test", "viewer")  # reading needs no staff rights
+    assert replies.mark_opened(db, viewer, wid, rid) is True
+    assert replies.mark_opened(db, OPERATOR, wid, rid) is False  # the first opening counts
+    after = replies.inbox_count(db, OPERATOR.scope)
+    assert after["unread"] == before["unread"] - 1 and after["total"] == before["total"]
+    row = replies.inbox(db, OPERATOR.scope).filter(pl.col("id") == rid).row(0, named=True)
+    assert row["read"] is True
+    assert rid not in replies.inbox(db, OPERATOR.scope, unread=True)["id"].to_list()
+    conv = replies.conversation(db, OPERATOR.scope, wid, rid)
+    assert conv["reply"]["opened_by"] == "v@agency.test"
+    # Email Bison still says unread: the next sync writes that back, the opening stays
+    db.execute(
+        "UPDATE bison_replies SET read = false WHERE workspace_id = ? AND id = ?", [wid, rid]
+    )
+    assert replies.inbox_count(db, OPERATOR.scope)["unread"] == after["unread"]
+    assert replies.stats(db, OPERATOR.scope)["unread"].sum() == after["unread"]
+    with pytest.raises(replies.ReplyActionError, match="cannot see"):
+        replies.mark_opened(
+            db, access.User("c@client.test", "client", workspace_id=wid + 1), wid, rid
+        )
+    with pytest.raises(replies.ReplyActionError, match="No reply"):
+        replies.mark_opened(db, OPERATOR, wid, 999999999)
+
+
+def test_handling_changes_the_handled_column_and_counts(synced):
+    db, fake, bid, wid, rid, factory = synced
+    before = replies.inbox_count(db, OPERATOR.scope)
+    replies.mark_handled(db, OPERATOR, wid, rid)
+    row = replies.inbox(db, OPERATOR.scope).filter(pl.col("id") == rid).row(0, named=True)
+    assert row["handled"] is True
+    assert replies.inbox_count(db, OPERATOR.scope)["unhandled"] == before["unhandled"] - 1
+    replies.mark_handled(db, OPERATOR, wid, rid, False)
+    assert replies.inbox_count(db, OPERATOR.scope)["unhandled"] == before["unhandled"]
+
+
+def test_inbox_pages_through_every_match_with_a_total(synced):
+    db, fake, bid, wid, rid, factory = synced
+    total = db.scalar(
+        "SELECT count(*) FROM bison_replies WHERE coalesce(folder, 'Inbox') <> 'Sent'"
+    )
+    assert replies.inbox_count(db, OPERATOR.scope)["total"] == total > 6
+    pages = [replies.inbox(db, OPERATOR.scope, limit=5, offset=o) for o in range(0, total, 5)]
+    ids = [i for p in pages for i in p["id"].to_list()]
+    assert len(ids) == len(set(ids)) == total  # every reply once, none capped
+    received = [r for p in pages for r in p["received"].to_list()]
+    assert received == sorted(received, reverse=True)
+    assert pages[-1].height == total - 5 * (len(pages) - 1)
+    with pytest.raises(ValueError, match="offset"):
+        replies.inbox(db, OPERATOR.scope, offset=-1)
+    # a day range: since and until are both included
+    day = received[0].date()
+    today = replies.inbox(db, OPERATOR.scope, since=day, until=day)
+    assert today.height == sum(1 for r in received if r.date() == day) > 0
+    assert replies.inbox_count(db, OPERATOR.scope, since=day, until=day)["total"] == today.height
+
+
+def test_replies_from_the_command_line(synced):
+    from typer.testing import CliRunner
+
+    from core.cli.main import app
+
+    db, fake, bid, wid, rid, factory = synced
+    runner = CliRunner()
+    total = replies.inbox_count(db, OPERATOR.scope)["total"]
+    res = runner.invoke(app, ["replies", "list", "--limit", "5", "--page", "2"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"{total:,} replies (")
+    assert f"page 2 of {-(-total // 5):,}" in res.output
+    assert len(res.output.strip().splitlines()) == 1 + min(5, total - 5)
+    res = runner.invoke(app, ["replies", "handled", str(rid), "--workspace", "Gulf Coast Agency"])
+    assert res.exit_code == 0, res.output
+    assert f"Reply {rid} is handled." in res.output
+    assert replies.conversation(db, OPERATOR.scope, wid, rid)["reply"]["handled_at"] is not None
+    assert db.scalar("SELECT count(*) FROM audit_log WHERE action = 'reply.handled'") == 1
+    res = runner.invoke(app, ["replies", "list", "--unhandled", "--limit", "1000"])
+    assert f"#{rid} " not in res.output
+    res = runner.invoke(
+        app, ["replies", "handled", str(rid), "--workspace", "Gulf Coast Agency", "--reopen"]
+    )
+    assert res.exit_code == 0 and "open again" in res.output
+    res = runner.invoke(
+        app, ["replies", "handled", "999999999", "--workspace", "Gulf Coast Agency"]
+    )
+    assert res.exit_code == 1 and "No reply" in res.output
+    res = runner.invoke(app, ["replies", "list", "--workspace", "Nobody Inc"])
+    assert res.exit_code == 1 and "No client named" in res.output

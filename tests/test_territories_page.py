@@ -107,3 +107,56 @@ def test_coverage_search_bulk_and_history_tabs(page_db):
 
     open_tab("History")
     assert at.dataframe[0].value["kind"].to_list()[0] == "delete"
+
+
+def test_maps_draw_without_tiles_and_the_page_does_not_scroll_zoom(page_db):
+    """The base maps are raster tiles under a plain background in a style the app holds itself, so
+    points draw when the tiles cannot load; the state map and the density view ignore the wheel."""
+    import json
+    from pathlib import Path
+
+    import polars as pl
+
+    from pages.components import territory_maps as tm
+
+    root = Path(__file__).resolve().parent.parent
+    for style in [*tm.TILES, "white-bg"]:
+        served = json.loads((root / "static" / "map" / f"{style}.json").read_text())
+        assert served == tm.base_style(style), f"static/map/{style}.json is out of date"
+        assert served["layers"][0]["type"] == "background"
+        assert tm.style_url(style) == f"app/static/map/{style}.json"
+    assert [lyr["id"] for lyr in tm.base_style("white-bg")["layers"]] == ["background"]
+    assert tm.tile_notice_html("white-bg") is None
+    notice = tm.tile_notice_html("carto-positron")
+    assert tm.NO_TILES in notice and "onerror" in notice and "basemaps.cartocdn.com" in notice
+    assert tm.style_url("no-such-style") == "app/static/map/white-bg.json"
+
+    df = pl.DataFrame(
+        {
+            "zip": ["78701"],
+            "city": ["AUSTIN"],
+            "county": ["Travis"],
+            "state": ["TX"],
+            "lat": [30.27],
+            "lon": [-97.74],
+            "owner": [None],
+            "owner_id": [None],
+            "owners": [0],
+            "contacts": [12],
+        },
+        schema_overrides={"owner": pl.Utf8, "owner_id": pl.Int64},
+    )
+    fig, _ = tm.zip_map(df, style="carto-positron")
+    assert fig.layout.map.style == tm.base_style("carto-positron")  # inline: nothing to fetch
+    deck = json.loads(tm.density_deck(df, style="carto-positron").to_json())
+    assert deck["mapStyle"] == "app/static/map/carto-positron.json"
+    assert deck["views"][0]["controller"]["scrollZoom"] is False
+    hexagons = deck["layers"][0]
+    assert "elevationAggregation" not in hexagons and "colorAggregation" not in hexagons
+
+    at = run_page(PAGE)
+    at.session_state["terr_tab"] = "Coverage"
+    at.run()
+    assert not at.exception
+    configs = [json.loads(c.proto.config) for c in at.get("plotly_chart")]
+    assert configs and all(c.get("scrollZoom") is False for c in configs)

@@ -32,6 +32,8 @@ ROLES = ("admin", "operator", "viewer", "client")
 PAGES: dict[str, tuple[str, ...]] = {
     "overview": ("admin", "operator", "viewer", "client"),
     "pipeline": ("admin", "operator", "viewer"),
+    "month_board": ("admin", "operator", "viewer"),
+    "contacts": ("admin", "operator", "viewer"),
     "campaigns": ("admin", "operator", "viewer", "client"),
     "replies": ("admin", "operator", "viewer", "client"),
     "client_leads": ("admin", "operator", "viewer", "client"),
@@ -61,6 +63,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "pipeline.run": ("admin", "operator"),
     "pipeline.import": ("admin", "operator"),
     "pipeline.rules": ("admin",),
+    "contacts.manage": ("admin", "operator"),
     "demo.load": ("admin",),
     "revenue.manage": ("admin",),
     "workspace.manage": ("admin",),

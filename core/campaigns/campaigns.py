@@ -12,6 +12,7 @@ from connectors.bison import BisonClient
 from connectors.http import ApiError
 from core.accounts import access
 from core.bison import mirror
+from core.campaigns import preflight
 from core.platform import audit, connections
 from core.platform.scope import Scope
 from core.platform.store import Database
@@ -72,14 +73,15 @@ def campaign_daily(
 
 
 def campaign_steps(db: Database, scope: Scope, workspace_id: int, campaign_id: int) -> pl.DataFrame:
-    """Steps with their variants (variant letter A = original), with stats summed over all days."""
+    """Steps with their variants (variant letter A = original), with stats summed over all days,
+    and the email body last."""
     if not scope.allows(workspace_id):
         return pl.DataFrame()
     return db.query(
         """
         WITH agg AS (
             SELECT s.step_order AS step, s.variant AS is_variant, s.id AS step_id, s.email_subject AS subject,
-                   s.wait_in_days, s.thread_reply, s.active,
+                   s.email_body AS body, s.wait_in_days, s.thread_reply, s.active,
                    coalesce(sum(t.sent), 0)::BIGINT AS sent, coalesce(sum(t.replied), 0)::BIGINT AS replies,
                    coalesce(sum(t.interested), 0)::BIGINT AS interested
             FROM bison_sequence_steps s
@@ -89,7 +91,8 @@ def campaign_steps(db: Database, scope: Scope, workspace_id: int, campaign_id: i
         )
         SELECT step, chr(CAST(64 + row_number() OVER (PARTITION BY step ORDER BY is_variant, step_id) AS INTEGER)) AS variant,
                step_id, subject, wait_in_days, thread_reply, active, sent, replies, interested,
-               round(replies / nullif(sent, 0), 4) AS reply_rate, round(interested / nullif(sent, 0), 4) AS interested_rate
+               round(replies / nullif(sent, 0), 4) AS reply_rate, round(interested / nullif(sent, 0), 4) AS interested_rate,
+               body
         FROM agg ORDER BY step, variant
         """,
         [workspace_id, campaign_id],
@@ -122,7 +125,9 @@ def sender_accounts(db: Database, scope: Scope, *, bounce_threshold: float = 0.0
             JOIN bison_campaigns c ON c.workspace_id = l.workspace_id AND c.id = l.campaign_id
             WHERE {scope.filter("l.workspace_id")} GROUP BY ALL
         )
-        SELECT s.workspace_id, s.id, w.name AS client, s.email, s.name, s.status, s.daily_limit,
+        SELECT s.workspace_id, s.id, w.name AS client, s.email, s.name,
+               CASE WHEN p.sender_email_id IS NOT NULL THEN 'paused' ELSE s.status END AS status,
+               s.daily_limit, p.previous_daily_limit AS resumes_with,
                s.warmup_enabled, s.warmup_score, s.emails_sent_count AS sent, s.total_replied_count AS replies,
                s.bounced_count AS bounced, round(s.bounced_count / nullif(s.emails_sent_count, 0), 4) AS bounce_rate,
                coalesce(camp.campaigns, 0) AS campaigns, coalesce(camp.active_campaigns, 0) AS active_campaigns,
@@ -134,6 +139,8 @@ def sender_accounts(db: Database, scope: Scope, *, bounce_threshold: float = 0.0
                s.synced_at
         FROM bison_sender_emails s JOIN workspaces w ON w.id = s.workspace_id
         LEFT JOIN camp ON camp.workspace_id = s.workspace_id AND camp.sender_email_id = s.id
+        LEFT JOIN sender_pauses p ON p.workspace_id = s.workspace_id AND p.sender_email_id = s.id
+             AND coalesce(s.daily_limit, 0) = 0
         WHERE {scope.filter("s.workspace_id")}
         ORDER BY CASE WHEN s.status = 'disconnected' AND camp.active_campaigns > 0 THEN 0
                       WHEN s.bounced_count / nullif(s.emails_sent_count, 0) > $threshold THEN 1
@@ -192,6 +199,15 @@ def campaign_action(
     )
     if before.height == 0:
         raise CampaignActionError(f"No campaign {campaign_id} for this client.")
+    if action == "resume":  # whoever asks (page, command line, schedule): never resume to idle
+        blocked = preflight.blocking_failures(
+            preflight.preflight(db, user.scope, workspace_id, campaign_id)
+        )
+        if blocked:
+            raise CampaignActionError(
+                "Not resumed: it would sit idle. "
+                + "; ".join(f"{i.name}: {i.detail}" for i in blocked)
+            )
     client = _client_for(db, workspace_id, client_factory)
     try:
         fn = {

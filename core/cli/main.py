@@ -14,14 +14,20 @@ from typing import Any
 import typer
 
 from core.cli.alerts import alerts_app, reports_app
+from core.cli.board import board
+from core.cli.campaigns import app as campaigns_app
 from core.cli.common import fail as _fail
 from core.cli.common import open_db as _open_db
 from core.cli.common import run_job
 from core.cli.common import settings as cli_settings
+from core.cli.contacts import app as contacts_app
 from core.cli.credentials import app as credentials_app
 from core.cli.crm import app as crm_app
 from core.cli.filters import app as filters_app
+from core.cli.inboxes import app as inboxes_app
+from core.cli.leads import app as leads_app
 from core.cli.pipeline import import_app, pipeline_app
+from core.cli.replies import app as replies_app
 from core.cli.serve import serve
 from core.cli.setup import settings_app, setup
 from core.cli.suppression import app as suppression_app
@@ -62,6 +68,7 @@ app.add_typer(webhooks_app, name="webhooks", help="Receive Email Bison webhooks.
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(reports_app, name="reports")
 app.add_typer(crm_app, name="crm", help="Deliver interested leads to clients' CRMs.")
+app.add_typer(replies_app, name="replies")
 app.add_typer(credentials_app, name="credentials")
 
 app.add_typer(territories_app, name="territories", help="Client territories (ZIP codes).")
@@ -69,9 +76,14 @@ app.add_typer(territories_app, name="territories", help="Client territories (ZIP
 app.add_typer(import_app, name="import")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(suppression_app, name="suppression")
+app.add_typer(contacts_app, name="contacts")
 app.add_typer(filters_app, name="filters")
+app.add_typer(inboxes_app, name="inboxes")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(leads_app, name="leads")
 app.add_typer(settings_app, name="settings")
 app.command("setup")(setup)
+app.command("board")(board)
 workspaces_app.command("edit")(workspaces_edit)
 
 
@@ -99,7 +111,9 @@ def migrate() -> None:
 @app.command()
 def demo(
     scale: str = typer.Option(
-        "small", help="small (about 60k contacts) or full (about 1M contacts, benchmark scale)."
+        "small",
+        help="small (about 60k contacts), full (about 1M contacts, benchmark scale) or 10x"
+        " (200 clients, about 10M contacts).",
     ),
     seed: int = typer.Option(
         42, help="Random seed; the same seed and as-of date give the same data."
@@ -113,8 +127,8 @@ def demo(
     ),
 ) -> None:
     """Load the demo dataset."""
-    if scale not in ("small", "full"):
-        _fail("--scale must be small or full.")
+    if scale not in ("small", "full", "10x"):
+        _fail("--scale must be small, full or 10x.")
     if as_of:
         try:
             dt.date.fromisoformat(as_of)

@@ -35,6 +35,8 @@ def import_contacts(
         f"{r['duplicates']:,} duplicates, {r['rejected']:,} rejected in {r['seconds']} s"
         f" (read as {r['encoding']})."
     )
+    if r.get("outcome"):
+        typer.echo(r["outcome"])
     if r["rejected"] or r["duplicates"]:
         typer.echo("Rejected rows: the Pipeline page's import history has the CSV report.")
 
@@ -46,6 +48,8 @@ def _print_run(result: dict) -> None:
             extra = " (" + ", ".join(f"{k} {v:,}" for k, v in out["removed_by_rule"].items()) + ")"
         if stage == "verify":
             extra = f" ({out.get('mode')} checks, {out.get('credits', 0):,} credits)"
+        if stage == "upload" and out.get("held_back"):
+            extra = f" ({out['held_back']:,} held back: suppressed since batching)"
         typer.echo(f"{stage:>7}: {out.get('input', 0):,} in → {out.get('output', 0):,} out{extra}")
 
 

@@ -9,6 +9,9 @@ The metric is "interested" (interested replies per email sent, the package KPI) 
 original step, then its variants in id order. Each variant is tested against A with a pooled
 two-proportion z-test, and the p-values of one step's variants are corrected together (Holm by
 default, Benjamini–Hochberg on request), so a step with many variants does not "win" by chance.
+Subject lines are compared like with like: first emails among first emails, follow-ups among
+follow-ups. Every verdict comes twice (`core.copylab.verdicts`): in plain words for the page, and
+as the test's statistics for the Advanced view.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from core.copylab.stats import (
     two_proportion_ztest,
     wilson_interval,
 )
+from core.copylab.verdicts import plain_verdicts, verdicts
 from core.platform.scope import Scope
 from core.platform.store import Database
 
@@ -61,7 +65,10 @@ VARIANT_COLUMNS = [
     "small_sample",
     "sends_needed_for_80pct_power",
     "verdict",
+    "test_result",
 ]
+
+EMAILS = {"first": "First email", "follow-up": "Follow-up"}
 
 
 def _check_metric(metric: str) -> pl.Expr:
@@ -96,6 +103,7 @@ def _labels() -> pl.Series:
 
 
 _LETTERS = _labels()
+_NAMES = [f"{v} " for v in _LETTERS.to_list()]
 
 
 def variant_counts(
@@ -169,13 +177,6 @@ def _groups(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(new) - 1, np.flatnonzero(new)
 
 
-def _p_text(p: float) -> str:
-    """'< 0.001', '= 0.003' or '= 0.41' (3 decimals under 0.1, else 2)."""
-    if p < 0.001:
-        return "< 0.001"
-    return f"= {round(p, 3) if p < 0.1 else round(p, 2)!r}"
-
-
 def _comparison_columns(
     x: np.ndarray, n: np.ndarray, bx: np.ndarray, bn: np.ndarray, is_base: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -222,72 +223,6 @@ def _frame_columns(cols: dict[str, np.ndarray]) -> list[pl.Series]:
     return out
 
 
-_NO_DATA, _NO_DIFFERENCE, _BEATS, _TRAILS, _ORIGINAL = range(5)
-
-
-def _verdicts(
-    df: pl.DataFrame,
-    prefixes: tuple[np.ndarray, list[str]] | None,
-    versus: str,
-    label: str,
-    correction: str,
-    original: np.ndarray | None = None,
-) -> pl.Series:
-    """The plain-words verdict of every row of `df` (columns p_adj, z, small_sample, significant).
-
-    'not enough data' for small samples; 'no clear difference yet (p = …)' when not significant;
-    '<prefix>beats|trails <versus> on <label>, p = … after correction' when it is. `prefixes` is
-    (index of each row's prefix, the prefix strings), or None for no prefix. Rows where
-    `original` is true read 'original'.
-
-    A verdict depends only on its prefix, its outcome and p as printed (3 decimals under 0.1,
-    else 2), so 50,000 variants share a few hundred wordings: each row gets an integer code,
-    each distinct code is worded once, and the words are gathered back by code.
-    """
-    p = df["p_adj"].to_numpy().astype(np.float64, copy=False)
-    small = df["small_sample"].to_numpy() | np.isnan(p)
-    sig = df["significant"].to_numpy() & ~small
-    up = np.nan_to_num(df["z"].to_numpy().astype(np.float64, copy=False)) > 0
-    outcome = np.where(
-        small, _NO_DATA, np.where(~sig, _NO_DIFFERENCE, np.where(up, _BEATS, _TRAILS))
-    )
-    q = np.nan_to_num(p, nan=1.0)
-    printed = np.where(
-        q < 0.001, 0, np.where(q < 0.1, 1 + np.round(q * 1000), 1000 + np.round(q * 100))
-    )
-    printed = np.where(small, 0, printed).astype(np.int64)
-    who = np.zeros(df.height, dtype=np.int64) if prefixes is None else prefixes[0].astype(np.int64)
-    if original is not None:
-        outcome = np.where(original, _ORIGINAL, outcome)
-        printed = np.where(original, 0, printed)
-    who = np.where(sig & (outcome != _ORIGINAL), who, 0)  # only a verdict that names it
-    code = (who * 5 + outcome) * 2048 + printed
-    distinct, back = np.unique(code, return_inverse=True)
-    after = " after correction" if correction != "none" else ""
-    words = []
-    for c in distinct.tolist():
-        rest, printed_p = divmod(c, 2048)
-        w, kind = divmod(rest, 5)
-        value = (
-            0.0
-            if printed_p == 0
-            else (printed_p - 1) / 1000
-            if printed_p < 1000
-            else (printed_p - 1000) / 100
-        )
-        if kind == _ORIGINAL:
-            words.append("original")
-        elif kind == _NO_DATA:
-            words.append("not enough data")
-        elif kind == _NO_DIFFERENCE:
-            words.append(f"no clear difference yet (p {_p_text(value)})")
-        else:
-            prefix = "" if prefixes is None else prefixes[1][w]
-            verb = "beats" if kind == _BEATS else "trails"
-            words.append(f"{prefix}{verb} {versus} on {label}, p {_p_text(value)}{after}")
-    return pl.Series("verdict", words, dtype=pl.Utf8).gather(back.reshape(-1))
-
-
 def variant_stats(
     db: Database,
     scope: Scope,
@@ -307,7 +242,10 @@ def variant_stats(
     the variants of the step: "holm", "bh" or "none"), significant (p_adj < 0.05), small_sample
     (either arm has fewer than 5 successes or failures), sends_needed_for_80pct_power (more sends
     per arm, beyond the smaller arm's, to detect the observed difference with 80% power; null when
-    the rates are equal or unknown), verdict. Row A has null lift/z/p/p_adj and verdict "original".
+    the rates are equal or unknown), verdict (plain words, `plain_verdicts`: "B gets more
+    interested replies than A; we are confident" or "No clear winner yet: about 12,000 more sends
+    each") and test_result (the statistics: "B beats A on interested rate, p = 0.003 after
+    correction"). Row A has null lift/z/p/p_adj, verdict "Original" and test_result "original".
     """
     _check_metric(metric)
     if correction not in CORRECTIONS:
@@ -327,14 +265,17 @@ def variant_stats(
         .with_columns(significant=(pl.col("p_adj") < ALPHA).fill_null(False))
         .pipe(
             lambda d: d.with_columns(
-                _verdicts(
+                verdicts(
                     d,
-                    (np.arange(d.height) - base, [f"{v} " for v in _LETTERS.to_list()]),
+                    (np.arange(d.height) - base, _NAMES),
                     "A",
                     METRICS[metric],
                     correction,
                     original=is_base,
-                )
+                ).alias("test_result"),
+                plain_verdicts(
+                    d, (np.arange(d.height) - base, _NAMES), "A", metric, original=is_base
+                ),
             )
         )
         .select(VARIANT_COLUMNS)
@@ -343,6 +284,7 @@ def variant_stats(
 
 SUBJECT_COLUMNS = [
     "rank",
+    "email",
     "subject_key",
     "subject",
     "campaigns",
@@ -362,6 +304,7 @@ SUBJECT_COLUMNS = [
     "small_sample",
     "sends_needed_for_80pct_power",
     "verdict",
+    "test_result",
 ]
 
 
@@ -375,37 +318,58 @@ def subject_stats(
     campaign_id: int | None = None,
     workspace_id: int | None = None,
     correction: str = "holm",
+    emails: str | None = None,
 ) -> pl.DataFrame:
-    """Subject lines merged by `normalise_subject` across campaigns and clients, best first.
+    """Subject lines merged by `normalise_subject` across campaigns and clients, best first,
+    first emails apart from follow-ups (like is compared with like).
 
-    Columns (SUBJECT_COLUMNS): rank (1 = highest Wilson lower bound of the metric's rate, which
-    rewards evidence rather than luck), subject_key, subject (the most-sent spelling), campaigns,
-    clients, variants (step variants using it), sent, replies, interested, rate, ci_low, ci_high,
-    and the test of this subject against all other subjects pooled: lift (vs their pooled rate),
-    z, p, p_adj (corrected across all subjects), significant, small_sample,
-    sends_needed_for_80pct_power, verdict ("beats the other subjects on interested rate, p = …").
+    Columns (SUBJECT_COLUMNS): rank (within its email kind, 1 = highest Wilson lower bound of the
+    metric's rate, which rewards evidence rather than luck), email ("first" for a campaign's
+    first step, "follow-up" for later steps), subject_key, subject (the most-sent spelling),
+    campaigns, clients, variants (step variants using it), sent, replies, interested, rate,
+    ci_low, ci_high, and the test of this subject against the other subjects of the same email
+    kind pooled: lift (vs their pooled rate), z, p, p_adj (corrected across the subjects of that
+    kind), significant, small_sample, sends_needed_for_80pct_power, verdict (plain words: "Gets
+    more interested replies than the other first emails; we are confident") and test_result
+    ("beats the other first emails on interested rate, p = …"). Sorted first emails first, then by
+    rank. `emails` ("first" or "follow-up") keeps one kind only.
     """
     _check_metric(metric)
     if correction not in CORRECTIONS:
         raise ValueError(f"Unknown correction {correction!r}; use one of {CORRECTIONS}.")
-    counts = variant_counts(
-        db, scope, start=start, end=end, campaign_id=campaign_id, workspace_id=workspace_id
-    ).with_columns(pl.col("subject").fill_null(""))
+    if emails is not None and emails not in EMAILS:
+        raise ValueError(f"Unknown email kind {emails!r}; use one of {sorted(EMAILS)}.")
+    counts = (
+        variant_counts(
+            db, scope, start=start, end=end, campaign_id=campaign_id, workspace_id=workspace_id
+        )
+        .with_columns(pl.col("subject").fill_null(""))
+        .with_columns(
+            email=pl.when(
+                pl.col("step") == pl.col("step").min().over("workspace_id", "campaign_id")
+            )
+            .then(pl.lit("first"))
+            .otherwise(pl.lit("follow-up"))
+        )
+    )
+    if emails is not None:
+        counts = counts.filter(pl.col("email") == emails)
     spellings = counts.select("subject").unique()
     counts = counts.join(
         spellings.with_columns(subject_key=normalise_subject(spellings["subject"])),
         on="subject",
         how="left",
     )
+    key = ["email", "subject_key"]
     by_spelling = (
-        counts.group_by("subject_key", "subject")
+        counts.group_by(*key, "subject")
         .agg(pl.col("sent").sum().alias("_spelling_sent"))
-        .sort(["subject_key", "_spelling_sent", "subject"], descending=[False, True, False])
-        .group_by("subject_key", maintain_order=True)
+        .sort([*key, "_spelling_sent", "subject"], descending=[False, False, True, False])
+        .group_by(key, maintain_order=True)
         .agg(pl.col("subject").first())
     )
     df = (
-        counts.group_by("subject_key")
+        counts.group_by(key)
         .agg(
             pl.struct("workspace_id", "campaign_id").n_unique().alias("campaigns"),
             pl.col("workspace_id").n_unique().alias("clients"),
@@ -414,25 +378,47 @@ def subject_stats(
             pl.col("replies").sum(),
             pl.col("interested").sum(),
         )
-        .join(by_spelling, on="subject_key", how="left")
+        .join(by_spelling, on=key, how="left")
+        .sort(key)
     )
+    kind = (df["email"] == "follow-up").to_numpy().astype(np.int64)
     x = df[metric].to_numpy().astype(np.float64)
     n = df["sent"].to_numpy().astype(np.float64)
-    cols = _comparison_columns(x, n, x.sum() - x, n.sum() - n, np.zeros(df.height, dtype=bool))
-    cols["p_adj"] = _adjust(cols["p"], np.zeros(df.height, dtype=np.int64), correction)
-    return (
-        df.with_columns(_frame_columns(cols))
-        .with_columns(significant=(pl.col("p_adj") < ALPHA).fill_null(False))
-        .pipe(
-            lambda d: d.with_columns(
-                _verdicts(d, None, "the other subjects", METRICS[metric], correction)
-            )
-        )
-        .sort(["ci_low", "rate", "sent", "subject_key"], descending=[True, True, True, False])
-        .with_row_index("rank", offset=1)
-        .with_columns(pl.col("rank").cast(pl.Int64))
-        .select(SUBJECT_COLUMNS)
+    kx = np.bincount(kind, weights=x, minlength=2)[kind]
+    kn = np.bincount(kind, weights=n, minlength=2)[kind]
+    cols = _comparison_columns(x, n, kx - x, kn - n, np.zeros(df.height, dtype=bool))
+    cols["p_adj"] = _adjust(cols["p"], kind, correction)
+    others = ["the other first emails", "the other follow-ups"]
+    parts = []
+    d = df.with_columns(_frame_columns(cols)).with_columns(
+        significant=(pl.col("p_adj") < ALPHA).fill_null(False)
     )
+    for k, versus in enumerate(others):
+        part = d.filter(pl.Series(kind == k))
+        if part.height == 0:
+            continue
+        alone = "The only one so far: nothing to compare it with"
+        parts.append(
+            part.with_columns(
+                verdicts(part, None, versus, METRICS[metric], correction).alias("test_result"),
+                plain_verdicts(part, None, versus, metric)
+                if part.height > 1
+                else pl.Series("verdict", [alone], dtype=pl.Utf8),
+            )
+            .sort(["ci_low", "rate", "sent", "subject_key"], descending=[True, True, True, False])
+            .with_row_index("rank", offset=1)
+            .with_columns(pl.col("rank").cast(pl.Int64))
+        )
+    if not parts:
+        return (
+            pl.DataFrame(
+                schema={c: d.schema.get(c, pl.Utf8) for c in SUBJECT_COLUMNS if c != "rank"}
+            )
+            .with_row_index("rank", offset=1)
+            .with_columns(pl.col("rank").cast(pl.Int64))
+            .select(SUBJECT_COLUMNS)
+        )
+    return pl.concat(parts).select(SUBJECT_COLUMNS)
 
 
 def copy_overview(
@@ -448,11 +434,13 @@ def copy_overview(
     """Headline numbers for the Copy Lab.
 
     Keys: sent, replies, interested, bounced, reply_rate, interested_rate, bounce_rate (per sent;
-    None without sends), variants (step variants with sends), min_sends, best and worst: the step
-    variant with the highest Wilson lower bound / lowest Wilson upper bound of interested rate
-    among those with at least `min_sends` sends (dicts with client, campaign, campaign_id,
-    workspace_id, step, variant, step_id, subject, sent, interested, rate, ci_low, ci_high),
-    or None.
+    None without sends), variants (step variants with sends), min_sends, and, comparing like with
+    like, the first-email subject lines (`subject_stats`, emails="first") with at least
+    `min_sends` sends: best (highest Wilson lower bound of interested rate) and worst (lowest
+    Wilson upper bound among the other subjects, so never the same subject as best), dicts with
+    subject, subject_key, campaigns, clients, sent, interested, rate, ci_low, ci_high; or None.
+    verdict compares the two in plain words ("“X” gets more interested replies than “Y”; we are
+    confident", or "No clear winner yet: about N more sends each"); None without both.
     """
     v = variant_stats(
         db,
@@ -474,18 +462,25 @@ def copy_overview(
     def rate(k: int) -> float | None:
         return k / sent if sent else None
 
-    keep = ["workspace_id", "client", "campaign_id", "campaign", "step", "variant", "step_id"]
-    keep += ["subject", "sent", "interested", "rate", "ci_low", "ci_high"]
-    eligible = v.filter(pl.col("sent") >= min_sends).select(keep)
-    best = worst = None
+    keep = ["subject", "subject_key", "campaigns", "clients", "sent", "interested"]
+    keep += ["rate", "ci_low", "ci_high"]
+    subjects = subject_stats(
+        db,
+        scope,
+        start=start,
+        end=end,
+        campaign_id=campaign_id,
+        workspace_id=workspace_id,
+        emails="first",
+    )
+    eligible = subjects.filter(pl.col("sent") >= min_sends).select(keep)
+    best = worst = verdict = None
     if eligible.height:
         best = eligible.sort(["ci_low", "sent"], descending=True).row(0, named=True)
-        rest = eligible.filter(
-            (pl.col("workspace_id") != best["workspace_id"])
-            | (pl.col("step_id") != best["step_id"])
-        )
+        rest = eligible.filter(pl.col("subject_key") != best["subject_key"])
         if rest.height:
             worst = rest.sort(["ci_high", "sent"], descending=[False, True]).row(0, named=True)
+            verdict = compare_two(best, worst)
     return {
         "sent": sent,
         "replies": replies,
@@ -498,7 +493,38 @@ def copy_overview(
         "min_sends": min_sends,
         "best": best,
         "worst": worst,
+        "verdict": verdict,
     }
+
+
+def compare_two(a: dict[str, Any], b: dict[str, Any], metric: str = "interested") -> str:
+    """Whether copy `a` gets more of the metric than copy `b` (dicts with subject, sent and the
+    metric's count), in plain words, from the pooled z-test at 5% and the power calculation."""
+    x1, n1, x2, n2 = a[metric], a["sent"], b[metric], b["sent"]
+    frame = pl.DataFrame(
+        {
+            "sent": [n1],
+            "significant": [False],
+            "small_sample": [False],
+            "z": [0.0],
+            "lift": [0.0],
+            "sends_needed_for_80pct_power": [0],
+        }
+    )
+    cols = _comparison_columns(
+        np.array([x1], dtype=np.float64),
+        np.array([n1], dtype=np.float64),
+        np.array([x2], dtype=np.float64),
+        np.array([n2], dtype=np.float64),
+        np.zeros(1, dtype=bool),
+    )
+    frame = frame.with_columns(_frame_columns({k: cols[k] for k in ("z", "lift", "small_sample")}))
+    frame = frame.with_columns(
+        _frame_columns({"sends_needed_for_80pct_power": cols["sends_needed_for_80pct_power"]}),
+        significant=pl.lit(bool(cols["p"][0] < ALPHA)),
+    )
+    names = (np.zeros(1, dtype=np.int64), [f"“{a['subject']}” "])
+    return plain_verdicts(frame, names, f"“{b['subject']}”", metric)[0]
 
 
 def variant_summary(variants: pl.DataFrame) -> dict[str, int]:

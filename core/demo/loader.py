@@ -17,6 +17,7 @@ import polars as pl
 from core.accounts import workspaces
 from core.demo import data as D
 from core.demo import leads as demo_leads
+from core.demo import scale as demo_scale
 from core.demo.billing import TABLES as BILLING_TABLES
 from core.demo.billing import billing as _stripe_billing
 from core.demo.bison import campaigns, daily_stats, leads_and_replies, sender_emails
@@ -81,8 +82,15 @@ def load_demo(
     actor: str = "demo",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
+    if scale in demo_scale.GROWN:  # generated at one scale, then copied in SQL
+        base, copies = demo_scale.GROWN[scale]
+        counts = load_demo(
+            db, scale=base, seed=seed, as_of=as_of, replace=replace, actor=actor, progress=progress
+        )
+        counts.update(demo_scale.grow(db, copies))
+        return counts
     if scale not in SCALES:
-        raise DemoError(f"Unknown scale {scale!r}; use small or full.")
+        raise DemoError(f"Unknown scale {scale!r}; use small, full or 10x.")
     if not workspaces.none_yet(db) and not replace:
         raise DemoError(
             "The database already has client workspaces; pass --replace to wipe them and load the demo."
@@ -306,9 +314,15 @@ def _contacts(cur, rng, sc: Scale, ws: pl.DataFrame, as_of: dt.date, stamp) -> p
         status == "rejected", reason, np.where(status == "invalid", "email not safe to send", None)
     )
 
+    # Imported 16 days before their campaign month, or yesterday when that is still to come:
+    # nothing in the demo is dated after its "today".
     imported = np.array(
         [
-            np.datetime64(dt.datetime.combine(m, dt.time(9)) - dt.timedelta(days=16))
+            np.datetime64(
+                dt.datetime.combine(
+                    min(m - dt.timedelta(days=16), as_of - dt.timedelta(days=1)), dt.time(9)
+                )
+            )
             for m in month_list
         ]
     )[np.searchsorted(MONTH_OFFSETS, offsets)]
@@ -394,11 +408,16 @@ def _batches(cur, contacts: pl.DataFrame, as_of: dt.date, stamp) -> None:
                strftime(renewal_month, '%B') || ' ' || _ordinal(a) || '–'
                  || _ordinal(day(least(renewal_month + (b - 1), last_day(renewal_month)))) || ' renewals' AS name,
                CASE WHEN campaign_month <= ? THEN 'uploaded' ELSE 'pending' END,
-               0, campaign_month - INTERVAL 6 DAY + (w - 1) * INTERVAL 7 DAY,
-               CASE WHEN campaign_month <= ? THEN campaign_month - INTERVAL 5 DAY + (w - 1) * INTERVAL 7 DAY END
+               -- cut and uploaded by the month's pipeline run (nine days before the month, see
+               -- `_pipeline_history`); the coming month's are cut, not uploaded, and none is
+               -- dated after the demo's "today"
+               0, least(campaign_month - INTERVAL 9 DAY, ?::DATE - INTERVAL 1 DAY) + INTERVAL 13 HOUR
+                  + (w - 1) * INTERVAL 1 MINUTE,
+               CASE WHEN campaign_month <= ? THEN campaign_month - INTERVAL 9 DAY + INTERVAL 13 HOUR
+                                                  + (w - 1) * INTERVAL 1 MINUTE END
         FROM (SELECT DISTINCT workspace_id, campaign_month, renewal_month FROM contacts) m, _windows
         """,
-        [this_month, this_month],
+        [this_month, as_of, this_month],
     )
     cur.execute(
         """

@@ -15,13 +15,14 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from core import overview
 from core.accounts import access
 from core.guardrails.checks import CHECKS, GUARD_SETTINGS, SEVERITIES
-from core.platform import audit, settings
+from core.platform import audit, periods, settings
 from core.platform.scope import Scope
 from core.platform.store import Database
 
@@ -180,14 +181,22 @@ def compute_findings(
     """All findings of every check (or `only` these), the checks that ran, and their errors."""
     now = now or _now()
     th = thresholds(db)
+    # Per-day figures use the Overview's window: the last 7 complete days of the display day.
+    local_day = now.astimezone(ZoneInfo(settings.get(db, "display_timezone"))).date()
+    week = periods.last_7_days(local_day)
     params = {
         "now": now,
         "today": now.astimezone(dt.UTC).date(),
         "stale_hours": settings.get(db, "guard_sync_stale_hours"),
+        "w7_start": week.start,
+        "w7_end": week.end,
+        "w7_span": week.span,
     }
+    sent = overview.sent_per_day(db, Scope.all(), local_day)
     frames, ran, errors = [], [], {}
     with db.cursor() as cur:
         cur.register("guard_th", th.to_arrow())
+        cur.register("guard_sent", sent.to_arrow())
         for name, check in CHECKS.items():
             if only and name not in only:
                 continue
@@ -195,6 +204,10 @@ def compute_findings(
                 if check.sql:
                     used = {k: v for k, v in params.items() if f"${k}" in check.sql}
                     df = cur.sql(check.sql, params=used or None).pl()
+                elif name == "next_month_ready":
+                    from core.guardrails.checks_daily import next_month_readiness
+
+                    df = next_month_readiness(db, th, now)
                 else:
                     df = _kpi_pacing(db, th, now)
             except Exception as exc:  # one broken check must not silence the others
@@ -209,6 +222,7 @@ def compute_findings(
                     )
                 )
         cur.unregister("guard_th")
+        cur.unregister("guard_sent")
     found = (pl.concat(frames) if frames else pl.DataFrame(schema=FINDING_SCHEMA)).with_columns(
         pl.concat_str(
             [
@@ -220,6 +234,9 @@ def compute_findings(
             separator=":",
         ).alias("alert_key")
     )
+    from core.guardrails.checks_daily import quiet_while_setting_up
+
+    found = quiet_while_setting_up(db, found, now)
     return found.unique("alert_key", keep="first", maintain_order=True), ran, errors
 
 
@@ -282,6 +299,9 @@ def run_checks(
         _snapshot_senders(cur, now.astimezone(dt.UTC).date())
         cur.unregister("found")
     paused = _auto_pause(db, [r for r in opened if r[1] == "campaign_bounce_rate"], client_factory)
+    paused += _auto_pause_senders(
+        db, [r for r in opened if r[1] == "sender_bounce_rate"], client_factory
+    )
     sent = alert_delivery.deliver_pending(db) if deliver else {"sent": 0, "failed": 0}
     seconds = round(time.perf_counter() - t0, 3)
     with db.transaction() as cur:
@@ -355,6 +375,58 @@ def _auto_pause(
     return done
 
 
+def _auto_pause_senders(
+    db: Database, opened: list[tuple], client_factory: Callable[[str], Any] | None
+) -> int:
+    """Pause the sending accounts of newly opened bounce alerts whose client asked for it."""
+    if not opened:
+        return 0
+    from core.campaigns import inboxes
+
+    th = thresholds(db)
+    on = set(th.filter(pl.col("guard_auto_pause_senders"))["workspace_id"].to_list())
+    done = 0
+    for alert_id, _, wid, subject_id in opened:
+        if wid not in on:
+            continue
+        try:
+            result = inboxes.inbox_action(
+                db,
+                SYSTEM_USER,
+                [(wid, int(subject_id))],
+                "pause",
+                reason=f"bounce rate alert {alert_id}",
+                client_factory=client_factory,
+            )
+        except Exception as exc:  # said in the alert; the alert itself still goes out
+            note, kind = f"Automatic pause failed: {exc}", "auto_pause_failed"
+        else:
+            if result.failed:
+                note, kind = (
+                    f"Automatic pause failed: {'; '.join(result.failed)}",
+                    "auto_pause_failed",
+                )
+            elif result.changed:
+                note, kind = (
+                    "Paused the sending account (daily limit 0 in Email Bison; Resume on the "
+                    "Sending accounts page puts its limit back).",
+                    "auto_paused",
+                )
+                done += 1
+            else:
+                continue  # already paused
+        with db.transaction() as cur:
+            cur.execute(
+                "UPDATE alerts SET auto_action = ?, explanation = explanation || ' ' || ? WHERE id = ?",
+                [note, note, alert_id],
+            )
+            cur.execute(
+                "INSERT INTO alert_events (alert_id, kind, actor, note) VALUES (?, ?, ?, ?)",
+                [alert_id, kind, SYSTEM_USER.email, note],
+            )
+    return done
+
+
 def last_run(db: Database) -> dict[str, Any] | None:
     df = db.query("SELECT * FROM check_runs ORDER BY id DESC LIMIT 1")
     return df.row(0, named=True) if df.height else None
@@ -382,7 +454,8 @@ def open_alerts(
         f"""
         SELECT a.id, a.severity, w.name AS client, c.label AS "check", a.title, a.explanation,
                a.first_seen, a.last_seen, a.acknowledged_by, a.ack_reason, a.snoozed_until,
-               a.snoozed_by, a.snooze_reason, a.auto_action, a.workspace_id, a.check_name
+               a.snoozed_by, a.snooze_reason, a.auto_action, a.workspace_id, a.check_name,
+               a.subject_id
         FROM alerts a LEFT JOIN workspaces w ON w.id = a.workspace_id
         LEFT JOIN (SELECT unnest($names) AS check_name, unnest($labels) AS label) c USING (check_name)
         WHERE a.status = 'open' AND {scope.filter("a.workspace_id")}{cond}

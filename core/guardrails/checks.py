@@ -8,12 +8,16 @@ one row per finding with these columns:
     metric, threshold
 
 `explanation` says in plain words what was found and the numbers behind it. Parameters: `$now`
-(TIMESTAMPTZ) and `$today` (DATE, the day `$now` falls on in UTC).
+(TIMESTAMPTZ), `$today` (DATE, the day `$now` falls on in UTC), and `$w7_start`, `$w7_end`, `$w7_span`:
+the last 7 complete days (`core.platform.periods.last_7_days`), the window of every per-day figure.
+`guard_sent` holds the Overview's emails sent a day per client over that window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.guardrails import checks_credits, checks_daily
 
 SEVERITIES = ("info", "warning", "danger")
 
@@ -103,7 +107,13 @@ snd AS (
 x AS (
     SELECT c.workspace_id, c.id, c.name, t.guard_not_sending_hours AS limit_hours,
            last.last_day,
-           epoch($now - coalesce(CAST(last.last_day + 1 AS TIMESTAMPTZ), c.created_at, $now)) / 3600.0 AS idle_hours,
+           -- hours since the last send, less the whole days its schedule does not send on (a
+           -- Mon–Fri campaign is not idle over the weekend)
+           greatest(0, epoch($now - coalesce(CAST(last.last_day + 1 AS TIMESTAMPTZ), c.created_at, $now)) / 3600.0
+             - 24 * CASE WHEN sch.campaign_id IS NULL OR len(sch.days) = 0 THEN 0 ELSE len(list_filter(
+                   generate_series(CAST(coalesce(CAST(last.last_day + 1 AS TIMESTAMPTZ), c.created_at, $now) AS DATE),
+                                   CAST($now AS DATE) - 1, INTERVAL 1 DAY),
+                   lambda d: NOT list_contains(sch.days, lower(dayname(d))))) END) AS idle_hours,
            coalesce(seq.steps, 0) AS steps, coalesce(snd.accounts, 0) AS accounts,
            coalesce(snd.connected, 0) AS connected, c.total_leads - c.total_leads_contacted AS leads_left,
            sch.days AS sch_days, sch.start_time, sch.end_time, sch.timezone AS sch_tz,
@@ -121,7 +131,7 @@ x AS (
 SELECT workspace_id, 'danger' AS severity, 'campaign' AS subject_kind, CAST(id AS VARCHAR) AS subject_id,
        name AS subject_name,
        printf('Campaign %s has not sent for %d hours', name, CAST(floor(idle_hours) AS BIGINT)) AS title,
-       printf('Active in Email Bison, but %s (%d hours; the limit is %d). Reason found: %s.',
+       printf('Active in Email Bison, but %s (%d hours of its sending days; the limit is %d). Reason found: %s.',
               CASE WHEN last_day IS NULL THEN 'no email has been sent since it was created'
                    ELSE 'its last send was on ' || strftime(last_day, '%a %b %-d') END,
               CAST(floor(idle_hours) AS BIGINT), limit_hours,
@@ -148,12 +158,12 @@ first_step AS (
     FROM bison_step_stats s
     JOIN bison_sequence_steps q ON q.workspace_id = s.workspace_id AND q.id = s.step_id AND q.step_order = 1
     SEMI JOIN c ON c.workspace_id = s.workspace_id AND c.id = s.campaign_id
-    WHERE s.day > $today - 7 AND s.day <= $today GROUP BY ALL
+    WHERE s.day BETWEEN $w7_start AND $w7_end GROUP BY ALL
 ),
 all_sends AS (
     SELECT d.workspace_id, sum(d.sent) / 7.0 / 3 AS per_day
     FROM bison_campaign_daily d SEMI JOIN c ON c.workspace_id = d.workspace_id AND c.id = d.campaign_id
-    WHERE d.day > $today - 7 AND d.day <= $today GROUP BY ALL
+    WHERE d.day BETWEEN $w7_start AND $w7_end GROUP BY ALL
 ),
 x AS (
     SELECT lft.workspace_id, lft.uncontacted, lft.campaigns,
@@ -262,9 +272,8 @@ WHERE e.status = 'connected'
 """
 
 SENDING_BELOW_PLAN = """
-WITH d AS (
-    SELECT d.workspace_id, sum(d.sent) / 7.0 AS per_day FROM bison_campaign_daily d
-    JOIN guard_th t USING (workspace_id) WHERE d.day > $today - 7 AND d.day <= $today GROUP BY ALL
+WITH d AS (  -- the Overview's emails sent a day over the last 7 complete days (core.overview.sent_per_day)
+    SELECT workspace_id, sent_per_day AS per_day FROM guard_sent
 ),
 cap AS (
     SELECT workspace_id, coalesce(sum(daily_limit), 0) AS capacity, count(*) AS connected
@@ -272,8 +281,8 @@ cap AS (
 )
 SELECT t.workspace_id, 'warning' AS severity, 'client' AS subject_kind, NULL AS subject_id, NULL AS subject_name,
        printf('Sending %.0f%% of the plan', 100.0 * coalesce(d.per_day, 0) / t.plan_per_day) AS title,
-       printf('%.0f emails a day over the last 7 days against the %s package''s plan of %d (%.0f%%, under the %.0f%% '
-              || 'limit). %d connected sending accounts can send %d a day.', coalesce(d.per_day, 0), t.tier,
+       printf('%.0f emails a day over the last 7 days (%s) against the %s package''s plan of %d (%.0f%%, under the %.0f%% '
+              || 'limit). %d connected sending accounts can send %d a day.', coalesce(d.per_day, 0), $w7_span, t.tier,
               t.plan_per_day, 100.0 * coalesce(d.per_day, 0) / t.plan_per_day, 100.0 * t.guard_plan_use_ratio,
               coalesce(cap.connected, 0), coalesce(cap.capacity, 0)) AS explanation,
        coalesce(d.per_day, 0) / t.plan_per_day AS metric, t.guard_plan_use_ratio AS threshold
@@ -395,7 +404,7 @@ CHECKS: dict[str, Check] = {
             "sender_bounce_rate",
             "Sending account bounce rate",
             "danger",
-            ("guard_bounce_rate", *RATE),
+            ("guard_bounce_rate", *RATE, "guard_auto_pause_senders"),
             "Bounces per email sent over the rolling window, per sending account.",
             _sender_rate("bounced", "Bounce", "guard_bounce_rate"),
         ),
@@ -488,12 +497,47 @@ CHECKS: dict[str, Check] = {
             INTERESTED_MISMATCH,
         ),
         Check(
+            "debounce_credits_low",
+            "Debounce credits low",
+            "warning",
+            (),
+            "Debounce's credit balance (as last read) is below what the next verification runs"
+            " need.",
+            checks_credits.DEBOUNCE_CREDITS_LOW,
+        ),
+        Check(
             "webhook_folder_full",
             "Webhook receiver refusing events",
             "danger",
             (),
             "The webhook receiver answers 503 because over webhook_folder_max_mb of events wait.",
             WEBHOOK_FOLDER_FULL,
+        ),
+        Check(
+            "no_sending_today",
+            "No email sent today",
+            "warning",
+            (),
+            "A weekday past mid-day in the client's time zone with nothing sent yet by its active"
+            " campaigns, as of a sync after mid-day.",
+            checks_daily.NO_SENDING_TODAY,
+        ),
+        Check(
+            "next_month_ready",
+            "Next month's list behind",
+            "warning",
+            ("kpi_warning_ratio", "kpi_danger_ratio", "guard_pacing_grace_days"),
+            "Refined contacts ready for next month's campaigns behind the Overview's line (the"
+            " volume plan spread over this month).",
+        ),
+        Check(
+            "invoice_overdue",
+            "Bill unpaid past its due date",
+            "warning",
+            ("guard_invoice_due_days",),
+            "A client's open Stripe invoice with money left to pay past its due date (danger at"
+            " twice the term).",
+            checks_daily.INVOICE_OVERDUE,
         ),
     ]
 }

@@ -20,7 +20,8 @@ REFINED = ("verified", "batched", "uploaded")
 
 def pass_rates(db: Database, workspace_id: int) -> dict[str, dict[str, Any]]:
     """Output / input of the filter and verify stages over past runs (the client's own when it
-    has any, else every client's, else a conservative default)."""
+    has any, else every client's, else a conservative default). Contacts a stage only carried
+    along (already past it before the run, `carried_in`) are left out of both."""
     out: dict[str, dict[str, Any]] = {}
     for stage, default in DEFAULT_RATES.items():
         for who, where, params in (
@@ -28,9 +29,12 @@ def pass_rates(db: Database, workspace_id: int) -> dict[str, dict[str, Any]]:
             ("all clients", "", []),
         ):
             row = db.rows(
-                f"""SELECT sum(s.input_count), sum(s.output_count), count(*)
-                    FROM pipeline_stage_runs s JOIN pipeline_runs r ON r.id = s.run_id
-                    WHERE {where} s.stage = ? AND s.status = 'succeeded' AND s.input_count > 0""",
+                f"""SELECT sum(s.input_count - c.carried), sum(s.output_count - c.carried), count(*)
+                    FROM pipeline_stage_runs s JOIN pipeline_runs r ON r.id = s.run_id,
+                    LATERAL (SELECT coalesce(TRY_CAST(json_extract_string(s.counts, '$.carried_in')
+                                                      AS BIGINT), 0) AS carried) c
+                    WHERE {where} s.stage = ? AND s.status = 'succeeded'
+                      AND s.input_count - c.carried > 0""",
                 [*params, stage],
             )[0]
             if row[0]:
@@ -157,3 +161,64 @@ def ways_to_close(db: Database, workspace_id: int, month: dt.date) -> pl.DataFra
         )
     df = pl.DataFrame(rows, schema={"way": pl.Utf8, "adds": pl.Int64, "detail": pl.Utf8})
     return df.sort("adds", descending=True)
+
+
+def territory_supply(db: Database, workspace_id: int) -> dict[str, int]:
+    """The client's ZIPs and the contacts held in them (the Territories page's "contacts
+    available"), and how many of those are not yet in this client's pipeline."""
+    row = db.rows(
+        """WITH mine AS (SELECT zip FROM zip_assignments WHERE workspace_id = $wid)
+           SELECT (SELECT count(*) FROM mine),
+                  count(*),
+                  count(*) FILTER (WHERE c.workspace_id <> $wid)
+           FROM contacts c WHERE c.zip IN (SELECT zip FROM mine)""",
+        {"wid": workspace_id},
+    )[0]
+    return {"zips": int(row[0] or 0), "contacts": int(row[1] or 0), "elsewhere": int(row[2] or 0)}
+
+
+def capped_plan(
+    db: Database, workspace_id: int, month: dt.date, master_available: int | None = None
+) -> dict[str, Any]:
+    """Gap to goal with the plan capped at what the territory can supply: what is refined, what
+    the contacts in hand should still give, and what new contacts in its ZIPs would give (the
+    master database's available count when known). When the package needs more, `capped` is
+    true, `plan` is the most the territory gives, the pull is cut to match, and `capped_reason`
+    says so with the ways to widen it."""
+    g = gap_to_goal(db, workspace_id, month)
+    t = territory_supply(db, workspace_id)
+    pf, pv = g["rates"]["filter"]["rate"], g["rates"]["verify"]["rate"]
+    new_contacts = max(int(master_available or 0), 0)
+    supply = g["refined"] + g["expected_from_pending"] + math.floor(new_contacts * pf * pv)
+    capped = supply < g["needed"]
+    plan = min(g["needed"], supply)
+    pull = min(g["recommended_pull"], new_contacts) if capped else g["recommended_pull"]
+    out = {
+        **g,
+        "territory_zips": t["zips"],
+        "territory_contacts": t["contacts"],
+        "master_available": master_available,
+        "supply": supply,
+        "capped": capped,
+        "plan": plan,
+        "recommended_pull": pull,
+        "capped_reason": None,
+    }
+    if capped:
+        more = (
+            f"the master database has {new_contacts:,} more in them"
+            if master_available is not None
+            else "there is no master database to pull more from"
+        )
+        out["capped_reason"] = (
+            f"The package needs {g['needed']:,} refined contacts for {month:%B %Y}, more than "
+            f"this client's territory can supply: its {t['zips']:,} ZIPs hold "
+            f"{t['contacts']:,} contacts in all, the ones in hand for {month:%B} should give "
+            f"about {g['refined'] + g['expected_from_pending']:,} refined, and {more}. "
+            f"The plan is capped at {plan:,}. To supply more, add ZIPs (Territories) or widen "
+            "the filters (the ways below)."
+        )
+        out["arithmetic"] = (
+            f"{g['arithmetic']} — capped at {pull:,}, what the territory has left to pull"
+        )
+    return out

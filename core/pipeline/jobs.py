@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from core.accounts import access
-from core.pipeline import filters, gap, import_files, master_db, suppression, uploads
+from core.pipeline import (
+    filters,
+    gap,
+    import_files,
+    import_outcome,
+    master_db,
+    run_check,
+    suppression,
+    uploads,
+)
 from core.pipeline import runs as pipeline
 from core.pipeline.contact_import import ContactImportError, import_file
-from core.platform import exports, jobs
+from core.platform import exports, jobs, suppression_store
 from core.platform.store import Database
 
 
@@ -23,7 +32,7 @@ def import_job(db: Database, params: dict[str, Any], progress: jobs.Progress) ->
     try:
         wid = pipeline.resolve_workspace(db, params)
         month = pipeline.parse_month(params["month"]) if params.get("month") else None
-        return import_file(
+        result = import_file(
             db,
             wid,
             params["path"],
@@ -33,6 +42,8 @@ def import_job(db: Database, params: dict[str, Any], progress: jobs.Progress) ->
             mapping=params.get("mapping") or None,
             progress=lambda stage, done, total: progress.update(stage, done, total),
         )
+        told = import_outcome.summary(import_outcome.outcome(db, result["import_id"]))
+        return {**result, "outcome": told}
     except ContactImportError as exc:
         raise jobs.JobError(str(exc)) from None
     finally:  # a page's upload is kept until its import has run, whatever the outcome
@@ -46,6 +57,9 @@ def run_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> di
         wid = pipeline.resolve_workspace(db, params)
         month = pipeline.parse_month(params["month"])
         from_stage = params.get("from_stage") or "filter"
+        reason = run_check.why_not(db, wid, month, from_stage)  # the Run button's reason
+        if reason:
+            raise pipeline.PipelineError(reason)
         run_id = pipeline.create_run(db, wid, month, from_stage, params.get("actor", "system"))
     return pipeline.execute_run(db, int(run_id), progress)
 
@@ -165,14 +179,29 @@ def suppression_remove_job(
 def suppression_list_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
 ) -> dict[str, Any]:
-    """Write the whole list as CSV (the shared formula-safe writer) to `out`."""
+    """Write the list as CSV (the shared formula-safe writer) to `out`: all of it, or what
+    matches `search` (part of an address or of its detail), `reason` and `source`."""
     out = Path(params["out"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:6]}.part")
+    sql, args = suppression.SUPPRESSION_SQL, None
+    if params.get("search") or params.get("reason") or params.get("source"):
+        sql, args = suppression.search_sql(
+            params.get("search"), reason=params.get("reason"), source=params.get("source")
+        )
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        n = exports.stream_query(db, suppression.SUPPRESSION_SQL, None, fh)
+        n = exports.stream_query(db, sql, args, fh)
     tmp.replace(out)
     return {"rows": n, "out": str(out)}
+
+
+@jobs.job("suppression.counts")
+def suppression_counts_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """How many addresses are listed per reason and source."""
+    df = suppression_store.counts_by_reason(db)
+    return {"counts": [{**r, "newest": str(r["newest"])} for r in df.to_dicts()]}
 
 
 # -- upload campaigns and filter rules from the shell (`leadops pipeline campaigns`, `filters`) --
@@ -245,6 +274,30 @@ def filters_add_job(
     return {"id": rule_id, "rules": _rule_rows(db)}
 
 
+@jobs.job("filters.edit")
+def filters_edit_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """Change the parts of a rule (by id or name) that are given; `workspace` "all" makes it
+    apply to every client."""
+    changes: dict[str, Any] = {
+        k: params[k]
+        for k in ("name", "field", "operator", "value", "position")
+        if params.get(k) is not None
+    }
+    if params.get("workspace"):
+        all_clients = params["workspace"].strip().lower() == "all"
+        changes["workspace_id"] = None if all_clients else pipeline.resolve_workspace(db, params)
+    if not changes:
+        raise jobs.JobError("Say what to change (--name, --field, --operator, --value, …).")
+    try:
+        rule_id = filters.resolve_rule(db, params["rule"])
+        rule = filters.edit_rule(db, _local_admin(params), rule_id, **changes)
+    except filters.RuleError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return {"id": rule_id, "rule": {k: rule[k] for k in ("name", "field", "operator", "value")}}
+
+
 @jobs.job("filters.enable")
 def filters_enable_job(
     db: Database, params: dict[str, Any], progress: jobs.Progress
@@ -271,3 +324,28 @@ def filters_remove_job(
     name = db.scalar("SELECT name FROM filter_rules WHERE id = ?", [rule_id])
     filters.delete_rule(db, _local_admin(params), rule_id)
     return {"id": rule_id, "name": name}
+
+
+# -- the month board (`leadops board`) ---------------------------------------------------------
+
+
+@jobs.job("pipeline.board")
+def board_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    from core.pipeline import board
+    from core.platform.scope import Scope
+
+    month = pipeline.parse_month(params["month"])
+    today = dt.date.fromisoformat(params["today"]) if params.get("today") else None
+    df = board.month_board(db, Scope.all(), month, today=today)
+    return {"month": str(month), "rows": df.to_dicts()}
+
+
+@jobs.job("pipeline.pull_plan")
+def pull_plan_job(db: Database, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+    from core.pipeline import board
+
+    wid = pipeline.resolve_workspace(db, params)
+    try:
+        return board.pull_plan(db, wid, pipeline.parse_month(params["month"]))
+    except master_db.MasterDbError as exc:
+        raise jobs.JobError(str(exc)) from None

@@ -102,6 +102,42 @@ def create_run(
 
 StageFn = Callable[..., dict[str, Any]]
 
+# Contacts of the month already past a stage, not yet uploaded, when it starts (left by an
+# earlier run, an import or a cancelled stage). A later stage of the run takes them, so they
+# pass through this one: they count in its "in" and its "out" (`carried_in`, which pass rates
+# leave out). That way one run's counts chain: each stage's "in" is the previous stage's "out".
+CARRIED = {
+    "filter": "status IN ('filtered', 'verifying', 'verified', 'batched')",
+    "verify": "status IN ('verified', 'batched')",
+    "batch": "status = 'batched'",
+}
+
+
+def _carried(db: Database, stage: str, workspace_id: int, month: dt.date) -> int:
+    if stage not in CARRIED:
+        return 0
+    return int(
+        db.scalar(
+            f"SELECT count(*) FROM contacts WHERE workspace_id = ? AND renewal_month = ?"
+            f" AND {CARRIED[stage]}",
+            [workspace_id, month],
+        )
+        or 0
+    )
+
+
+def with_carried(out: dict[str, Any], carried: int) -> dict[str, Any]:
+    """A stage's counts with the contacts that were already past it added to its input and
+    output (kept apart as `carried_in`; pass rates leave them out)."""
+    if not carried:
+        return {**out, "carried_in": 0}
+    return {
+        **out,
+        "input": (out.get("input") or 0) + carried,
+        "output": (out.get("output") or 0) + carried,
+        "carried_in": carried,
+    }
+
 
 def _stage_fn(stage: str, options: dict[str, Any]) -> StageFn:
     if stage == "filter":
@@ -156,7 +192,8 @@ def execute_run(
 
         try:
             tick(0, None, None)
-            out = _stage_fn(stage, options)(db, wid, month, run_id, tick)
+            carried = _carried(db, stage, wid, month)
+            out = with_carried(_stage_fn(stage, options)(db, wid, month, run_id, tick), carried)
         except jobs.JobCancelled:
             _close(db, run_id, stage, "cancelled", "Cancelled by a user.")
             raise
@@ -188,7 +225,9 @@ def execute_run(
                 db,
                 "refinement done",
                 f"{_name(db, wid)} {month:%B %Y}: "
-                f"{out['input']:,} in, {out['output']:,} kept; removed: {removed}",
+                f"{out['input']:,} in, {out['output']:,} kept"
+                + (f" ({carried:,} of them past the filter before this run)" if carried else "")
+                + f"; removed: {removed}",
                 wid,
             )
     db.execute(

@@ -122,9 +122,20 @@ REGISTRY: dict[str, Setting] = {
             "bison_sync_concurrency",
             int,
             4,
-            "How many client workspaces an Email Bison sync fetches at once.",
+            "How many client workspaces an Email Bison sync fetches at once to begin with; "
+            "while Email Bison's limit leaves room to go faster it fetches more, up to 16.",
             1,
             16,
+        ),
+        Setting(
+            "bison_rate_limit_per_sec",
+            float,
+            0.0,
+            "Requests a second the Email Bison instance allows, all clients together. A sync "
+            "paces itself to use all of it and no more. 0 = not known: the sync finds it, "
+            "slowing down whenever Email Bison asks it to wait and speeding up again after.",
+            0.0,
+            10_000.0,
         ),
         Setting(
             "bison_daily_backfill_days",
@@ -204,6 +215,13 @@ REGISTRY: dict[str, Setting] = {
             "(audited, and said in the alert).",
         ),
         Setting(
+            "guard_auto_pause_senders",
+            bool,
+            False,
+            "Pause a sending account by itself (daily limit 0 in Email Bison, the old limit kept "
+            "for Resume) when its bounce rate alert opens (audited, and said in the alert).",
+        ),
+        Setting(
             "guard_not_sending_hours",
             int,
             24,
@@ -252,6 +270,15 @@ REGISTRY: dict[str, Setting] = {
             "package's plan.",
             0.0,
             1.0,
+        ),
+        Setting(
+            "guard_invoice_due_days",
+            int,
+            30,
+            "Days after it is issued that a client's Stripe invoice is due; an open one past it "
+            "is flagged (danger at twice as long).",
+            1,
+            365,
         ),
         Setting(
             "guard_sync_stale_hours",
@@ -339,14 +366,6 @@ REGISTRY: dict[str, Setting] = {
             parse=parse_source_prices,
         ),
         Setting(
-            "verification_cost_per_1000_cents",
-            int,
-            150,
-            "Email verification (Debounce) price in cents per 1,000 verifications.",
-            0,
-            10_000_000,
-        ),
-        Setting(
             "mailbox_monthly_cents",
             int,
             450,
@@ -398,10 +417,27 @@ REGISTRY: dict[str, Setting] = {
             "debounce_cost_per_1000_cents",
             int,
             80,
-            "What 1,000 Debounce verifications cost, in cents; recorded per verification run.",
+            "What 1,000 Debounce verifications cost, in cents (verification runs and Revenue).",
             0,
             100_000,
         ),
+        Setting(
+            "verification_bulk_threshold",
+            int,
+            20_000,
+            "A verification with more addresses for Debounce than this sends them as one bulk "
+            "list (upload, wait, download) instead of one call per address.",
+            1,
+            10_000_000,
+        ),
+        Setting(
+            "verification_list_url",
+            str,
+            "",
+            "Public HTTPS address Debounce reads bulk lists from (reaching the list server); "
+            "empty: no bulk lists.",
+        ),
+        Setting("verification_list_listen", str, "127.0.0.1:8790", "Where bulk lists are served."),
         Setting(
             "gap_safety_margin",
             float,

@@ -240,7 +240,8 @@ def notes(db: Database, scope: Scope, workspace_id: int, email: str) -> pl.DataF
 def timeline(db: Database, scope: Scope, workspace_id: int, email: str) -> pl.DataFrame:
     """Every event with this person for this client, newest first: when they were added to
     Email Bison and how many emails went out, each reply, each answer we sent, notes, stage
-    changes and CRM deliveries."""
+    changes and CRM deliveries, with their full text. Columns: occurred_at, kind, detail, who,
+    reply_id and handled (for a reply: its id and whether it is handled; else null)."""
     if not scope.allows(workspace_id):
         return pl.DataFrame()
     email = normalise_email(email)
@@ -256,35 +257,38 @@ def timeline(db: Database, scope: Scope, workspace_id: int, email: str) -> pl.Da
             SELECT created_at AS occurred_at, 'email' AS kind,
                    'Added to Email Bison' || CASE WHEN emails_sent > 0
                      THEN '; ' || emails_sent || ' campaign email(s) sent so far' ELSE '' END AS detail,
-                   'Email Bison' AS who FROM lead WHERE created_at IS NOT NULL
+                   'Email Bison' AS who, NULL::BIGINT AS reply_id, NULL::BOOLEAN AS handled
+            FROM lead WHERE created_at IS NOT NULL
             UNION ALL
             SELECT r.date_received, 'reply',
                    coalesce(bc.name || ': ', '') || coalesce(r.subject, '') || ' — '
-                     || left(coalesce(r.text_body, ''), 200)
+                     || coalesce(r.text_body, '')
                      || CASE WHEN r.interested THEN ' [interested]' ELSE '' END,
-                   coalesce(r.from_name, r.from_email)
+                   coalesce(r.from_name, r.from_email), r.id, x.handled_at IS NOT NULL
             FROM reps r LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id
+            LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
             UNION ALL
-            SELECT s.sent_at, 'email', 'Answer sent: ' || left(s.body, 200), s.sent_by
+            SELECT s.sent_at, 'email', 'Answer sent: ' || s.body, s.sent_by, NULL, NULL
             FROM reply_sends s WHERE s.workspace_id = $w AND s.reply_id IN (SELECT id FROM reps)
             UNION ALL
-            SELECT created_at, 'note', body, created_by FROM client_lead_notes
+            SELECT created_at, 'note', body, created_by, NULL, NULL FROM client_lead_notes
             WHERE workspace_id = $w AND email = $e
             UNION ALL
             SELECT occurred_at, 'stage',
                    'Stage ' || coalesce(json_extract_string(before, '$.stage'), '?') || ' → '
-                     || coalesce(json_extract_string(after, '$.stage'), '?'), actor
+                     || coalesce(json_extract_string(after, '$.stage'), '?'), actor, NULL, NULL
             FROM audit_log WHERE entity = 'client_lead' AND action = 'lead.stage'
               AND entity_id = CAST($w AS VARCHAR) || ':' || $e
             UNION ALL  -- a stage set without an audited change (imported or demo data)
-            SELECT stage_changed_at, 'stage', 'Stage → ' || stage, stage_changed_by FROM client_leads
+            SELECT stage_changed_at, 'stage', 'Stage → ' || stage, stage_changed_by, NULL, NULL
+            FROM client_leads
             WHERE workspace_id = $w AND email = $e AND stage_changed_at IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM audit_log WHERE entity = 'client_lead' AND action = 'lead.stage'
                               AND entity_id = CAST($w AS VARCHAR) || ':' || $e)
             UNION ALL
             SELECT a.attempted_at, 'crm',
                    a.method || ' ' || a.path || ' → ' || coalesce(CAST(a.status_code AS VARCHAR), 'no response'),
-                   d.crm_type
+                   d.crm_type, NULL, NULL
             FROM crm_attempts a JOIN crm_deliveries d ON d.delivery_key = a.delivery_key
             WHERE d.workspace_id = $w AND d.email = $e
         ) ORDER BY occurred_at DESC

@@ -84,8 +84,11 @@ def classify_pending(db: Database, workspace_ids: list[int] | None = None) -> in
     return frame.height
 
 
-def inbox(
-    db: Database,
+READ_SQL = "(r.read OR x.opened_at IS NOT NULL)"  # read in Email Bison, or opened here
+PAGE_SIZE = 100
+
+
+def _inbox_filter(
     scope: Scope,
     *,
     search: str | None = None,
@@ -98,9 +101,8 @@ def inbox(
     folder: str | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
-    limit: int = 500,
-) -> pl.DataFrame:
-    """Replies newest first with their client, campaign, category and handling state."""
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (over bison_replies r LEFT JOIN reply_labels x) and its parameters."""
     where, params = [scope.filter("r.workspace_id"), "coalesce(r.folder, 'Inbox') <> 'Sent'"], {}
     if search:
         where.append(
@@ -120,7 +122,7 @@ def inbox(
         where.append("r.interested = $interested")
         params["interested"] = interested
     if unread:
-        where.append("NOT r.read")
+        where.append(f"NOT {READ_SQL}")
     if unhandled:
         where.append("x.handled_at IS NULL")
     if folder:
@@ -132,20 +134,64 @@ def inbox(
     if until:
         where.append("r.date_received < $until")
         params["until"] = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return " AND ".join(where), params
+
+
+def inbox(
+    db: Database,
+    scope: Scope,
+    *,
+    search: str | None = None,
+    campaign_id: int | None = None,
+    category: str | None = None,
+    sentiment: str | None = None,
+    interested: bool | None = None,
+    unread: bool = False,
+    unhandled: bool = False,
+    folder: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> pl.DataFrame:
+    """Replies newest first with their client, campaign, category and handling state: the
+    `limit` replies after the first `offset` that match (`inbox_count` says how many match).
+
+    `since` and `until` are days (UTC), both included; `unread` keeps replies neither read in
+    Email Bison nor opened here. Columns: workspace_id, id, received, client, name, category,
+    interested, preview, sentiment, read, handled, overridden, subject, campaign, from_email,
+    folder, campaign_id.
+    """
+    if limit < 1 or offset < 0:
+        raise ValueError(f"A page needs limit ≥ 1 and offset ≥ 0, not {limit} and {offset}.")
+    where, params = _inbox_filter(
+        scope,
+        search=search,
+        campaign_id=campaign_id,
+        category=category,
+        sentiment=sentiment,
+        interested=interested,
+        unread=unread,
+        unhandled=unhandled,
+        folder=folder,
+        since=since,
+        until=until,
+    )
     params["limit"] = int(limit)
+    params["offset"] = int(offset)
     # pick the page of replies first, then decorate only those rows
     return db.query(
         f"""
         WITH page AS (
             SELECT r.workspace_id, r.id FROM bison_replies r
             LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
-            WHERE {" AND ".join(where)}
-            ORDER BY r.date_received DESC, r.id DESC LIMIT $limit
+            WHERE {where}
+            ORDER BY r.date_received DESC, r.id DESC LIMIT $limit OFFSET $offset
         )
         SELECT r.workspace_id, r.id, r.date_received AS received, w.name AS client,
                coalesce(r.from_name, r.from_email) AS name, {CATEGORY_SQL} AS category,
                r.interested, left(regexp_replace(coalesce(r.text_body, ''), '\\s+', ' ', 'g'), 140) AS preview,
-               {SENTIMENT_SQL} AS sentiment, r.read, x.handled_at IS NOT NULL AS handled,
+               {SENTIMENT_SQL} AS sentiment, {READ_SQL} AS read, x.handled_at IS NOT NULL AS handled,
                x.override_category IS NOT NULL AS overridden, r.subject, bc.name AS campaign,
                r.from_email, coalesce(r.folder, 'Inbox') AS folder, r.campaign_id
         FROM page JOIN bison_replies r ON r.workspace_id = page.workspace_id AND r.id = page.id
@@ -156,6 +202,49 @@ def inbox(
         """,
         params,
     )
+
+
+def inbox_count(
+    db: Database,
+    scope: Scope,
+    *,
+    search: str | None = None,
+    campaign_id: int | None = None,
+    category: str | None = None,
+    sentiment: str | None = None,
+    interested: bool | None = None,
+    unread: bool = False,
+    unhandled: bool = False,
+    folder: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> dict[str, int]:
+    """How many replies match the `inbox` filters: total, interested, unread and unhandled."""
+    where, params = _inbox_filter(
+        scope,
+        search=search,
+        campaign_id=campaign_id,
+        category=category,
+        sentiment=sentiment,
+        interested=interested,
+        unread=unread,
+        unhandled=unhandled,
+        folder=folder,
+        since=since,
+        until=until,
+    )
+    row = db.query(
+        f"""
+        SELECT count(*) AS total, count(*) FILTER (WHERE r.interested) AS interested,
+               count(*) FILTER (WHERE NOT {READ_SQL}) AS unread,
+               count(*) FILTER (WHERE x.handled_at IS NULL) AS unhandled
+        FROM bison_replies r
+        LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
+        WHERE {where}
+        """,
+        params or None,
+    ).row(0, named=True)
+    return {k: int(v or 0) for k, v in row.items()}
 
 
 def campaigns(db: Database, scope: Scope) -> list[tuple[int, str]]:
@@ -179,7 +268,7 @@ def stats(db: Database, scope: Scope, *, by: str = "client") -> pl.DataFrame:
         f"""
         SELECT {group} AS {by}, count(*) AS replies, count(*) FILTER (WHERE r.interested) AS interested,
                round(count(*) FILTER (WHERE r.interested) / count(*), 4) AS interested_rate,
-               count(*) FILTER (WHERE NOT r.read) AS unread, {cats}
+               count(*) FILTER (WHERE NOT {READ_SQL}) AS unread, {cats}
         FROM bison_replies r JOIN workspaces w ON w.id = r.workspace_id
         LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
         LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id
@@ -198,7 +287,8 @@ def conversation(db: Database, scope: Scope, workspace_id: int, reply_id: int) -
         f"""
         SELECT r.*, w.name AS client, bc.name AS campaign, {CATEGORY_SQL} AS effective_category,
                x.category AS rule_category, x.rule, x.override_category, x.override_by, x.override_at,
-               x.handled_at, x.handled_by, s.name AS sender_name, s.email AS sender_email
+               x.handled_at, x.handled_by, x.opened_at, x.opened_by,
+               s.name AS sender_name, s.email AS sender_email
         FROM bison_replies r JOIN workspaces w ON w.id = r.workspace_id
         LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id
         LEFT JOIN bison_campaigns bc ON bc.workspace_id = r.workspace_id AND bc.id = r.campaign_id
@@ -367,6 +457,34 @@ def mark_handled(
             entity="reply",
             entity_id=f"{workspace_id}:{reply_id}",
         )
+
+
+def mark_opened(db: Database, user: access.User, workspace_id: int, reply_id: int) -> bool:
+    """Record that `user` opened the reply (the first opening only): it no longer counts as
+    unread, whatever Email Bison's read flag says. Anyone who may see the client's replies may
+    open them. Returns True when this was the first opening."""
+    if not user.scope.allows(workspace_id):
+        raise ReplyActionError("That reply belongs to a client you cannot see.")
+    row = db.query(
+        "SELECT r.id, x.reply_id AS labelled, x.opened_at FROM bison_replies r"
+        " LEFT JOIN reply_labels x ON x.workspace_id = r.workspace_id AND x.reply_id = r.id"
+        " WHERE r.workspace_id = ? AND r.id = ?",
+        [workspace_id, reply_id],
+    )
+    if row.height == 0:
+        raise ReplyActionError(f"No reply {reply_id} for this client.")
+    if row["opened_at"][0] is not None:
+        return False
+    if row["labelled"][0] is None:
+        classify_pending(db, [workspace_id])
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE reply_labels SET opened_at = ?, opened_by = ?"
+            " WHERE workspace_id = ? AND reply_id = ? AND opened_at IS NULL",
+            [dt.datetime.now(dt.UTC), user.email, workspace_id, reply_id],
+        )
+        mirror.mark_reply_read(cur, workspace_id, reply_id)
+    return True
 
 
 def send_reply(

@@ -107,3 +107,63 @@ def process_replies_job(
     return processing.process_new_replies(
         db, ids, ingest=bool(params.get("ingest", True)), progress=lambda s: progress.update(s)
     )
+
+
+@jobs.job("replies.list")
+def replies_list_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """One page of the replies inbox with the same filters as the page, and the total."""
+    import datetime as dt
+
+    from core.platform.scope import Scope
+    from core.replies import inbox
+
+    wid = _workspace_id(db, params.get("workspace"))
+    scope = Scope.all() if wid is None else Scope.only([wid])
+    filters: dict[str, Any] = {
+        "category": params.get("category") or None,
+        "unread": bool(params.get("unread")),
+        "unhandled": bool(params.get("unhandled")),
+        "search": params.get("search") or None,
+    }
+    if params.get("interested") is not None:
+        filters["interested"] = bool(params["interested"])
+    for key in ("since", "until"):
+        if params.get(key):
+            filters[key] = dt.date.fromisoformat(str(params[key]))
+    size = int(params.get("limit") or inbox.PAGE_SIZE)
+    page = int(params.get("page") or 1)
+    if size < 1 or page < 1:
+        raise jobs.JobError("--page and --limit must be 1 or more.")
+    rows = inbox.inbox(db, scope, limit=size, offset=(page - 1) * size, **filters)
+    counts = inbox.inbox_count(db, scope, **filters)
+    cols = ["workspace_id", "id", "received", "client", "name", "category", "interested"]
+    cols += ["read", "handled", "preview"]
+    return {
+        "counts": counts,
+        "page": page,
+        "pages": max(1, -(-counts["total"] // size)),
+        "replies": [
+            {**r, "received": r["received"].isoformat() if r["received"] else None}
+            for r in rows.select(cols).to_dicts()
+        ],
+    }
+
+
+@jobs.job("replies.handled")
+def replies_handled_job(
+    db: Database, params: dict[str, Any], progress: jobs.Progress
+) -> dict[str, Any]:
+    """Mark a reply handled (or reopen it), as the page's Mark handled / Reopen."""
+    from core.replies import inbox
+
+    wid = _workspace_id(db, params.get("workspace"))
+    if wid is None:
+        raise jobs.JobError("Name the client the reply belongs to.")
+    handled = not params.get("reopen")
+    try:
+        inbox.mark_handled(db, _cli_user(params), wid, int(params["reply_id"]), handled)
+    except inbox.ReplyActionError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return {"reply_id": int(params["reply_id"]), "handled": handled}

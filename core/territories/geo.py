@@ -129,6 +129,27 @@ def _where(db: Database, flt: ZipFilter) -> tuple[list[str], list, Center | None
     return where, params, center
 
 
+ZIP_TYPE_WORDS = {
+    "MILITARY": "military (APO/FPO)",
+    "PO BOX": "PO box",
+    "UNIQUE": "single-organisation",
+}
+
+
+def unlocated_zips(db: Database) -> pl.DataFrame:
+    """US ZIP codes with no map location (mostly military APO/FPO addresses), by type: the map
+    leaves them out, Coverage counts them. Columns: zip_type (in words), zips."""
+    df = db.query(
+        """SELECT zip_type, count(*)::INTEGER AS zips FROM us_zip_codes z
+           WHERE z.lat IS NULL OR (z.lat = 0 AND z.lon = 0) GROUP BY ALL ORDER BY zips DESC, zip_type"""
+    )
+    return df.with_columns(
+        pl.col("zip_type").replace_strict(
+            ZIP_TYPE_WORDS, default=pl.col("zip_type").str.to_lowercase()
+        )
+    )
+
+
 def zip_table(db: Database, scope: Scope, flt: ZipFilter | None = None) -> pl.DataFrame:
     """Every ZIP the filter keeps, with its owner(s) within scope and its contacts available.
 

@@ -42,6 +42,75 @@ PALETTE = (
 )
 
 
+# The base maps as raster tiles under an inline MapLibre style, so the style itself never has to
+# be fetched: when the tiles cannot load (no internet), the plain background and every point
+# still draw. A named Carto style would be fetched first, and without it nothing draws at all.
+BACKGROUND = "#f3f4f1"
+_CARTO = "https://{s}.basemaps.cartocdn.com/{name}/{{z}}/{{x}}/{{y}}.png"
+TILES = {
+    "carto-positron": ("light_all", "© OpenStreetMap contributors © CARTO"),
+    "carto-positron-nolabels": ("light_nolabels", "© OpenStreetMap contributors © CARTO"),
+    "carto-voyager": ("rastertiles/voyager", "© OpenStreetMap contributors © CARTO"),
+    "carto-darkmatter": ("dark_all", "© OpenStreetMap contributors © CARTO"),
+    "open-street-map": (None, "© OpenStreetMap contributors"),
+}
+NO_TILES = (
+    "The base map could not load (no internet connection?): the points are drawn on a plain "
+    "background."
+)
+
+
+def tile_urls(style: str) -> list[str]:
+    """The raster tile URLs of a base map setting ([] for 'white-bg' or an unknown name)."""
+    if style not in TILES:
+        return []
+    name, _ = TILES[style]
+    if name is None:
+        return ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
+    return [_CARTO.format(s=s, name=name) for s in "abcd"]
+
+
+def tile_notice_html(style: str) -> str | None:
+    """A one-line notice that shows only when the browser cannot load the base map's tiles (it
+    asks for one tile of the country view, the first the map needs), or None without tiles."""
+    urls = tile_urls(style)
+    if not urls:
+        return None
+    probe = urls[0].replace("{z}", "3").replace("{x}", "2").replace("{y}", "3")
+    return (
+        '<div id="notice" style="display:none;font-family:\'Source Sans Pro\',sans-serif;'
+        'font-size:14px;color:#5c4a00;background:#fffbe6;border-radius:6px;padding:4px 10px">'
+        f"{NO_TILES}</div>"
+        f'<img alt="" src="{probe}" style="display:none" '
+        "onerror=\"document.getElementById('notice').style.display='block'\">"
+    )
+
+
+def style_url(style: str) -> str:
+    """The URL, relative to the page, of `base_style(style)` as a file the app serves (under
+    static/map/; the 3-D density view needs its style as a URL, not inline)."""
+    return f"app/static/map/{style if style in TILES else 'white-bg'}.json"
+
+
+def base_style(style: str) -> dict:
+    """An inline MapLibre style: a plain background, and the base map's tiles over it."""
+    layers: list[dict] = [
+        {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
+    ]
+    sources: dict = {}
+    urls = tile_urls(style)
+    if urls:
+        sources["base"] = {
+            "type": "raster",
+            "tiles": urls,
+            "tileSize": 256,
+            "maxzoom": 19,
+            "attribution": TILES[style][1],
+        }
+        layers.append({"id": "base", "type": "raster", "source": "base"})
+    return {"version": 8, "sources": sources, "layers": layers}
+
+
 def owner_colour(owner_id: int) -> str:
     """A stable colour per client (by id), so a client keeps its colour as filters change."""
     return PALETTE[(int(owner_id) - 1) % len(PALETTE)]
@@ -135,7 +204,7 @@ def zip_map(
     if focus is not None:
         center, zoom = {"lat": focus[0], "lon": focus[1]}, focus[2]
     fig.update_layout(
-        map={"style": style, "center": center, "zoom": zoom},
+        map={"style": base_style(style), "center": center, "zoom": zoom},
         dragmode="select",
         height=height,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
@@ -214,13 +283,14 @@ def density_deck(points: pl.DataFrame, *, style: str, layer: str = "hexagon"):
             get_position=["lon", "lat"],
             get_elevation_weight="contacts",
             get_color_weight="contacts",
-            elevation_aggregation="SUM",
-            color_aggregation="SUM",
+            # the aggregations are left at deck.gl's default, SUM: pydeck would send "SUM" as an
+            # expression (a function), and the layer then draws nothing
             radius=8000,
             elevation_scale=40,
             extruded=True,
             pickable=True,
             coverage=0.9,
+            gpu_aggregation=False,  # binned on the CPU: a few hundred ZIPs need no GPU
         )
         tooltip = {"text": "{elevationValue} contacts available"}
     else:
@@ -244,8 +314,16 @@ def density_deck(points: pl.DataFrame, *, style: str, layer: str = "hexagon"):
         )
     else:
         view = pdk.ViewState(latitude=39.5, longitude=-98.35, zoom=3, pitch=45)
-    map_style = None if style == "white-bg" else "light"
-    return pdk.Deck(layers=[lyr], initial_view_state=view, map_style=map_style, tooltip=tooltip)
+    # the same style as the ZIP map, served by the app: the columns draw on a plain background
+    # without tiles;
+    # scrolling the page does not zoom (drag to pan, and the +/− of the browser's zoom still work)
+    return pdk.Deck(
+        layers=[lyr],
+        initial_view_state=view,
+        map_style=style_url(style),
+        tooltip=tooltip,
+        views=[pdk.View(type="MapView", controller={"scrollZoom": False, "dragRotate": True})],
+    )
 
 
 def zip_map_for(db, scope, flt, style: str, focus: tuple[float, float, float] | None = None):
