@@ -74,7 +74,7 @@ c2.metric(
     border=True,
 )
 c3.metric(
-    "Emails sent, last 7 days",
+    "Sent, last 7 days",
     ui.fmt_int(week["sent"]),
     ui.delta_pct(week["sent"], prev_week["sent"]),
     help=f"Emails sent {w_week.label}: complete days, ending yesterday; delta against {w_prev_week.span}.",

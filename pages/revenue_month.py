@@ -84,11 +84,11 @@ def show(
     )
     target = tot.get("target", 0)
     k7.metric(
-        "Interested this month, of the full-month target"
-        if month == current
-        else f"Interested in {M}, of the month's target",
-        f"{tot['interested']:,} of {target:,}"
-        + (f" ({ui.pct(tot['interested'] / target)})" if target else ""),
+        "Interested vs full-month target" if month == current else f"Interested vs {M} target",
+        f"{tot['interested']:,} of {target:,}",
+        f"{ui.pct(tot['interested'] / target)} of the target" if target else None,
+        delta_color="off",
+        delta_arrow="off",
         help=f"Interested leads of {span} (the Overview's count) against the clients' targets for "
         "the whole month. The Overview's pace compares the month so far with the target so far.",
         border=True,

@@ -99,7 +99,7 @@ def test_overview_cards_and_board_equal_the_raw_tables(demo_db):
         assert r["interested_mtd"] == sql_interested(db, *MONTH, wid=wid), r["client"]
     # one name, one value: the board's per-client interested add up to the card's
     assert board["interested_mtd"].sum() == k["mtd"]["interested"]
-    # the card's "Emails sent, last 7 days" is the per-client figure behind "Sent/day"
+    # the card's "Sent, last 7 days" is the per-client figure behind "Sent/day"
     per_client = overview.sent_per_day(db, ALL, AS_OF)
     assert per_client["sent_7d"].sum() == k["week"]["sent"]
 
@@ -305,7 +305,7 @@ def _page(page: str, monkeypatch) -> AppTest:
 def test_pages_show_the_same_figures_under_the_same_names(demo_db, monkeypatch):
     db = demo_db
     ov = _metrics(_page("pages/overview.py", monkeypatch))
-    assert ov["Emails sent, last 7 days"] == f"{sql_sent(db, *WEEK):,}"
+    assert ov["Sent, last 7 days"] == f"{sql_sent(db, *WEEK):,}"
     assert ov["Replies, last 7 days"] == f"{sql_replies(db, *WEEK):,}"
     interested = sql_interested(db, *MONTH)
     assert ov["Interested this month"] == f"{interested:,}"
@@ -314,7 +314,7 @@ def test_pages_show_the_same_figures_under_the_same_names(demo_db, monkeypatch):
     assert ov["Pace to date"] == f"{interested / (target * AS_OF.day / days):.0%}"
 
     rev = _metrics(_page("pages/revenue.py", monkeypatch))
-    shown = [v for k, v in rev.items() if k.startswith("Interested this month")]
+    shown = [v for k, v in rev.items() if k.startswith("Interested vs full-month target")]
     assert shown and shown[0].startswith(f"{interested:,} of {target:,}")
 
     footer = " ".join(c.value for c in _page("pages/data_sync.py", monkeypatch).caption)
