@@ -19,7 +19,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 pytest_plugins = [
     f"tests.{name}"
-    for name in ("conftest_bison", "conftest_stripe")
+    for name in ("conftest_bison", "conftest_stripe", "conftest_pg")
     if (Path(__file__).parent / f"{name}.py").exists()
 ]
 

@@ -16,7 +16,6 @@ from core.pipeline import board
 from core.platform import settings, store
 from core.platform.renewals import batch_name, renewal_windows
 from core.platform.scope import Scope
-from tests.test_master_db import master, pg, pg_server  # noqa: F401  (real PostgreSQL)
 from tests.test_pages import APP
 from tests.test_pipeline import ws  # noqa: F401  (the two-client fixture)
 
