@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from core.pipeline import board
+from core.pipeline import board, gap
 from core.platform import settings, store
 from core.platform.renewals import batch_name, renewal_windows
 from core.platform.scope import Scope
@@ -96,8 +96,12 @@ def test_the_board_counts_batches_evergreen_gap_worst_first(month):
     ]
     assert acme["batches_pending"] == 1 and acme["next_step"] == "Upload pending"
     assert acme["evergreen"] == "attached (March 1st–7th renewals)"
+    # the Pipeline page's Gap to goal figure: with no master database the territory can supply
+    # nothing more, so the uncapped pull is cut to 0
     margin = settings.get(month, "gap_safety_margin")
-    assert acme["recommended_pull"] == math.ceil(7 / (0.8 * 0.9) * (1 + margin))
+    uncapped = gap.gap_to_goal(month, 1, MONTH)["recommended_pull"]
+    assert uncapped == math.ceil(7 / (0.8 * 0.9) * (1 + margin))
+    assert acme["recommended_pull"] == gap.capped_plan(month, 1, MONTH)["recommended_pull"] == 0
     assert lone["next_step"] == "Run pipeline" and lone["evergreen"] == "no evergreen campaign"
     assert (lone["imported"], lone["filtered"], lone["verified"], lone["gap"]) == (3, 0, 0, 20)
     assert lone["w1"] == "no batch"

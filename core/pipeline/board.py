@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 
 from core.pipeline import gap as gap_core
 from core.platform import settings
@@ -126,10 +127,12 @@ def month_board(
     ):
         batches[(wid, start)] = (status, n, uploaded)
     evergreen = _evergreen(db, scope, today)
+    available = master_available(db, [wid for wid, _ in clients])
     rows: list[dict[str, Any]] = []
     for wid, name in clients:
         imported, pulled, passed, verified = counts.get(wid, (0, 0, 0, 0))
-        g = gap_core.gap_to_goal(db, wid, month)
+        # the Pipeline page's Gap to goal figures: the plan capped at what the territory supplies
+        g = gap_core.capped_plan(db, wid, month, available.get(wid))
         cells = [batches.get((wid, s), (None, None, None)) for s in starts]
         pending = sum(
             1
@@ -166,6 +169,26 @@ def month_board(
     return df.sort(["missing_share", "gap", "client"], descending=[True, True, False])
 
 
+def master_available(db: Database, workspace_ids: list[int]) -> dict[int, int]:
+    """Contacts with an email in each client's ZIPs in the master database; empty when it is not
+    set up or cannot be reached (the plan then counts only the contacts in hand)."""
+    from core.pipeline import master_db
+
+    if not workspace_ids or not master_db.configured(db):
+        return {}
+    try:
+        eng = master_db.engine(db=db)
+        try:
+            return {
+                wid: int(master_db.availability(db, wid, eng)["available"].sum())
+                for wid in workspace_ids
+            }
+        finally:
+            eng.dispose()
+    except (master_db.MasterDbError, sa.exc.SQLAlchemyError):
+        return {}  # unreachable or misconfigured: Gap to goal on the Pipeline page says why
+
+
 def pull_plan(db: Database, workspace_id: int, month: dt.date) -> dict[str, Any]:
     """What Fill the gap would pull from the master database, before it runs: the recommended
     count, the source queries planned under `source_row_limit` (small ZIPs packed together, large
@@ -177,9 +200,10 @@ def pull_plan(db: Database, workspace_id: int, month: dt.date) -> dict[str, Any]
         raise master_db.MasterDbError(
             "The master contacts database is not set up (Settings → Connections)."
         )
-    want = int(gap_core.gap_to_goal(db, workspace_id, month)["recommended_pull"])
-    limit = int(settings.get(db, "source_row_limit"))
     avail = master_db.availability(db, workspace_id)
+    total = int(avail["available"].sum()) if avail.height else 0
+    want = int(gap_core.capped_plan(db, workspace_id, month, total)["recommended_pull"])
+    limit = int(settings.get(db, "source_row_limit"))
     plan = master_db.plan_pulls(avail, limit)
     # The pull stops once it has enough: keep the queries it should run (more when some of the
     # people there were pulled for a client recently and are skipped).
@@ -190,16 +214,15 @@ def pull_plan(db: Database, workspace_id: int, month: dt.date) -> dict[str, Any]
         pages = min(q["queries"], -(-(want - rows) // limit))
         used.append({**q, "queries": pages})
         rows += min(q["rows"], pages * limit)
-    available = int(avail["available"].sum()) if avail.height else 0
     return {
         "want": want,
         "row_limit": limit,
-        "available": available,
+        "available": total,
         "zips": avail.height,
         "queries": [
             {"zips": ", ".join(q["zips"]), "contacts": q["rows"], "queries": q["queries"]}
             for q in used
         ],
         "query_count": sum(q["queries"] for q in used),
-        "short_by": max(0, want - available),
+        "short_by": max(0, want - total),
     }
