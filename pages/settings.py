@@ -1,12 +1,13 @@
 """Settings: client workspaces, package tiers, Email Bison tokens, general settings, connections,
 the setup checklist."""
 
+import polars as pl
 import streamlit as st
 
 from core.accounts import access, workspaces
 from core.platform import secrets, settings
 from core.platform.geo_data import STATES
-from core.revenue import stripe_sync
+from core.revenue import reconcile, stripe_sync
 from pages import ui
 
 ui.ensure_router("settings")
@@ -69,7 +70,7 @@ with tab_clients:
         st.info("No clients yet. Add the first one below.")
     else:
         ui.table(
-            clients,
+            clients.with_columns(pl.col("billing_type").replace(reconcile.BILLING_MODELS)),
             name="clients",
             column_config={
                 "name": "Client",
