@@ -16,7 +16,7 @@ from core.accounts import workspaces as ws_core
 from core.bison import sync as bison_sync
 from core.demo.sandbox import serve
 from core.guardrails import alerts as guardrails
-from core.guardrails import client_reports
+from core.guardrails import client_reports, next_steps
 from core.guardrails import delivery as alert_delivery
 from core.platform import secrets, settings
 from tests.fakes.receivers import SlackReceiver, SmtpReceiver
@@ -100,6 +100,11 @@ def test_alerts_open_once_resolve_and_message_once_per_event(empty_db, slack, sm
     assert all(m["path"].startswith("/services/T1/B1/") for m in slack.messages)
     assert "Bounce rate 5.00% on campaign Campaign 101" in smtp.messages[0]["Subject"]
     assert smtp.messages[0]["To"] == "owner@client1.com"
+    step = next_steps.step_for("campaign_bounce_rate")  # each message says what to do next
+    assert all(
+        f"Next step: {step.text} ({step.where} in LeadOps)" in m["text"] for m in slack.messages
+    )
+    assert f"Next step: {step.text}" in smtp.messages[0].get_payload()
     for _ in range(3):  # still open: no repeats
         r = only_bounces(db, now=NOW + dt.timedelta(minutes=15))
         assert (r["opened"], r["resolved"], r["open"], r["messages_sent"]) == (0, 0, 2, 0)

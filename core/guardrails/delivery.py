@@ -15,7 +15,7 @@ import polars as pl
 
 from connectors import slack
 from core.accounts import access
-from core.guardrails import mailer
+from core.guardrails import mailer, next_steps
 from core.guardrails.checks import SEVERITIES
 from core.platform import audit, secrets
 from core.platform.store import Database
@@ -127,6 +127,7 @@ def pending(db: Database) -> pl.DataFrame:
         f"""
         WITH routed AS (
             SELECT a.id AS alert_id, a.status, a.severity, a.title, a.explanation, a.first_seen,
+                   a.check_name, a.subject_id,
                    a.resolved_at, w.name AS client, ch.name AS channel, ch.kind, ch.email_to
             FROM alerts a JOIN alert_channels ch
               ON ch.active AND (ch.workspace_id IS NULL OR ch.workspace_id = a.workspace_id)
@@ -166,6 +167,11 @@ def message_text(row: dict[str, Any]) -> tuple[str, str]:
     else:
         subject = f"[{row['severity']}] {row['title']} ({who})"
         body = f"{row['title']} — {who}\n{row['explanation']}"
+        step = next_steps.step_for(row.get("check_name") or "", row.get("subject_id"))
+        if step is not next_steps.READ:
+            body += f"\nNext step: {step.text}" + (
+                f" ({step.where} in LeadOps)" if step.where else ""
+            )
     return subject, body
 
 
