@@ -89,7 +89,10 @@ with tab_run:
             st.rerun()
         except jobs.JobError as exc:
             st.warning(str(exc))
-    if r3.button("Process all pending", disabled=not can_run, help=no_run):
+    no_bulk = run_check.why_not_all(database, month)
+    if r3.button(
+        "Process all pending", disabled=not can_run or bool(no_bulk), help=no_run or no_bulk
+    ):
         try:
             st.session_state["bulk_job"] = jobs.start(
                 database,
@@ -99,7 +102,10 @@ with tab_run:
             )
         except jobs.JobError as exc:
             st.warning(str(exc))
-    if r4.button("Upload all pending", disabled=not can_run, help=no_run):
+    no_upload = run_check.why_not_all(database, month, "upload")
+    if r4.button(
+        "Upload all pending", disabled=not can_run or bool(no_upload), help=no_run or no_upload
+    ):
         try:
             st.session_state["bulk_job"] = jobs.start(
                 database,

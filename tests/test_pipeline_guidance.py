@@ -52,6 +52,20 @@ def test_why_a_run_cannot_start_in_order(ws, tmp_path, no_bison):  # noqa: F811
     assert run_check.why_not(ws, 1, MONTH, "sideways").startswith("Stage 'sideways'")
 
 
+def test_the_bulk_buttons_say_why_they_have_nothing_to_do(ws, tmp_path, no_bison):  # noqa: F811
+    assert run_check.why_not_all(ws, MONTH).startswith(
+        "Nothing pending for March 2027 for any client"
+    )
+    assert run_check.why_not_all(ws, MONTH, "upload") == (
+        "No batch for March 2027 is waiting to be uploaded, for any client."
+    )
+    import_file(ws, 1, write_contacts(tmp_path / "b.csv", month_rows(3)), actor="t")
+    assert run_check.why_not_all(ws, MONTH).startswith("Email Bison is not connected")
+    settings.set_value(ws, "bison_url", "https://bison.example.com", actor="t")
+    assert run_check.why_not_all(ws, MONTH) is None
+    assert run_check.why_not_all(ws, MONTH, "upload").startswith("No batch for March 2027")
+
+
 def test_the_command_line_refuses_with_the_pages_reason(ws, tmp_path, no_bison):  # noqa: F811
     from core.cli.main import app
 

@@ -74,3 +74,22 @@ def why_not(
     if not db.scalar("SELECT count(*) FROM secret_refs WHERE name = ?", [token]):
         return "This client has no Email Bison token: add it under Settings → Email Bison tokens."
     return None
+
+
+def why_not_all(db: Database, month: dt.date, from_stage: str = "filter") -> str | None:
+    """None when the bulk run (every client with work pending, from `from_stage`) has something
+    to do; else the reason, in plain words. A client that cannot run (no campaign, no token) is
+    reported by the bulk run itself, client by client."""
+    from core.pipeline import runs  # runs is the pipeline's entry point; it does not import us
+
+    if from_stage == "upload":
+        if not runs.workspaces_with_uploads_pending(db, month):
+            return f"No batch for {month:%B %Y} is waiting to be uploaded, for any client."
+    elif not runs.pending_workspaces(db, month):  # the clients the bulk run takes
+        return (
+            f"Nothing pending for {month:%B %Y} for any client: no new contacts, and nothing"
+            " waiting to be verified, batched or uploaded."
+        )
+    if not connections.bison_url(db):
+        return "Email Bison is not connected: set its address under Settings → Connections."
+    return None
