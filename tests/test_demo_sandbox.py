@@ -128,6 +128,17 @@ def test_serve_starts_the_sandbox_on_a_demo_database(demo_db, memory_keyring, mo
     assert connections.bison_url(demo_db) == "" and not bison_sandbox.in_use()
 
 
+def test_the_setup_checklist_sees_the_sandbox_answer(sandbox, demo_db):
+    """Started, the sandbox is tested like Settings → Connections' Test (a real request)."""
+    from core.setup import checklist
+
+    item = next(i for i in checklist.agency_items(demo_db) if i.key == "bison")
+    assert item.status == "done", item
+    assert "demo sandbox answered" in item.reason.lower() or sandbox.url in item.reason
+    row = demo_db.rows("SELECT ok, tested_by FROM connection_tests WHERE name = 'bison'")
+    assert row == [(True, "demo-sandbox")]
+
+
 def test_the_sandbox_never_starts_when_an_email_bison_url_is_configured(demo_db, monkeypatch):
     monkeypatch.setenv("LEADOPS_BISON_URL", "https://send.agency.example")
     out = serve_in_process(monkeypatch)

@@ -42,7 +42,7 @@ from core.demo.sandbox import seed
 from core.demo.sandbox.data import FakeWorkspace
 from core.demo.sandbox.server import BisonFake
 from core.demo.sandbox.serving import AppSlot, Served
-from core.platform import bison_sandbox, inbox, secrets
+from core.platform import bison_sandbox, connections, inbox, secrets
 from core.platform.store import Database
 from core.platform.sync_store import set_cursors
 
@@ -94,6 +94,20 @@ class Sandbox:
             self._served.stop()
             raise
         self._thread.start()
+        self._test_connection()
+
+    def _test_connection(self) -> None:
+        """Settings → Connections' Test, run once against the sandbox, so the setup checklist's
+        "Email Bison reachable" shows what is true: it answers, and takes the super-admin token."""
+        fake = self.fake
+        assert fake is not None
+        try:
+            with BisonClient(self.url, fake.super_admin_token, rate_per_sec=None) as admin:
+                admin.check()
+            ok, message = True, "The demo sandbox answered and took the super-admin token."
+        except Exception as exc:  # recorded as failed; the checklist shows why
+            ok, message = False, f"The demo sandbox did not answer: {type(exc).__name__}"
+        connections.record_test(self.db, "bison", ok, message, target=self.url, actor=ACTOR)
 
     def alive(self) -> bool:
         return not self._stop.is_set() and self._served.alive()
