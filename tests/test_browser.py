@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,15 +56,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, demo_template):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}; `make test` installs it (Debian package chromium)."
-        )
-    work = tmp_path_factory.mktemp("browser")
-    db = work / "leadops.duckdb"
-    shutil.copy(demo_template, db)
+@contextlib.contextmanager
+def running_app(work: Path, db: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """`streamlit run` of the app on `db` (its secrets in an encrypted file under `work`), until
+    the block ends; yields its URL and its environment. Fails with the log if it does not start."""
     port = free_port()
     env = {
         **os.environ,
@@ -102,9 +99,24 @@ def app_url(tmp_path_factory, demo_template):
     else:
         proc.kill()
         pytest.fail("Streamlit did not start: " + (work / "streamlit.log").read_text()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, demo_template):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}; `make test` installs it (Debian package chromium)."
+        )
+    work = tmp_path_factory.mktemp("browser")
+    db = work / "leadops.duckdb"
+    shutil.copy(demo_template, db)
+    with running_app(work, db) as (url, _env):
+        yield url
 
 
 def wait_for_script(page) -> None:

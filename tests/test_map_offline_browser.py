@@ -3,17 +3,12 @@ plain background and says, in one line, that the base map could not load."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_for_script
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, running_app, wait_for_script
 from tests.test_territories_browser import MAP_READY, MAP_STATE
 
 pytestmark = pytest.mark.browser
@@ -34,48 +29,8 @@ def tiled_app(tmp_path_factory, demo_template):
     settings.set_value(db, "territory_map_style", "carto-positron", actor="test")
     expected = zip_table(db, Scope.all(), ZipFilter()).height
     db.close()
-    port = free_port()
-    env = {
-        **os.environ,
-        "LEADOPS_DB": str(db_path),
-        "LEADOPS_KEYRING": "cryptfile",
-        "LEADOPS_KEYRING_FILE": str(work / "secrets.cfg"),
-        "LEADOPS_KEYRING_PASSWORD": "browser-test",
-    }
-    log = (work / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("Streamlit did not start: " + (work / "streamlit.log").read_text()[-2000:])
-    yield url, expected
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_app(work, db_path) as (url, _env):
+        yield url, expected
 
 
 def test_points_draw_without_tiles_with_a_notice(tiled_app):
