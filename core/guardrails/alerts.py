@@ -332,6 +332,19 @@ def run_checks(
     }
 
 
+def _record_auto_action(db: Database, alert_id: int, kind: str, note: str) -> None:
+    """What an automatic action did, on the alert (its explanation says it) and in its events."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE alerts SET auto_action = ?, explanation = explanation || ' ' || ? WHERE id = ?",
+            [note, note, alert_id],
+        )
+        cur.execute(
+            "INSERT INTO alert_events (alert_id, kind, actor, note) VALUES (?, ?, ?, ?)",
+            [alert_id, kind, SYSTEM_USER.email, note],
+        )
+
+
 def _auto_pause(
     db: Database, opened: list[tuple], client_factory: Callable[[str], Any] | None
 ) -> int:
@@ -363,15 +376,7 @@ def _auto_pause(
             done += 1
         except Exception as exc:  # said in the alert; the alert itself still goes out
             note, kind = f"Automatic pause failed: {exc}", "auto_pause_failed"
-        with db.transaction() as cur:
-            cur.execute(
-                "UPDATE alerts SET auto_action = ?, explanation = explanation || ' ' || ? WHERE id = ?",
-                [note, note, alert_id],
-            )
-            cur.execute(
-                "INSERT INTO alert_events (alert_id, kind, actor, note) VALUES (?, ?, ?, ?)",
-                [alert_id, kind, SYSTEM_USER.email, note],
-            )
+        _record_auto_action(db, alert_id, kind, note)
     return done
 
 
@@ -415,15 +420,7 @@ def _auto_pause_senders(
                 done += 1
             else:
                 continue  # already paused
-        with db.transaction() as cur:
-            cur.execute(
-                "UPDATE alerts SET auto_action = ?, explanation = explanation || ' ' || ? WHERE id = ?",
-                [note, note, alert_id],
-            )
-            cur.execute(
-                "INSERT INTO alert_events (alert_id, kind, actor, note) VALUES (?, ?, ?, ?)",
-                [alert_id, kind, SYSTEM_USER.email, note],
-            )
+        _record_auto_action(db, alert_id, kind, note)
     return done
 
 
